@@ -1,0 +1,1 @@
+"""File formats, IDs and alleles: everything that touches user files."""
