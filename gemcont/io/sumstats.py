@@ -8,10 +8,15 @@ Files are tab-separated, optionally gzipped, with a header line.
 
 from __future__ import annotations
 
+import gzip
+import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy.special import ndtri_exp
 
+from gemcont.errors import InputError
 from gemcont.io.tables import write_tsv
 
 VARIANT_COLUMNS = ["CHR", "POS", "ID", "EA", "OA", "EAF", "N"]
@@ -26,3 +31,222 @@ def write_sumstats(df: pd.DataFrame, path: str | Path, columns: list[str]) -> No
         raise ValueError(f"sumstats frame lacks columns {missing}")
     extra = [c for c in df.columns if c not in columns]
     write_tsv(df[columns + extra], path)
+
+
+# ---------------------------------------------------------------------------
+# Reading external summary statistics
+# ---------------------------------------------------------------------------
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "ID": ("SNP", "ID", "RSID", "RSIDS", "MARKERNAME", "VARIANT_ID", "SNPID"),
+    "CHR": ("CHR", "#CHROM", "CHROM", "CHROMOSOME", "#CHR"),
+    "POS": ("BP", "POS", "POSITION", "BASE_PAIR_LOCATION", "GENPOS"),
+    "EA": ("A1", "EA", "EFFECT_ALLELE", "ALLELE1", "ALT"),
+    "OA": ("A2", "OA", "OTHER_ALLELE", "ALLELE0", "NEA", "REF"),
+    "EAF": ("EAF", "A1FREQ", "EFFECT_ALLELE_FREQUENCY", "FRQ", "AF", "A1_FREQ", "AF_ALT"),
+    "BETA": ("BETA", "B", "EFFECT"),
+    "OR": ("OR", "ODDS_RATIO"),
+    "SE": ("SE", "STANDARD_ERROR", "SEBETA", "STDERR", "LOG(OR)_SE"),
+    "P": ("P", "PVAL", "P_VALUE", "P_BOLT_LMM"),
+    "LOG10P": ("LOG10P", "MLOG10P", "NEG_LOG10_P", "MLOGP", "NEG_LOG_10_P_VALUE"),
+    "N": ("N", "N_TOTAL", "OBS_CT", "NEFF"),
+}
+REQUIRED = ("CHR", "POS", "EA", "OA")
+READ_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P"]
+CHROM_CODES = {"X": "23", "Y": "24", "XY": "25", "M": "26", "MT": "26"}
+NA_VALUES = [".", "NA", "NaN", "nan", "", "null", "NULL", "-"]
+_FIX = "name the file's header for each scheme column under data.sumstats_columns in the config"
+_LOG = logging.getLogger(__name__)
+
+
+def normalise_chrom(chrom: pd.Series) -> pd.Series:
+    """'chr1'/'01' -> '1'; X, Y, XY, MT -> PLINK codes 23, 24, 25, 26."""
+    out = chrom.astype(str).str.strip().str.upper().str.removeprefix("CHR")
+    out = out.replace(CHROM_CODES)
+    numeric = out.str.fullmatch(r"\d+")
+    return out.where(~numeric, out.str.lstrip("0"))
+
+
+def _open_text(path: Path):
+    with path.open("rb") as handle:
+        gz = handle.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt") if gz else path.open("rt")
+
+
+def _sniff_separator(path: Path) -> str:
+    """Tab, comma or whitespace, from the header line."""
+    try:
+        with _open_text(path) as handle:
+            header = handle.readline()
+    except FileNotFoundError as err:
+        raise InputError(path, "file not found", "check data.sumstats in the config") from err
+    if not header.strip():
+        raise InputError(path, "empty file (no header line)", "supply a file with a header line")
+    if "\t" in header:
+        return "\t"
+    return "," if "," in header else r"\s+"
+
+
+def _resolve_columns(
+    path: Path, headers: list[str], column_map: dict[str, str] | None
+) -> dict[str, str]:
+    """Scheme name -> file header, from ``column_map`` first, then aliases."""
+    by_upper = {h.strip().upper(): h for h in headers}
+    resolved: dict[str, str] = {}
+    for name, header in (column_map or {}).items():
+        if header not in headers:
+            raise InputError(
+                path,
+                f"data.sumstats_columns maps {name} to '{header}', which is not a header; "
+                f"headers found: {headers}",
+                _FIX,
+            )
+        resolved[name] = header
+    for name, aliases in ALIASES.items():
+        if name not in resolved:
+            found = next((by_upper[a] for a in aliases if a in by_upper), None)
+            if found is not None and found not in resolved.values():
+                resolved[name] = found
+    _pair_plink2_alleles(by_upper, resolved, column_map or {})
+    missing = [n for n in REQUIRED if n not in resolved]
+    if "BETA" not in resolved and "OR" not in resolved:
+        missing.append("BETA (or OR)")
+    if "P" not in resolved and "LOG10P" not in resolved:
+        missing.append("P (or LOG10P)")
+    if missing:
+        looked = {m.split()[0]: ALIASES[m.split()[0]] for m in missing}
+        raise InputError(
+            path,
+            f"no column for {', '.join(missing)} (looked for headers {looked}, any case); "
+            f"headers found: {headers}",
+            _FIX,
+        )
+    return resolved
+
+
+def _pair_plink2_alleles(
+    by_upper: dict[str, str], resolved: dict[str, str], column_map: dict[str, str]
+) -> None:
+    """plink2 --glm files name the tested allele A1 next to REF/ALT: OA is then 'the other'."""
+    plink2 = {"A1", "REF", "ALT"} <= by_upper.keys()
+    if plink2 and resolved.get("EA") == by_upper["A1"] and "OA" not in column_map:
+        resolved["OA"], resolved["_ALT"] = by_upper["REF"], by_upper["ALT"]
+
+
+def _to_float(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _log10p_from_text(p_text: pd.Series) -> pd.Series:
+    """-log10(P) from the text, exact even where P underflows a double (1e-400)."""
+    p = _to_float(p_text)
+    log10p = -np.log10(p.where(p > 0))
+    parts = p_text.astype(str).str.strip().str.extract(r"^([0-9.]+)[eE]([-+]?\d+)$")
+    mantissa, exponent = _to_float(parts[0]), _to_float(parts[1])
+    underflow = (p == 0) & (mantissa > 0)
+    exact = -(np.log10(mantissa.where(mantissa > 0)) + exponent)
+    return log10p.where(~underflow, exact)
+
+
+def _derive_se(beta: pd.Series, log10p: pd.Series) -> pd.Series:
+    """SE = |BETA| / z with z = Phi^-1(1 - P/2), computed in log space."""
+    log_half_p = -log10p.to_numpy() * np.log(10.0) - np.log(2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = -ndtri_exp(log_half_p)
+        return pd.Series(np.abs(beta.to_numpy()) / z, index=beta.index)
+
+
+def _build_frame(raw: pd.DataFrame, cols: dict[str, str], notes: list[str]) -> pd.DataFrame:
+    """Convert the raw text columns into the scheme, deriving what is missing."""
+    out = pd.DataFrame(index=raw.index)
+    out["CHR"] = normalise_chrom(raw[cols["CHR"]].fillna(""))
+    out["POS"] = _to_float(raw[cols["POS"]])
+    out["EA"] = raw[cols["EA"]].fillna("").astype(str).str.strip().str.upper()
+    out["OA"] = raw[cols["OA"]].fillna("").astype(str).str.strip().str.upper()
+    if "_ALT" in cols:
+        alt = raw[cols["_ALT"]].fillna("").astype(str).str.strip().str.upper()
+        out["OA"] = out["OA"].where(out["EA"] == alt, alt)
+        notes.append("plink2 A1/REF/ALT columns: OA is the one of REF/ALT that is not A1")
+    synthetic = out["CHR"] + ":" + raw[cols["POS"]].astype(str) + ":" + out["OA"] + ":" + out["EA"]
+    if "ID" in cols:
+        out["ID"] = raw[cols["ID"]].str.strip().fillna(synthetic)
+    else:
+        out["ID"] = synthetic
+        notes.append("no variant ID column: ID set to CHR:POS:OA:EA")
+    for name in ("EAF", "N"):
+        out[name] = _to_float(raw[cols[name]]) if name in cols else np.nan
+    if "BETA" in cols:
+        out["BETA"] = _to_float(raw[cols["BETA"]])
+    else:
+        odds = _to_float(raw[cols["OR"]])
+        out["BETA"] = np.log(odds.where(odds > 0))
+        notes.append(f"BETA = log({cols['OR']}); SE must be the SE of log(OR)")
+    if "LOG10P" in cols:
+        out["LOG10P"] = _to_float(raw[cols["LOG10P"]])
+    else:
+        out["LOG10P"] = _log10p_from_text(raw[cols["P"]])
+    out["P"] = np.power(10.0, -out["LOG10P"])
+    if "SE" in cols:
+        out["SE"] = _to_float(raw[cols["SE"]])
+    else:
+        out["SE"] = _derive_se(out["BETA"], out["LOG10P"])
+        notes.append("no SE column: SE derived as |BETA| / Phi^-1(1 - P/2)")
+    return out[READ_COLUMNS]
+
+
+def _invalid_rows(df: pd.DataFrame) -> dict[str, pd.Series]:
+    """Reason -> boolean mask of the rows that fail it."""
+    pos_ok = df["POS"].notna() & (df["POS"] > 0) & (df["POS"] % 1 == 0)
+    return {
+        "CHR missing": df["CHR"].isin(["", "NAN", "NONE"]),
+        "POS missing or not a positive integer": ~pos_ok,
+        "allele missing": (df["EA"].isin(["", "NAN"])) | (df["OA"].isin(["", "NAN"])),
+        "EA equals OA": df["EA"] == df["OA"],
+        "BETA missing or not finite": ~np.isfinite(df["BETA"]),
+        "P missing or outside (0, 1]": ~(np.isfinite(df["LOG10P"]) & (df["LOG10P"] >= 0)),
+        "SE missing, not finite or <= 0": ~(np.isfinite(df["SE"]) & (df["SE"] > 0)),
+        "EAF outside [0, 1]": (df["EAF"] < 0) | (df["EAF"] > 1),
+    }
+
+
+def _drop_invalid(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows failing any check; count each row once, under its first failed check."""
+    bad = pd.Series(False, index=df.index)
+    dropped: dict[str, int] = {}
+    for reason, mask in _invalid_rows(df).items():
+        new = mask & ~bad
+        if new.any():
+            dropped[reason] = int(new.sum())
+        bad |= mask
+    return df.loc[~bad], dropped
+
+
+def read_sumstats(path: str | Path, column_map: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read external GWAS summary statistics into the project scheme.
+
+    Returns ``CHR POS ID EA OA EAF N BETA SE P LOG10P`` (``LOG10P`` = -log10 P keeps
+    p-values below 1e-308). Rows failing validation are dropped; the counts per
+    reason are logged and kept in ``df.attrs["dropped"]``, derivations in
+    ``df.attrs["notes"]``. ``column_map`` (scheme name -> header) overrides aliases.
+    """
+    path = Path(path)
+    sep = _sniff_separator(path)
+    with _open_text(path) as handle:
+        raw = pd.read_csv(handle, sep=sep, dtype=str, na_values=NA_VALUES, keep_default_na=False)
+    headers = [str(c) for c in raw.columns]
+    cols = _resolve_columns(path, headers, column_map)
+    notes: list[str] = []
+    df, dropped = _drop_invalid(_build_frame(raw, cols, notes))
+    df = df.astype({"POS": "int64"}).reset_index(drop=True)
+    for note in notes:
+        _LOG.info("%s: %s", path, note)
+    for reason, count in dropped.items():
+        _LOG.warning("%s: dropped %d rows: %s", path, count, reason)
+    if df.empty:
+        raise InputError(
+            path,
+            f"no valid rows remain after validation (dropped: {dropped or 'file has no rows'})",
+            "check the file's columns and data.sumstats_columns in the config",
+        )
+    df.attrs = {"source": str(path), "n_read": len(raw), "dropped": dropped, "notes": notes}
+    return df

@@ -1,0 +1,18 @@
+"""gemcont: GEMCONT end to end. See README.md; configuration in config/README.md."""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+
+
+rule all:
+    input:
+        rules.simulate_genetics.output,
+    default_target: True

@@ -1,0 +1,1 @@
+"""Simulators for the GEMCONT workflow (cohorts, phenotypes, images)."""

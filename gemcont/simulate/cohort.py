@@ -1,0 +1,174 @@
+"""Simulate the demo cohort: genotypes, covariates, disease, truth, external GWAS."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gemcont.io.plink import write_bed
+from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, write_sumstats
+from gemcont.io.tables import write_tsv
+from gemcont.simulate.architecture import (
+    ArchitectureSpec,
+    choose_causal,
+    genetic_values,
+    liability_and_disease,
+)
+from gemcont.simulate.external_gwas import case_control_scan, swap_reported_alleles
+from gemcont.simulate.genotypes import ChromosomeSpec, simulate_chromosome
+
+log = logging.getLogger(__name__)
+logging.getLogger("msprime").setLevel(logging.WARNING)
+MISSING_INT8 = -127
+
+
+@dataclass(frozen=True)
+class GeneticsPaths:
+    """Files written by :func:`simulate_genetics`."""
+
+    bfile: str
+    covariates: Path
+    disease: Path
+    sumstats: Path
+    causal: Path
+    latent: Path
+    summary: Path
+
+
+def architecture_spec(cfg: dict) -> ArchitectureSpec:
+    """The architecture part of the ``simulate`` config section."""
+    a, d = cfg["architecture"], cfg["disease"]
+    return ArchitectureSpec(
+        n_mediated=a["n_mediated"],
+        n_direct=a["n_direct"],
+        n_latent=a["n_latent"],
+        latent_heritability=a["latent_heritability"],
+        causal_min_maf=a["causal_min_maf"],
+        causal_min_distance_kb=a["causal_min_distance_kb"],
+        mediated_variance=d["mediated_variance"],
+        direct_variance=d["direct_variance"],
+        covariate_variance=d["covariate_variance"],
+        latent_weights=tuple(d["latent_weights"]),
+        prevalence=d["prevalence"],
+        incidence_5y=d["incidence_5y"],
+        progression_sd=d["progression_sd"],
+    )
+
+
+def simulate_all_chromosomes(cfg: dict, threads: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Both cohorts' genotypes, chromosome by chromosome (in parallel processes)."""
+    g = cfg["genotypes"]
+    specs = [
+        ChromosomeSpec(
+            chrom=c,
+            n_individuals=cfg["n_people"] + cfg["external_gwas"]["n_people"],
+            length_bp=int(g["chromosome_length_mb"] * 1e6),
+            snp_spacing_bp=int(g["snp_spacing_kb"] * 1e3),
+            min_maf=g["min_maf"],
+            population_size=g["effective_population_size"],
+            recombination_rate=g["recombination_rate"],
+            mutation_rate=g["mutation_rate"],
+            seed=cfg["seed"],
+        )
+        for c in range(1, g["n_chromosomes"] + 1)
+    ]
+    with ProcessPoolExecutor(max_workers=max(1, threads)) as pool:
+        parts = list(pool.map(simulate_chromosome, specs))
+    bim = pd.concat([p[0] for p in parts], ignore_index=True)
+    dosages = np.concatenate([p[1] for p in parts], axis=1)
+    log.info("simulated %d variants on %d chromosomes", len(bim), len(specs))
+    return bim, dosages
+
+
+def simulate_covariates(ids: pd.DataFrame, cfg: dict, rng: np.random.Generator) -> pd.DataFrame:
+    """Age, sex, height, BMI, genotyping batch and assessment centre."""
+    n = len(ids)
+    sex = rng.integers(0, 2, n)
+    height = np.where(sex == 1, rng.normal(175.5, 7.0, n), rng.normal(162.5, 6.5, n))
+    cov = ids.copy()
+    cov["age"] = np.round(rng.uniform(40, 70, n), 1)
+    cov["sex"] = sex
+    cov["height"] = np.round(height, 1)
+    cov["bmi"] = np.round(np.exp(rng.normal(np.log(27), 0.15, n)), 1)
+    cov["batch"] = [f"Batch_{b + 1}" for b in rng.integers(0, cfg["n_batches"], n)]
+    cov["centre"] = [f"{11000 + c + 1}" for c in rng.integers(0, cfg["n_centres"], n)]
+    return cov
+
+
+def person_ids(n: int, offset: int) -> pd.DataFrame:
+    """FID = IID, seven-digit UK Biobank-like identifiers."""
+    iid = [str(1_000_001 + offset + i) for i in range(n)]
+    return pd.DataFrame({"FID": iid, "IID": iid})
+
+
+def simulate_genetics(cfg: dict, paths: GeneticsPaths, threads: int = 1) -> None:
+    """Run the genetic part of the simulation and write every file in ``paths``."""
+    spec = architecture_spec(cfg)
+    rng = np.random.default_rng([cfg["seed"], 0])
+    bim, dosages = simulate_all_chromosomes(cfg, threads)
+    freq = dosages.mean(axis=0) / 2
+    causal = choose_causal(bim, freq, spec, rng)
+    n_cohort = cfg["n_people"]
+    ids = person_ids(len(dosages), 0)
+    covariates = simulate_covariates(ids, cfg["covariates"], rng)
+    latent_g, direct_g = genetic_values(dosages, causal, spec.n_latent)
+    env = rng.standard_normal(latent_g.shape) * np.sqrt(1 - spec.latent_heritability)
+    latent = latent_g + env
+    disease = liability_and_disease(latent, direct_g, covariates, spec, rng)
+
+    cohort = slice(0, n_cohort)
+    external = slice(n_cohort, None)
+    _write_cohort_genotypes(paths.bfile, dosages[cohort], ids.iloc[cohort], covariates, bim, cfg, rng)
+    write_tsv(covariates.iloc[cohort], paths.covariates)
+    write_tsv(
+        pd.concat([ids, disease[["disease_at_assessment", "incident_5y"]]], axis=1).iloc[cohort],
+        paths.disease,
+    )
+    truth = ids.copy()
+    for k in range(spec.n_latent):
+        truth[f"latent_{k}_genetic"] = latent_g[:, k]
+        truth[f"latent_{k}"] = latent[:, k]
+    truth["direct_genetic"] = direct_g
+    truth["liability"] = disease["liability"]
+    write_tsv(truth.iloc[cohort], paths.latent)
+    write_tsv(causal, paths.causal)
+
+    ext_status = disease["disease_at_assessment"].to_numpy()[external]
+    sumstats = case_control_scan(dosages[external], ext_status, bim)
+    sumstats = swap_reported_alleles(sumstats, cfg["external_gwas"]["allele_swap_fraction"], rng)
+    write_sumstats(sumstats, paths.sumstats, SINGLE_TRAIT_COLUMNS)
+    summary = {
+        "n_cohort": n_cohort,
+        "n_external": int(len(dosages) - n_cohort),
+        "n_variants": int(len(bim)),
+        "external_cases": int(ext_status.sum()),
+        "cohort_prevalence": float(disease["disease_at_assessment"].iloc[cohort].mean()),
+        "cohort_incidence_5y": float(disease["incident_5y"].iloc[cohort].mean()),
+        "external_hits_1e-5": int((sumstats["P"] < 1e-5).sum()),
+    }
+    paths.summary.write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("simulation summary: %s", summary)
+
+
+def _write_cohort_genotypes(
+    bfile: str,
+    dosages: np.ndarray,
+    ids: pd.DataFrame,
+    covariates: pd.DataFrame,
+    bim: pd.DataFrame,
+    cfg: dict,
+    rng: np.random.Generator,
+) -> None:
+    """Write the cohort .bed/.bim/.fam with sporadic missing genotype calls."""
+    calls = dosages.copy()
+    missing = rng.random(calls.shape, dtype=np.float32) < cfg["genotypes"]["missing_rate"]
+    calls[missing] = MISSING_INT8
+    fam = ids.assign(PAT="0", MAT="0", SEX=np.where(covariates["sex"].iloc[: len(ids)] == 1, 1, 2))
+    fam["PHENO"] = "-9"
+    write_bed(bfile, calls, fam, bim)

@@ -1,0 +1,142 @@
+"""The simulated cohort's genetics: PLINK-readable, LD, heritability, power, determinism."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from gemcont.io.plink import Genotypes
+from gemcont.simulate.cohort import GeneticsPaths, simulate_genetics
+
+
+def run_simulation(cfg: dict, out: Path) -> GeneticsPaths:
+    paths = GeneticsPaths(
+        bfile=str(out / "genotypes" / "cohort"),
+        covariates=out / "covariates.tsv",
+        disease=out / "disease.tsv",
+        sumstats=out / "external_gwas" / "sumstats.tsv.gz",
+        causal=out / "truth" / "causal_variants.tsv",
+        latent=out / "truth" / "latent_traits.tsv",
+        summary=out / "truth" / "summary.json",
+    )
+    simulate_genetics(cfg, paths, threads=2)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def sim(small_config, tmp_path_factory) -> tuple[dict, GeneticsPaths]:
+    cfg = small_config["simulate"]
+    return cfg, run_simulation(cfg, tmp_path_factory.mktemp("sim"))
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str, "ID": str})
+
+
+def test_simulate_genetics__plink2_frequencies_match(sim, tmp_path):
+    _, paths = sim
+    out = tmp_path / "freq"
+    subprocess.run(
+        ["plink2", "--bfile", paths.bfile, "--freq", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    freq = pd.read_csv(f"{out}.afreq", sep="\t")
+    with Genotypes(paths.bfile) as geno:
+        dosages = geno.read()
+        bim = geno.bim
+    a1_freq = np.nanmean(dosages, axis=0) / 2
+    # plink2 reports ALT_FREQS for column 5 (ALT = A1 in a .bim)
+    assert (freq["ALT"].to_numpy() == bim["A1"].to_numpy()).all()
+    np.testing.assert_allclose(freq["ALT_FREQS"].to_numpy(), a1_freq, atol=1e-4)
+    maf = np.minimum(a1_freq, 1 - a1_freq)
+    assert maf.min() >= 0.005  # simulated at MAF >= 1% in both cohorts pooled
+    assert 0.005 > np.isnan(dosages).mean() > 0.0005  # configured missing rate 0.002
+
+
+def test_simulate_genetics__ld_decays_with_distance(sim):
+    _, paths = sim
+    with Genotypes(paths.bfile) as geno:
+        chr1 = np.flatnonzero(geno.bim["CHR"].to_numpy() == "1")
+        g = geno.read(chr1, dtype="float64")
+        pos = geno.bim["POS"].to_numpy()[chr1]
+    g = np.where(np.isnan(g), np.nanmean(g, axis=0), g)
+    z = (g - g.mean(0)) / g.std(0)
+    r2 = ((z.T @ z) / len(z)) ** 2
+    dist = np.abs(pos[:, None] - pos[None, :])
+    upper = np.triu(np.ones_like(r2, dtype=bool), k=1)
+    near = r2[upper & (dist < 10_000)].mean()
+    mid = r2[upper & (dist > 100_000) & (dist < 200_000)].mean()
+    far = r2[upper & (dist > 2_000_000)].mean()
+    assert near > 3 * mid > 0
+    assert mid > far
+    assert far < 2.5 / len(z)  # unlinked: r2 ~ 1/N
+
+
+def test_simulate_genetics__latent_heritability_close_to_configured(sim):
+    cfg, paths = sim
+    latent = read(paths.latent)
+    causal = read(paths.causal)
+    h2 = cfg["architecture"]["latent_heritability"]
+    with Genotypes(paths.bfile) as geno:
+        g = geno.read(causal["BIM_INDEX"].to_numpy(), dtype="float64")
+    g = np.where(np.isnan(g), np.nanmean(g, axis=0), g)
+    for k in range(cfg["architecture"]["n_latent"]):
+        cols = (causal["latent"] == k).to_numpy()
+        x = np.column_stack([np.ones(len(g)), g[:, cols]])
+        y = latent[f"latent_{k}"].to_numpy()
+        fitted = x @ np.linalg.lstsq(x, y, rcond=None)[0]
+        r2 = np.var(fitted) / np.var(y)
+        # sampling sd of R2 at N=1500 is ~0.02; few variants per trait add LD noise
+        assert abs(r2 - h2) < 0.08, (k, r2)
+
+
+def test_simulate_genetics__external_gwas_power_as_expected(sim):
+    cfg, paths = sim
+    causal = read(paths.causal)
+    sumstats = read(paths.sumstats)
+    merged = causal.merge(sumstats, on="ID", suffixes=("", "_gwas"))
+    assert len(merged) == len(causal)
+    k = cfg["disease"]["prevalence"]
+    t = stats.norm.isf(k)
+    n = cfg["external_gwas"]["n_people"]
+    sd_g = np.sqrt(2 * merged["EAF"] * (1 - merged["EAF"]))
+    r2 = (stats.norm.pdf(t) * merged["BETA_LIABILITY"] * sd_g) ** 2 / (k * (1 - k))
+    power = stats.ncx2.sf(stats.chi2.isf(1e-5, 1), 1, n * r2 / (1 - r2))
+    found = (merged["P"] < 1e-5).sum()
+    expected, sd = power.sum(), np.sqrt((power * (1 - power)).sum())
+    assert abs(found - expected) <= 3 * sd + 1, (found, expected, sd)
+    # null variants are calibrated: about 1% below 0.01
+    null = sumstats[~sumstats["ID"].isin(causal["ID"])]
+    assert 0.004 < (null["P"] < 0.01).mean() < 0.03
+
+
+def test_simulate_genetics__external_sumstats_schema_and_swaps(sim):
+    cfg, paths = sim
+    sumstats = read(paths.sumstats)
+    assert list(sumstats.columns) == ["CHR", "POS", "ID", "EA", "OA", "EAF", "N", "BETA", "SE", "P"]
+    bim = pd.read_csv(f"{paths.bfile}.bim", sep="\t", header=None, dtype=str)
+    swapped = (sumstats["EA"].to_numpy() == bim[5].to_numpy()).mean()
+    assert abs(swapped - cfg["external_gwas"]["allele_swap_fraction"]) < 0.05
+
+
+def test_simulate_genetics__same_seed_is_byte_identical(small_config, sim, tmp_path):
+    cfg, first = sim
+    second = run_simulation(cfg, tmp_path)
+    for ext in ("bed", "bim", "fam"):
+        assert Path(f"{first.bfile}.{ext}").read_bytes() == Path(f"{second.bfile}.{ext}").read_bytes()
+    for name in ("covariates", "disease", "sumstats", "causal", "latent"):
+        assert getattr(first, name).read_bytes() == getattr(second, name).read_bytes(), name
+
+
+def test_simulate_genetics__disease_rates_near_configured(sim):
+    cfg, paths = sim
+    disease = read(paths.disease)
+    assert abs(disease["disease_at_assessment"].mean() - cfg["disease"]["prevalence"]) < 0.03
+    free = disease["disease_at_assessment"] == 0
+    assert abs(disease.loc[free, "incident_5y"].mean() - cfg["disease"]["incidence_5y"]) < 0.015
