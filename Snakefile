@@ -13,6 +13,6 @@ include: "workflow/rules/simulate.smk"
 
 
 rule all:
-    input:
-        rules.simulate_genetics.output,
     default_target: True
+    input:
+        rules.simulate.input,

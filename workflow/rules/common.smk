@@ -1,6 +1,5 @@
 from gemcont.config import load_config
 
-
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 SIM = "results/simulate"

@@ -9,16 +9,81 @@ rule simulate_genetics:
         causal=f"{SIM}/truth/causal_variants.tsv",
         latent=f"{SIM}/truth/latent_traits.tsv",
         summary=f"{SIM}/truth/summary.json",
-    params:
-        simulate=config["simulate"],
-    threads: 2
-    resources:
-        mem_mb=lambda wc: 2000 + config["simulate"]["external_gwas"]["n_people"] // 10,
     log:
         "logs/simulate/genetics.log",
     benchmark:
         "benchmarks/out/simulate/genetics.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 2000 + config["simulate"]["external_gwas"]["n_people"] // 10,
+    params:
+        simulate=config["simulate"],
     script:
         "../../scripts/simulate_genetics.py"
+
+
+rule simulate_spirometry:
+    input:
+        covariates=rules.simulate_genetics.output.covariates,
+        latent=rules.simulate_genetics.output.latent,
+    output:
+        table=f"{SIM}/spirometry/ukb_3066.tsv",
+        markers=f"{SIM}/spirometry/markers.tsv",
+        plot=report(
+            f"{SIM}/qc/flow_volume_curves.png",
+            caption="../report/flow_volume.rst",
+            category="Simulated cohort",
+        ),
+    log:
+        "logs/simulate/spirometry.log",
+    benchmark:
+        "benchmarks/out/simulate/spirometry.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    params:
+        simulate=config["simulate"],
+    script:
+        "../../scripts/simulate_spirometry.py"
+
+
+rule simulate_fundus:
+    input:
+        covariates=rules.simulate_genetics.output.covariates,
+        latent=rules.simulate_genetics.output.latent,
+    output:
+        images=directory(f"{SIM}/fundus/images"),
+        manifest=f"{SIM}/fundus/manifest.tsv",
+        markers=f"{SIM}/fundus/cup_to_disc.tsv",
+        sheet=report(
+            f"{SIM}/qc/fundus_contact_sheet.png",
+            caption="../report/fundus_contact_sheet.rst",
+            category="Simulated cohort",
+        ),
+    log:
+        "logs/simulate/fundus.log",
+    benchmark:
+        "benchmarks/out/simulate/fundus.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        simulate=config["simulate"],
+    script:
+        "../../scripts/simulate_fundus.py"
+
+
+rule simulate:
+    input:
+        rules.simulate_genetics.output,
+        lambda wc: (
+            rules.simulate_spirometry.output
+            if config["simulate"]["spirometry"]["enabled"]
+            else []
+        ),
+        lambda wc: (
+            rules.simulate_fundus.output
+            if config["simulate"]["fundus"]["enabled"]
+            else []
+        ),

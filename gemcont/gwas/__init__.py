@@ -1,0 +1,1 @@
+"""GWAS on embeddings: phenotype preparation, the built-in engine, the multi-trait test."""

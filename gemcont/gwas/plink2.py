@@ -1,0 +1,199 @@
+"""PLINK 2 ``--glm`` engine: command line, run, and parsing into the sumstats scheme.
+
+``--glm omit-ref`` on a .bed fileset reports A1 = ALT = .bim column 5, the counted
+allele of :mod:`gemcont.io.plink`; :func:`check_effect_allele` verifies it on every
+output. Columns are requested explicitly (``cols=``) with names that Debian's
+2.00a3.5 and current builds both accept (2.00a3.5 has ``ax``, current builds
+renamed it ``omitted``, so the other allele is derived from REF/ALT instead), and
+the output is read by column name, never by position.
+
+This module also holds the helpers shared with the REGENIE engine: finding a
+binary, running it, and the effect-allele check.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import ConfigError, InputError
+from gemcont.io.plink import COUNTED_ALLELE
+from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
+
+GLM_COLS = ("chrom", "pos", "ref", "alt", "a1freq", "test", "nobs", "beta", "se", "tz", "p")
+GLM_RENAME = {
+    "#CHROM": "CHR",
+    "POS": "POS",
+    "ID": "ID",
+    "A1": "EA",
+    "A1_FREQ": "EAF",
+    "OBS_CT": "N",
+    "BETA": "BETA",
+    "SE": "SE",
+    "T_STAT": "T",
+    "P": "P",
+}
+GLM_REQUIRED = [*GLM_RENAME, "REF", "ALT", "TEST"]
+TRAIT_COLUMN = "TRAIT"
+LOG_TAIL_LINES = 25
+
+
+class ToolError(RuntimeError):
+    """An external program (plink2, regenie) exited with an error."""
+
+
+def find_binary(configured: str | None, default: str, key: str, env_file: str) -> str:
+    """Path of an external binary: the configured one, else ``default`` on PATH."""
+    name = configured or default
+    found = shutil.which(name)
+    if found is None:
+        raise ConfigError(
+            key,
+            f"'{name}' is not an executable file nor on PATH; install it (conda env "
+            f"{env_file}, used with `snakemake --sdm conda`) or set {key} to its path",
+        )
+    return found
+
+
+def log_tail(path: str | Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file, or a note that it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return f"(no log file {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run_tool(cmd: Sequence[str], log: str | Path) -> None:
+    """Run ``cmd``; on a non-zero exit raise ToolError with the tail of its log."""
+    result = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = log_tail(log) if Path(log).exists() else result.stderr.strip() or result.stdout
+        raise ToolError(
+            f"{Path(cmd[0]).name} exited with status {result.returncode}\n"
+            f"command: {' '.join(map(str, cmd))}\n--- end of {log} ---\n{tail}"
+        )
+
+
+def check_effect_allele(df: pd.DataFrame, bim: pd.DataFrame, source: str | Path) -> None:
+    """Error unless every (ID, POS, EA) of ``df`` is an (ID, POS, A1) row of the .bim."""
+    ours = pd.MultiIndex.from_frame(df[["ID", "POS", "EA"]].astype({"POS": np.int64}))
+    bims = pd.MultiIndex.from_frame(bim[["ID", "POS", COUNTED_ALLELE]])
+    bad = ~ours.isin(bims)
+    if bad.any():
+        examples = ", ".join(f"{i} EA={a}" for i, _, a in ours[bad][:5])
+        raise InputError(
+            source,
+            f"{int(bad.sum())} variants have an effect allele that is not .bim column 5 "
+            f"(A1) or are absent from the .bim, e.g. {examples}",
+            "run the engine on the same .bed/.bim as the pipeline (plink2 needs "
+            "--glm omit-ref; do not use --ref-allele/--maj-ref)",
+        )
+
+
+def _col_nums(nums: Sequence[int]) -> str:
+    """1-based column numbers as a comma list, consecutive runs written as ranges."""
+    runs: list[list[int]] = []
+    for n in sorted(nums):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def glm_command(
+    bfile: str | Path,
+    pheno: str | Path,
+    out: str | Path,
+    *,
+    pheno_names: Sequence[str] | None = None,
+    pheno_col_nums: Sequence[int] | None = None,
+    covar: str | Path | None = None,
+    chrom: str | None = None,
+    maf: float | None = None,
+    mac: int | None = None,
+    threads: int | None = None,
+    binary: str = "plink2",
+) -> list[str]:
+    """The ``plink2 --glm`` command line (quantitative traits, additive test on A1)."""
+    if (pheno_names is None) == (pheno_col_nums is None):
+        raise ValueError("give exactly one of pheno_names and pheno_col_nums")
+    cmd = [binary, "--bfile", str(bfile), "--pheno", str(pheno)]
+    if pheno_names is not None:
+        cmd += ["--pheno-name", ",".join(pheno_names)]
+    else:
+        cmd += ["--pheno-col-nums", _col_nums(pheno_col_nums)]
+    modifiers = ["omit-ref", "hide-covar"]
+    if covar is None:
+        modifiers.append("allow-no-covars")
+    else:
+        cmd += ["--covar", str(covar), "--covar-variance-standardize"]
+    cmd += ["--glm", *modifiers, "cols=" + ",".join(GLM_COLS)]
+    if chrom is not None:
+        cmd += ["--chr", str(chrom)]
+    if maf is not None:
+        cmd += ["--maf", str(maf)]
+    if mac is not None:
+        cmd += ["--mac", str(mac)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    return [*cmd, "--out", str(out)]
+
+
+def glm_output(out: str | Path, trait: str) -> Path:
+    """The ``--glm`` result file of one quantitative trait."""
+    return Path(f"{out}.{trait}.glm.linear")
+
+
+def read_glm(path: str | Path, trait: str | None = None) -> pd.DataFrame:
+    """A ``.glm.linear`` file as ``CHR POS ID EA OA EAF N BETA SE P`` (+ T, TRAIT), ADD rows."""
+    raw = pd.read_csv(
+        path,
+        sep="\t",
+        na_values=["NA", "."],
+        keep_default_na=False,
+        dtype={"#CHROM": str, "ID": str, "REF": str, "ALT": str, "A1": str},
+    )
+    missing = [c for c in GLM_REQUIRED if c not in raw.columns]
+    if missing:
+        raise InputError(
+            path,
+            f"missing columns {missing}",
+            f"run plink2 --glm with cols={','.join(GLM_COLS)} (see glm_command)",
+        )
+    raw = raw[raw["TEST"] == "ADD"]
+    df = raw[list(GLM_RENAME)].rename(columns=GLM_RENAME)
+    df["OA"] = np.where(raw["A1"] == raw["ALT"], raw["REF"], raw["ALT"])
+    df = df[[*SINGLE_TRAIT_COLUMNS, "T"]].reset_index(drop=True)
+    if trait is not None:
+        df[TRAIT_COLUMN] = trait
+    return df
+
+
+def run_glm(
+    bfile: str | Path,
+    pheno: str | Path,
+    out: str | Path,
+    traits: Sequence[str],
+    bim: pd.DataFrame,
+    *,
+    binary: str | None = None,
+    **options: object,
+) -> pd.DataFrame:
+    """Run ``plink2 --glm`` on named traits; long sumstats with a TRAIT column, A1 checked."""
+    exe = find_binary(binary, "plink2", "gwas.plink2.binary", "envs/gemcont.yaml")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    cmd = glm_command(bfile, pheno, out, pheno_names=traits, binary=exe, **options)
+    run_tool(cmd, f"{out}.log")
+    frames = []
+    for trait in traits:
+        path = glm_output(out, trait)
+        df = read_glm(path, trait)
+        check_effect_allele(df, bim, path)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)

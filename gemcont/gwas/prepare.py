@@ -1,0 +1,136 @@
+"""Embeddings -> GWAS phenotypes: held-out rows, optional PCA, rank-based inverse-normal.
+
+The output phenotype file is keyed by FID/IID with a header ``FID IID Y0 Y1 ...``
+(whitespace-separated), which PLINK 2 ``--pheno`` and REGENIE ``--phenoFile`` read
+directly. The correlation matrix of the transformed phenotypes, R, is what
+:func:`gemcont.gwas.multitrait.combine_z` needs to combine per-dimension results.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+from scipy.stats import rankdata
+
+from gemcont.errors import ConfigError, InputError
+from gemcont.io.tables import write_tsv
+
+ID_COLUMNS = ["FID", "IID"]
+SET_COLUMN = "set"
+HELDOUT = "heldout"
+SET_VALUES = {"train", HELDOUT}
+EMBEDDING_PATTERN = re.compile(r"e_(\d+)")
+PHENO_PREFIX = "Y"
+BLOM_OFFSET = 3.0 / 8.0
+PHENO_FLOAT_FORMAT = "%.10g"
+
+
+def embedding_columns(emb_df: pd.DataFrame, path: str | Path | None = None) -> list[str]:
+    """The ``e_0 .. e_{D-1}`` columns in numeric order; errors if absent or gapped."""
+    found = {int(m.group(1)): c for c in emb_df.columns if (m := EMBEDDING_PATTERN.fullmatch(c))}
+    if not found or sorted(found) != list(range(len(found))):
+        raise InputError(
+            path,
+            f"embedding columns must be e_0..e_(D-1); found {sorted(found.values())}",
+            "write embeddings with the embed stage (columns FID IID set e_0 ...)",
+        )
+    return [found[i] for i in range(len(found))]
+
+
+def heldout_embeddings(emb_df: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
+    """Held-out rows only: FID IID e_0..e_{D-1}; validates IDs, set labels and values."""
+    missing = [c for c in [*ID_COLUMNS, SET_COLUMN] if c not in emb_df.columns]
+    if missing:
+        raise InputError(path, f"missing columns {missing}", "expected FID IID set e_0 ...")
+    bad = sorted(set(emb_df[SET_COLUMN].astype(str)) - SET_VALUES)
+    if bad:
+        raise InputError(path, f"unknown set labels {bad}", "use 'train' or 'heldout'")
+    cols = embedding_columns(emb_df, path)
+    held = emb_df.loc[emb_df[SET_COLUMN] == HELDOUT, [*ID_COLUMNS, *cols]]
+    if held.empty:
+        raise InputError(path, "no held-out rows", "check the split used to embed")
+    if held.duplicated(ID_COLUMNS).any():
+        dup = held.loc[held.duplicated(ID_COLUMNS), "IID"].iloc[0]
+        raise InputError(path, "duplicated FID/IID", "deduplicate the embeddings", f"IID {dup}")
+    values = held[cols].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row = held.iloc[int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])]
+        raise InputError(path, "non-finite embedding", "re-run embed", f"IID {row['IID']}")
+    return held.reset_index(drop=True)
+
+
+def pca_scores(x: np.ndarray, n_components: int | None) -> np.ndarray:
+    """Principal-component scores of x (samples x D) -> samples x k; None keeps all D."""
+    n, d = x.shape
+    k = d if n_components is None else n_components
+    if not 1 <= k <= min(n, d):
+        raise ConfigError("gwas.n_components", f"{k} is not in [1, min(N={n}, D={d})]")
+    centred = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)  # u: samples x min(n, d)
+    return u[:, :k] * s[:k]
+
+
+def rank_inverse_normal(x: np.ndarray) -> np.ndarray:
+    """Column-wise rank-based inverse-normal transform (Blom 3/8, ties averaged)."""
+    n = x.shape[0]
+    ranks = rankdata(x, method="average", axis=0)  # samples x D, 1..n
+    return ndtri((ranks - BLOM_OFFSET) / (n - 2 * BLOM_OFFSET + 1))
+
+
+def prepare_phenotypes(
+    emb_df: pd.DataFrame, n_components: int | None, path: str | Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Embeddings table -> (pheno_df FID IID Y0.., correlation_df of Y0.. x Y0..)."""
+    held = heldout_embeddings(emb_df, path)
+    x = held[embedding_columns(held, path)].to_numpy(dtype=np.float64)  # samples x D
+    y = rank_inverse_normal(pca_scores(x, n_components))  # samples x k
+    names = [f"{PHENO_PREFIX}{i}" for i in range(y.shape[1])]
+    pheno_df = pd.concat([held[ID_COLUMNS].astype(str), pd.DataFrame(y, columns=names)], axis=1)
+    corr_df = pd.DataFrame(np.atleast_2d(np.corrcoef(y, rowvar=False)), index=names, columns=names)
+    return pheno_df, corr_df
+
+
+def phenotype_names(pheno_df: pd.DataFrame) -> list[str]:
+    """The phenotype columns of a prepared phenotype table (all but FID, IID)."""
+    return [c for c in pheno_df.columns if c not in ID_COLUMNS]
+
+
+def write_phenotypes(pheno_df: pd.DataFrame, path: str | Path) -> None:
+    """Write the PLINK 2 / REGENIE phenotype file (header FID IID Y0 ...)."""
+    write_tsv(pheno_df, path, float_format=PHENO_FLOAT_FORMAT)
+
+
+def read_phenotypes(path: str | Path) -> pd.DataFrame:
+    """Read a phenotype (or covariate) file keyed by FID IID."""
+    df = pd.read_csv(path, sep=r"\s+", dtype={"FID": str, "IID": str})
+    if list(df.columns[:2]) != ID_COLUMNS:
+        raise InputError(path, "header must start with FID IID", "write it with write_phenotypes")
+    return df
+
+
+def write_correlation(corr_df: pd.DataFrame, path: str | Path) -> None:
+    """Write R as a TSV with a leading PHENO column naming the rows."""
+    write_tsv(corr_df.rename_axis("PHENO").reset_index(), path, float_format="%.12g")
+
+
+def read_correlation(path: str | Path) -> pd.DataFrame:
+    """Read R written by :func:`write_correlation` (square, rows named)."""
+    return pd.read_csv(path, sep="\t", index_col="PHENO")
+
+
+def prepare_gwas_inputs(
+    embeddings: str | Path,
+    pheno_out: str | Path,
+    corr_out: str | Path,
+    n_components: int | None,
+) -> pd.DataFrame:
+    """File wrapper: embeddings TSV(.gz) -> phenotype file + correlation matrix."""
+    emb_df = pd.read_csv(embeddings, sep="\t", dtype={"FID": str, "IID": str, SET_COLUMN: str})
+    pheno_df, corr_df = prepare_phenotypes(emb_df, n_components, embeddings)
+    write_phenotypes(pheno_df, pheno_out)
+    write_correlation(corr_df, corr_out)
+    return pheno_df

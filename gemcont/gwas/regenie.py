@@ -1,0 +1,179 @@
+"""REGENIE engine: step 1 once for all traits, step 2 per chromosome, output parsing.
+
+REGENIE's ALLELE1 is .bim column 5, the counted allele (:mod:`gemcont.io.plink`);
+BETA is per ALLELE1 copy. Output files carry LOG10P (= -log10 p) and no P column;
+:func:`read_regenie` maps them to ``CHR POS ID EA OA EAF N BETA SE P`` (+ CHISQ,
+LOG10P, TRAIT) for both the split (``<out>_<trait>.regenie``) and the
+``--no-split`` (``<out>.regenie[.gz]`` + ``.Ydict``) layouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import InputError
+from gemcont.gwas.plink2 import TRAIT_COLUMN, check_effect_allele, find_binary, run_tool
+from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
+
+REGENIE_RENAME = {
+    "CHROM": "CHR",
+    "GENPOS": "POS",
+    "ID": "ID",
+    "ALLELE1": "EA",
+    "ALLELE0": "OA",
+    "A1FREQ": "EAF",
+    "N": "N",
+}
+STAT_COLUMNS = ["BETA", "SE", "CHISQ", "LOG10P"]
+BINARY_KEY = "gwas.regenie.binary"
+ENV_FILE = "envs/regenie.yaml"
+
+
+def _common(
+    step: int,
+    bed: str | Path,
+    pheno_file: str | Path,
+    covar_file: str | Path | None,
+    pheno_cols: Sequence[str] | None,
+    chrom: str | None,
+    bsize: int,
+    binary: str,
+) -> list[str]:
+    """Flags shared by both steps, in REGENIE's own log order."""
+    cmd = [binary, "--step", str(step), "--bed", str(bed)]
+    if chrom is not None:
+        cmd += ["--chr", str(chrom)]
+    if covar_file is not None:
+        cmd += ["--covarFile", str(covar_file)]
+    cmd += ["--phenoFile", str(pheno_file)]
+    if pheno_cols is not None:
+        cmd += ["--phenoColList", ",".join(pheno_cols)]
+    return [*cmd, "--qt", "--bsize", str(bsize)]
+
+
+def step1_command(
+    bed: str | Path,
+    pheno_file: str | Path,
+    out: str | Path,
+    *,
+    covar_file: str | Path | None = None,
+    pheno_cols: Sequence[str] | None = None,
+    bsize: int = 1000,
+    lowmem_prefix: str | Path | None = None,
+    threads: int | None = None,
+    binary: str = "regenie",
+) -> list[str]:
+    """Step 1 (whole-genome ridge fit, all traits at once); writes ``<out>_pred.list``."""
+    cmd = _common(1, bed, pheno_file, covar_file, pheno_cols, None, bsize, binary)
+    if lowmem_prefix is not None:
+        cmd += ["--lowmem", "--lowmem-prefix", str(lowmem_prefix)]
+    cmd.append("--use-relative-path")
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    return [*cmd, "--out", str(out)]
+
+
+def step2_command(
+    bed: str | Path,
+    pheno_file: str | Path,
+    out: str | Path,
+    *,
+    pred: str | Path | None,
+    covar_file: str | Path | None = None,
+    pheno_cols: Sequence[str] | None = None,
+    chrom: str | None = None,
+    bsize: int = 400,
+    no_split: bool = False,
+    gz: bool = False,
+    threads: int | None = None,
+    binary: str = "regenie",
+) -> list[str]:
+    """Step 2 association tests; ``pred=None`` runs plain regression (``--ignore-pred``)."""
+    cmd = _common(2, bed, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
+    cmd += ["--ignore-pred"] if pred is None else ["--pred", str(pred)]
+    if no_split:
+        cmd.append("--no-split")
+    if gz:
+        cmd.append("--gz")
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    return [*cmd, "--out", str(out)]
+
+
+def step2_outputs(
+    out: str | Path, traits: Sequence[str], no_split: bool = False, gz: bool = False
+) -> list[Path]:
+    """The result files step 2 writes: one per trait, or one shared file."""
+    ext = ".regenie.gz" if gz else ".regenie"
+    if no_split:
+        return [Path(f"{out}{ext}")]
+    return [Path(f"{out}_{trait}{ext}") for trait in traits]
+
+
+def run_regenie(cmd: Sequence[str], out: str | Path) -> None:
+    """Run a REGENIE command; errors carry the tail of ``<out>.log``."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    run_tool(cmd, f"{out}.log")
+
+
+def regenie_binary(configured: str | None = None) -> str:
+    """The regenie executable from config (gwas.regenie.binary) or PATH."""
+    return find_binary(configured, "regenie", BINARY_KEY, ENV_FILE)
+
+
+def read_ydict(path: str | Path) -> dict[str, str]:
+    """A ``.Ydict`` file: column suffix (Y1, Y2, ...) -> trait name."""
+    pairs = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise InputError(path, "not a 2-column .Ydict file", "rerun regenie --no-split")
+    return dict(pairs)
+
+
+def _to_scheme(raw: pd.DataFrame, stats: dict[str, str], trait: str) -> pd.DataFrame:
+    """One trait's rows in the project scheme; ``stats`` maps output to REGENIE columns."""
+    df = raw[list(REGENIE_RENAME)].rename(columns=REGENIE_RENAME)
+    for ours, theirs in stats.items():
+        df[ours] = pd.to_numeric(raw[theirs], errors="coerce")
+    df["P"] = np.power(10.0, -df["LOG10P"])
+    df[TRAIT_COLUMN] = trait
+    return df[[*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", TRAIT_COLUMN]].reset_index(drop=True)
+
+
+def _require(raw: pd.DataFrame, columns: list[str], path: str | Path) -> None:
+    missing = [c for c in columns if c not in raw.columns]
+    if missing:
+        raise InputError(path, f"missing columns {missing}", "give a REGENIE step 2 output file")
+
+
+def read_regenie(
+    path: str | Path, trait: str | None = None, bim: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """A step 2 output (split or ``--no-split``, plain or .gz) as long sumstats, ADD rows.
+
+    Split files are labelled ``trait`` (default: the file name without extension);
+    ``--no-split`` files take trait names from the ``.Ydict`` beside them. With
+    ``bim``, EA is checked against .bim column 5.
+    """
+    raw = pd.read_csv(
+        path, sep=r"\s+", dtype={"CHROM": str, "ID": str, "ALLELE0": str, "ALLELE1": str}
+    )
+    _require(raw, [*REGENIE_RENAME, "TEST"], path)
+    raw = raw[raw["TEST"] == "ADD"]
+    if "BETA" in raw.columns:
+        _require(raw, STAT_COLUMNS, path)
+        name = trait or Path(path).name.removesuffix(".gz").removesuffix(".regenie")
+        df = _to_scheme(raw, {c: c for c in STAT_COLUMNS}, name)
+    else:
+        ydict = read_ydict(f"{path}".removesuffix(".gz") + ".Ydict")
+        _require(raw, [f"{c}.{y}" for y in ydict for c in STAT_COLUMNS], path)
+        df = pd.concat(
+            [_to_scheme(raw, {c: f"{c}.{y}" for c in STAT_COLUMNS}, t) for y, t in ydict.items()],
+            ignore_index=True,
+        )
+    if bim is not None:
+        check_effect_allele(df, bim, path)
+    return df

@@ -1,0 +1,254 @@
+"""The one place where people are identified: every table is keyed by (FID, IID) strings.
+
+IDs are read as text (``1001`` stays ``"1001"``, never ``1001.0``) with surrounding
+whitespace stripped. Rows with a missing value in a used column are dropped and
+remembered in ``table.attrs["dropped"]`` (FID, IID, reason) so that
+:func:`join_cohort` can report why each person left the cohort.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import InputError
+
+log = logging.getLogger(__name__)
+
+KEY = ["FID", "IID"]
+MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NULL", "null", "."})
+REPORT_COLUMNS = ["FID", "IID", "step", "reason"]
+SHOWN = 5
+
+
+def _first(values: pd.Series | list[str], n: int = SHOWN) -> str:
+    """The first ``n`` values as a comma-separated list, with the total when longer."""
+    values = list(dict.fromkeys(values))
+    more = f" (and {len(values) - n} more)" if len(values) > n else ""
+    return ", ".join(values[:n]) + more
+
+
+def _read_text(path: Path) -> pd.DataFrame:
+    """Read a header-led table as strings; tab-separated if the header has a tab."""
+    try:
+        with open(path) as handle:
+            header = handle.readline()
+    except FileNotFoundError as err:
+        raise InputError(path, "file not found", "check the path in the config") from err
+    sep = "\t" if "\t" in header else r"\s+"
+    table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, engine="c")
+    table.columns = [c.strip().lstrip("#") for c in table.columns]
+    return table.apply(lambda col: col.str.strip())
+
+
+def _fill_fid(
+    table: pd.DataFrame, fam: pd.DataFrame, path: Path, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Take FID from the .fam by IID (IIDs must be unique there); unknown IIDs are dropped."""
+    used = fam[fam["IID"].isin(table["IID"])]
+    dup = used["IID"][used["IID"].duplicated()]
+    if len(dup):
+        raise InputError(
+            path,
+            f"no FID column and IIDs {_first(dup)} appear more than once in the .fam",
+            "add an FID column to the file",
+        )
+    fid = table["IID"].map(dict(zip(used["IID"], used["FID"], strict=True)))
+    table.insert(0, "FID", fid)
+    unknown = fid.isna()
+    dropped = table.loc[unknown, KEY].fillna("").assign(step=name, reason="IID not in the .fam")
+    return table[~unknown].reset_index(drop=True), dropped
+
+
+def _check_columns(table: pd.DataFrame, columns: list[str], path: Path) -> None:
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        raise InputError(
+            path,
+            f"missing column(s) {absent}; found {list(table.columns)}",
+            "add a header line naming these columns",
+        )
+
+
+def _check_duplicates(table: pd.DataFrame, unique_by: list[str], path: Path) -> None:
+    dup = table.duplicated(unique_by, keep=False)
+    if dup.any():
+        first = table.loc[dup, unique_by].astype(str).agg(" ".join, axis=1)
+        raise InputError(
+            path,
+            f"duplicated {'+'.join(unique_by)}: {_first(first)}",
+            "keep one row per person (merge or remove the duplicates)",
+        )
+
+
+def _drop_missing(
+    table: pd.DataFrame, columns: list[str], name: str, path: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows with a missing value in ``columns`` are dropped and returned with a reason."""
+    missing = table[columns].isin(MISSING_TOKENS)
+    bad = missing.any(axis=1)
+    reasons = missing[bad].apply(
+        lambda row: "; ".join(f"missing value in {name}.{c}" for c in row.index[row]), axis=1
+    )
+    dropped = table.loc[bad, KEY].assign(step=name, reason=reasons.astype(str))
+    if bad.any():
+        log.warning(
+            "%s: dropped %d row(s) with missing values: %s", path, bad.sum(), _first(dropped["IID"])
+        )
+    return table[~bad].reset_index(drop=True), dropped.reset_index(drop=True)
+
+
+def _to_numeric(table: pd.DataFrame, numeric: list[str], path: Path) -> pd.DataFrame:
+    """Convert ``numeric`` columns to float64; a non-number names its column, IIDs and value."""
+    for col in numeric:
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            value = table.loc[bad, col].iloc[0]
+            raise InputError(
+                path,
+                f"column {col} has non-numeric value {value!r} "
+                f"(IIDs {_first(table.loc[bad, 'IID'])})",
+                "use numbers, or NA for a missing value",
+            )
+        table[col] = values.astype(np.float64)
+    return table
+
+
+def read_keyed_table(
+    path: str | Path,
+    required: list[str],
+    numeric: list[str],
+    name: str,
+    fam: pd.DataFrame | None = None,
+    unique_by: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read a whitespace/tab table keyed by (FID, IID) strings.
+
+    ``required`` and ``numeric`` columns must exist; rows missing a value in either are
+    dropped and listed in ``attrs["dropped"]``. Without an FID column, FIDs come from
+    ``fam`` by IID. ``unique_by`` (default IID) must identify each row.
+    """
+    path = Path(path)
+    table = _read_text(path)
+    unknown = pd.DataFrame(columns=REPORT_COLUMNS)
+    if "FID" not in table.columns and fam is not None and "IID" in table.columns:
+        table, unknown = _fill_fid(table, fam, path, name)
+    used = list(dict.fromkeys([*KEY, *required, *numeric]))
+    _check_columns(table, used, path)
+    _check_duplicates(table, unique_by or ["IID"], path)
+    table, dropped = _drop_missing(table, used, name, path)
+    table = _to_numeric(table, numeric, path)
+    table.attrs["dropped"] = pd.concat([unknown, dropped], ignore_index=True)
+    return table
+
+
+def _keys(table: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(table[KEY].astype(str))
+
+
+def _step_drops(
+    universe: pd.MultiIndex,
+    kept: np.ndarray,
+    present: pd.MultiIndex,
+    dropped: pd.DataFrame,
+    name: str,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Who of the still-kept people leaves at one step, and why."""
+    leave = kept & ~universe.isin(present)
+    reasons = pd.Series(f"not in {name}", index=universe)
+    if len(dropped):
+        known = dropped.astype({"FID": str, "IID": str}).groupby(KEY, sort=False)["reason"]
+        reasons = known.agg("; ".join).reindex(universe).fillna(f"not in {name}")
+    rows = universe[leave].to_frame(index=False).assign(step=name, reason=reasons.to_numpy()[leave])
+    return kept & ~leave, rows
+
+
+def join_cohort(
+    tables: dict[str, pd.DataFrame], fam: pd.DataFrame, min_people: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """People in the .fam and in every table, in .fam order, and who was dropped and why.
+
+    Returns (cohort: FID IID FAM_ROW, report: FID IID step reason). The report's ``step``
+    is categorical in join order (``genotypes`` then each table), for :func:`join_summary`.
+    """
+    everyone = [fam[KEY]]
+    for table in tables.values():
+        everyone += [table[KEY], table.attrs.get("dropped", pd.DataFrame(columns=KEY))[KEY]]
+    universe = pd.MultiIndex.from_frame(
+        pd.concat(everyone, ignore_index=True).astype(str).drop_duplicates()
+    )
+    kept = np.ones(len(universe), dtype=bool)
+    kept, rows = _step_drops(universe, kept, _keys(fam), pd.DataFrame(), "genotypes (.fam)")
+    reports = [rows]
+    for name, table in tables.items():
+        dropped = table.attrs.get("dropped", pd.DataFrame(columns=REPORT_COLUMNS))
+        kept, rows = _step_drops(universe, kept, _keys(table), dropped, name)
+        reports.append(rows)
+    steps = ["genotypes (.fam)", *tables]
+    report = pd.concat(reports, ignore_index=True)[REPORT_COLUMNS]
+    report["step"] = pd.Categorical(report["step"], categories=steps, ordered=True)
+    fam_keys = _keys(fam)
+    in_cohort = fam_keys.isin(universe[kept])
+    cohort = fam.loc[in_cohort, KEY].astype(str).reset_index(drop=True)
+    cohort["FAM_ROW"] = np.flatnonzero(in_cohort)
+    _check_size(cohort, tables, fam, min_people)
+    log.info("cohort: %d people kept, %d dropped", len(cohort), len(report))
+    return cohort, report
+
+
+def _check_size(
+    cohort: pd.DataFrame, tables: dict[str, pd.DataFrame], fam: pd.DataFrame, min_people: int
+) -> None:
+    if len(cohort) >= min_people:
+        return
+    counts = ", ".join(
+        [f".fam: {len(fam)}"]
+        + [f"{name}: {table['IID'].nunique()}" for name, table in tables.items()]
+    )
+    raise InputError(
+        None,
+        f"only {len(cohort)} people are in the genotypes and every table "
+        f"(min_people = {min_people}; people per table: {counts})",
+        "check that FID/IID match across the .fam and the tables (see the drop report), "
+        "fill missing values, or lower min_people",
+    )
+
+
+def join_summary(report: pd.DataFrame, n_kept: int) -> pd.DataFrame:
+    """Per step and reason: people kept after the step and people dropped at it."""
+    steps = (
+        list(report["step"].cat.categories)
+        if isinstance(report["step"].dtype, pd.CategoricalDtype)
+        else list(dict.fromkeys(report["step"]))
+    )
+    per_step = (
+        report.groupby("step", observed=False, sort=False).size().reindex(steps, fill_value=0)
+    )
+    kept_after = n_kept + per_step[::-1].cumsum()[::-1].shift(-1, fill_value=0)
+    rows = []
+    for step in steps:
+        reasons = report.loc[report["step"] == step, "reason"].value_counts(sort=False)
+        if reasons.empty:
+            rows.append((step, int(kept_after[step]), 0, ""))
+        for reason, count in reasons.items():
+            rows.append((step, int(kept_after[step]), int(count), reason))
+    return pd.DataFrame(rows, columns=["step", "kept", "dropped", "reason"])
+
+
+def align_rows(table: pd.DataFrame, ids: pd.DataFrame, columns: list[str], name: str) -> np.ndarray:
+    """``table[columns]`` as float64 rows in the order of ``ids`` (FID, IID); all must exist."""
+    indexed = table.set_index(KEY)
+    wanted = _keys(ids)
+    absent = ~wanted.isin(indexed.index)
+    if absent.any():
+        raise InputError(
+            None,
+            f"{name} lacks {absent.sum()} people of the cohort "
+            f"(IIDs {_first(list(wanted[absent].get_level_values('IID')))})",
+            f"regenerate {name} for the same .fam, or join it into the cohort",
+        )
+    return indexed.loc[wanted, columns].to_numpy(dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Variant panel: harmonise external GWAS sumstats to the cohort, then LD-clump."""

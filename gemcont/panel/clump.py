@@ -1,0 +1,256 @@
+"""LD clumping with PLINK 1.9 ``--clump`` semantics: built in, or by running plink1.9.
+
+Semantics (read from PLINK 1.9 ``clump_reports``, and checked against plink1.9 in
+tests/test_panel_clump.py):
+
+- Variants with ``P <= max(p1, p2)`` take part; those with ``P <= p1`` may be index
+  variants. Index candidates are visited by increasing P, ties by .bim order.
+- A visited candidate that is not yet in a clump becomes an index variant. Every
+  not-yet-clumped participant on its chromosome with ``|POS - POS_index| < kb * 1000``
+  (PLINK's radius is ``kb * 1000 - 1`` bp) and ``r^2 > r2`` (strictly greater) joins its
+  clump and can no longer be an index variant.
+- PLINK 1.9 computes r^2 from haplotype frequencies estimated by EM from the two
+  variants' unphased genotypes (``r2_method="haplotype"``, the default), counting
+  founders only and people called at both variants. ``r2_method="pearson"`` uses
+  the squared correlation of mean-imputed dosages instead (faster, and what most
+  other tools call r^2); with complete calls under HWE the two are close but can
+  fall on different sides of a threshold.
+
+Known differences from plink1.9: non-founders (.fam parents present) count here;
+a secondary variant whose P equals ``p2`` exactly is listed in ``SP2`` here but not
+by PLINK (which requires ``P < p2`` to list it, while still removing it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import ConfigError, InputError
+from gemcont.io.plink import Genotypes
+
+R2Method = Literal["haplotype", "pearson"]
+CLUMP_COLUMNS = ["ID", "CHR", "POS", "P", "N_CLUMPED", "SP2", "BIM_INDEX"]
+NEEDED = ["ID", "CHR", "POS", "P", "BIM_INDEX"]
+EM_MAX_ITER = 1000
+EM_TOL = 1e-12
+
+
+def radius_bp(window_kb: float) -> int:
+    """PLINK 1.9's clump radius: variants at distance <= this are in the window."""
+    return int(round(window_kb * 1000)) - 1
+
+
+def _check_columns(variants: pd.DataFrame) -> None:
+    missing = [c for c in NEEDED if c not in variants.columns]
+    if missing:
+        raise ValueError(f"clump needs columns {NEEDED}; missing {missing}")
+
+
+def _participants(variants: pd.DataFrame, p1: float, p2: float) -> pd.DataFrame:
+    """Variants with P <= max(p1, p2), in .bim order, with their index-visit rank."""
+    _check_columns(variants)
+    v = variants[variants["P"] <= max(p1, p2)].copy()
+    v["LOG10P_KEY"] = v["LOG10P"] if "LOG10P" in v.columns else -np.log10(v["P"])
+    v = v.sort_values("BIM_INDEX", kind="stable").reset_index(drop=True)
+    eligible = v[v["P"] <= p1].sort_values(
+        ["P", "LOG10P_KEY", "BIM_INDEX"], ascending=[True, False, True], kind="stable"
+    )
+    v["RANK"] = pd.Series(np.arange(len(eligible)), index=eligible.index).reindex(v.index)
+    return v
+
+
+def _standardised(dosages: np.ndarray) -> np.ndarray:
+    """Mean-impute missing calls and scale each column to zero mean, unit norm."""
+    x = np.where(dosages < 0, np.nan, dosages).astype(np.float32)
+    x -= np.nanmean(x, axis=0)
+    x = np.nan_to_num(x, nan=0.0)
+    norm = np.linalg.norm(x, axis=0)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+
+
+def _pearson_r2(z: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
+    return np.square(z[:, cols].T @ z[:, index]).astype(np.float64)
+
+
+def _genotype_table(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
+    """3 x 3 x len(cols) counts of (index A1 count, candidate A1 count); missing skipped."""
+    ind = np.stack([g[:, index] == k for k in range(3)], axis=1).astype(np.float32)
+    cand = g[:, cols]
+    return np.stack([ind.T @ (cand == k).astype(np.float32) for k in range(3)], axis=1)
+
+
+def _haplotype_r2(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
+    """r^2 from EM haplotype frequencies, as PLINK 1.9 --clump computes it."""
+    n = _genotype_table(g, index, cols).astype(np.float64)
+    k11 = 2 * n[2, 2] + n[2, 1] + n[1, 2]
+    k12 = 2 * n[2, 0] + n[2, 1] + n[1, 0]
+    k21 = 2 * n[0, 2] + n[1, 2] + n[0, 1]
+    k22 = 2 * n[0, 0] + n[1, 0] + n[0, 1]
+    het = n[1, 1]
+    total = k11 + k12 + k21 + k22 + 2 * het
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cis = np.full_like(het, 0.5)  # share of double heterozygotes phased 11/22
+        for _ in range(EM_MAX_ITER):
+            f11, f22 = (k11 + het * cis) / total, (k22 + het * cis) / total
+            f12, f21 = (k12 + het * (1 - cis)) / total, (k21 + het * (1 - cis)) / total
+            new = np.nan_to_num(f11 * f22 / (f11 * f22 + f12 * f21), nan=0.5)
+            converged = np.max(np.abs(new - cis), initial=0.0) < EM_TOL
+            cis = new
+            if converged:
+                break
+        f11 = (k11 + het * cis) / total
+        p = (k11 + k12 + het) / total
+        q = (k11 + k21 + het) / total
+        d = f11 - p * q
+        return np.nan_to_num(d * d / (p * (1 - p) * q * (1 - q)), nan=0.0)
+
+
+def _clump_chromosome(
+    v: pd.DataFrame, dosages: np.ndarray, r2_threshold: float, radius: int, method: R2Method
+) -> list[tuple[int, list[int]]]:
+    """Greedy clumping of one chromosome's participants (rows of ``v``, .bim order)."""
+    data = _standardised(dosages) if method == "pearson" else dosages
+    r2_of = _pearson_r2 if method == "pearson" else _haplotype_r2
+    pos = v["POS"].to_numpy()
+    clumped = np.zeros(len(v), dtype=bool)
+    clumps = []
+    for i in v["RANK"].dropna().sort_values().index:
+        if clumped[i]:
+            continue
+        clumped[i] = True
+        near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius))
+        members = near[r2_of(data, i, near) > r2_threshold] if len(near) else near
+        clumped[members] = True
+        clumps.append((i, sorted(members.tolist())))
+    return clumps
+
+
+def _clump_table(v: pd.DataFrame, clumps: list[tuple[int, list[int]]]) -> pd.DataFrame:
+    ids = v["ID"].to_numpy()
+    rows = [
+        {
+            **v.loc[i, ["ID", "CHR", "POS", "P", "BIM_INDEX"]].to_dict(),
+            "N_CLUMPED": len(members),
+            "SP2": ",".join(ids[members]) if members else "NONE",
+        }
+        for i, members in clumps
+    ]
+    return pd.DataFrame(rows, columns=CLUMP_COLUMNS)
+
+
+def clump(
+    variants: pd.DataFrame,
+    genotypes: Genotypes,
+    p_threshold: float = 1e-5,
+    r2_threshold: float = 0.05,
+    window_kb: float = 5000,
+    p2_threshold: float | None = None,
+    samples: np.ndarray | slice | None = None,
+    r2_method: R2Method = "haplotype",
+) -> pd.DataFrame:
+    """Greedy LD clumping; returns index variants by increasing P.
+
+    ``variants`` needs ``ID CHR POS P BIM_INDEX`` (``LOG10P`` breaks P ties that
+    underflowed to 0). Only participants (``P <= max(p_threshold, p2_threshold)``)
+    are read from the .bed, one chromosome at a time. Columns of the result:
+    ``ID CHR POS P N_CLUMPED SP2 BIM_INDEX`` (``SP2``: clumped IDs, or ``NONE``).
+    """
+    p2 = p_threshold if p2_threshold is None else p2_threshold
+    v = _participants(variants, p_threshold, p2)
+    radius = radius_bp(window_kb)
+    tables = []
+    for _, chrom in v.groupby("CHR", sort=False):
+        if chrom["RANK"].isna().all():
+            continue
+        chrom = chrom.reset_index(drop=True)
+        dosages = genotypes.read(chrom["BIM_INDEX"].to_numpy(), samples, dtype="int8")
+        clumps = _clump_chromosome(chrom, dosages, r2_threshold, radius, r2_method)
+        table = _clump_table(chrom, clumps)
+        table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=CLUMP_COLUMNS)
+    out = pd.concat(tables).sort_values("RANK").drop(columns="RANK")
+    return out.reset_index(drop=True)
+
+
+def _run_plink(command: list[str], out: Path) -> None:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except FileNotFoundError as err:
+        raise ConfigError("panel.plink1_9", f"'{command[0]}' not found on PATH") from err
+    if result.returncode != 0:
+        log = Path(f"{out}.log")
+        text = log.read_text() if log.exists() else result.stdout + result.stderr
+        tail = "\n".join(text.strip().splitlines()[-15:])
+        raise RuntimeError(
+            f"plink1.9 --clump failed (exit {result.returncode}): {' '.join(command)}\n{tail}"
+        )
+
+
+def read_clumped(path: str | Path, variants: pd.DataFrame) -> pd.DataFrame:
+    """Parse a plink1.9 ``.clumped`` file into the :func:`clump` result columns."""
+    raw = pd.read_csv(path, sep=r"\s+", dtype={"SNP": str, "CHR": str, "SP2": str})
+    if "SNP" not in raw.columns or "SP2" not in raw.columns:
+        raise InputError(path, "not a plink1.9 .clumped file", "rerun plink1.9 --clump")
+    out = pd.DataFrame(
+        {
+            "ID": raw["SNP"],
+            "CHR": raw["CHR"],
+            "POS": raw["BP"].astype(np.int64),
+            "P": raw["P"].astype(float),
+            "N_CLUMPED": raw["TOTAL"].astype(np.int64),
+            "SP2": raw["SP2"].str.replace(r"\(\d+\)", "", regex=True),
+        }
+    )
+    index = variants.drop_duplicates("ID").set_index("ID")["BIM_INDEX"]
+    out["BIM_INDEX"] = out["ID"].map(index).to_numpy()
+    return out[CLUMP_COLUMNS]
+
+
+def clump_plink(
+    variants: pd.DataFrame,
+    bfile: str | Path,
+    p_threshold: float = 1e-5,
+    r2_threshold: float = 0.05,
+    window_kb: float = 5000,
+    p2_threshold: float | None = None,
+    plink: str = "plink1.9",
+    threads: int = 1,
+    workdir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Clump with ``plink1.9 --clump`` on fileset ``bfile``; same result columns as clump.
+
+    ``variants`` IDs must be the .bim IDs. The plink input, log and ``.clumped`` go
+    to ``workdir`` (a temporary folder, removed afterwards, when None).
+    """
+    _check_columns(variants)
+    p2 = p_threshold if p2_threshold is None else p2_threshold
+    keep_dir = workdir is not None
+    work = Path(workdir) if keep_dir else Path(tempfile.mkdtemp(prefix="gemcont_clump_"))
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        infile, out = work / "clump_input.tsv", work / "clump"
+        variants[["ID", "P"]].to_csv(infile, sep="\t", index=False, float_format="%.17g")
+        command = [
+            plink, "--bfile", str(bfile), "--clump", str(infile),
+            "--clump-snp-field", "ID", "--clump-field", "P",
+            "--clump-p1", repr(p_threshold), "--clump-p2", repr(p2),
+            "--clump-r2", repr(r2_threshold), "--clump-kb", repr(window_kb),
+            "--threads", str(threads), "--out", str(out),
+        ]  # fmt: skip
+        _run_plink(command, out)
+        clumped = Path(f"{out}.clumped")
+        if not clumped.exists():
+            return pd.DataFrame(columns=CLUMP_COLUMNS)
+        return read_clumped(clumped, variants)
+    finally:
+        if not keep_dir:
+            shutil.rmtree(work, ignore_errors=True)

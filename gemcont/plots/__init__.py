@@ -1,0 +1,1 @@
+"""Publication figures (PNG + PDF) drawn from result tables, without pyplot state."""

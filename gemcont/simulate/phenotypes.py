@@ -1,0 +1,61 @@
+"""Render the simulated cohort's phenotypes from its latent traits and covariates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gemcont.io.tables import write_tsv
+from gemcont.simulate import fundus, spirometry
+
+
+def people_table(covariates: Path, latent: Path) -> pd.DataFrame:
+    """FID, IID, age, sex, height and latent_0..k of every cohort member."""
+    ids = {"FID": str, "IID": str}
+    cov = pd.read_csv(covariates, sep="\t", dtype=ids)
+    lat = pd.read_csv(latent, sep="\t", dtype=ids)
+    latent_cols = [c for c in lat.columns if c.startswith("latent_") and c[7:].isdigit()]
+    people = cov[["FID", "IID", "age", "sex", "height"]].merge(
+        lat[["FID", "IID", *latent_cols]], on=["FID", "IID"], how="inner", validate="1:1"
+    )
+    if len(people) != len(cov):
+        raise ValueError(f"{covariates} and {latent} list different people")
+    for k in range(len(latent_cols), 3):  # renderers take three traits; absent ones are 0
+        people[f"latent_{k}"] = 0.0
+    return people
+
+
+def simulate_spirometry_files(
+    people: pd.DataFrame, cfg: dict, table: Path, markers: Path, plot: Path
+) -> None:
+    """Field-3066 blows, the FEV1/FVC marker table and a flow-volume plot."""
+    marker = spirometry.simulate_spirometry(
+        people, table, max_blows=cfg["spirometry"]["max_blows"], seed=cfg["seed"]
+    )
+    write_tsv(marker, markers)
+    spirometry.plot_flow_volume(table, plot, n=12)
+
+
+def simulate_fundus_files(
+    people: pd.DataFrame, cfg: dict, manifest: Path, markers: Path, sheet: Path, threads: int
+) -> None:
+    """Fundus images (paths relative to the manifest), cup-to-disc marker, contact sheet."""
+    f = cfg["fundus"]
+    out_dir = Path(manifest).parent
+    table, marker = fundus.simulate_fundus(
+        people,
+        out_dir,
+        image_size=f["image_size"],
+        both_eyes_fraction=f["both_eyes_fraction"],
+        marker_noise_sd=f["marker_noise_sd"],
+        seed=cfg["seed"],
+        threads=threads,
+    )
+    write_tsv(table, manifest)
+    write_tsv(marker, markers)
+    fundus.contact_sheet(
+        [out_dir / p for p in table["path"].head(16)],
+        sheet,
+        title="Simulated fundus photographs (first 16)",
+    )
