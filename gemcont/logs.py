@@ -10,7 +10,10 @@ from pathlib import Path
 def to_file(path: str | Path, level: int = logging.INFO) -> None:
     """Send log records to ``path`` (the rule's log) and to stderr."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handlers: list[logging.Handler] = [logging.FileHandler(path, mode="w"), logging.StreamHandler(sys.stderr)]
+    handlers: list[logging.Handler] = [
+        logging.FileHandler(path, mode="w"),
+        logging.StreamHandler(sys.stderr),
+    ]
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

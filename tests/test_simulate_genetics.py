@@ -129,7 +129,9 @@ def test_simulate_genetics__same_seed_is_byte_identical(small_config, sim, tmp_p
     cfg, first = sim
     second = run_simulation(cfg, tmp_path)
     for ext in ("bed", "bim", "fam"):
-        assert Path(f"{first.bfile}.{ext}").read_bytes() == Path(f"{second.bfile}.{ext}").read_bytes()
+        assert (
+            Path(f"{first.bfile}.{ext}").read_bytes() == Path(f"{second.bfile}.{ext}").read_bytes()
+        )
     for name in ("covariates", "disease", "sumstats", "causal", "latent"):
         assert getattr(first, name).read_bytes() == getattr(second, name).read_bytes(), name
 

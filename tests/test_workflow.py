@@ -25,10 +25,12 @@ TINY = merged(
 )
 
 
-def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+def snakemake(*args: str, configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile; ``configs`` are layered over config/config.yaml."""
+    configfiles = [str(REPO / "config" / "config.yaml"), *map(str, configs)]
     return subprocess.run(
-        [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), *args],
-        cwd=cwd,
+        [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--configfile", *configfiles, *args],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
@@ -60,15 +62,15 @@ def test_workflow__lint_is_clean():
 def test_workflow__bad_config_fails_fast_naming_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"simulate": {"genotypes": {"n_chromosomes": 40}}}))
-    result = snakemake("-n", "--cores", "1", "--configfile", str(bad), "--directory", str(tmp_path))
+    result = snakemake("-n", "--cores", "1", "--directory", str(tmp_path), configs=(bad,))
     assert result.returncode != 0
-    assert "config key 'simulate.genotypes.n_chromosomes'" in result.stderr
+    assert "config key 'simulate.genotypes.n_chromosomes'" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
 
 
 def test_workflow__tiny_simulation_runs_end_to_end(tmp_path, tiny_config):
     result = snakemake(
-        "--cores", "2", "simulate", "--configfile", str(tiny_config), "--directory", str(tmp_path)
+        "--cores", "2", "simulate", "--directory", str(tmp_path), configs=(tiny_config,)
     )
     assert result.returncode == 0, result.stderr[-4000:]
     sim = tmp_path / "results" / "simulate"

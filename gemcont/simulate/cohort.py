@@ -124,7 +124,9 @@ def simulate_genetics(cfg: dict, paths: GeneticsPaths, threads: int = 1) -> None
 
     cohort = slice(0, n_cohort)
     external = slice(n_cohort, None)
-    _write_cohort_genotypes(paths.bfile, dosages[cohort], ids.iloc[cohort], covariates, bim, cfg, rng)
+    _write_cohort_genotypes(
+        paths.bfile, dosages[cohort], ids.iloc[cohort], covariates, bim, cfg, rng
+    )
     write_tsv(covariates.iloc[cohort], paths.covariates)
     write_tsv(
         pd.concat([ids, disease[["disease_at_assessment", "incident_5y"]]], axis=1).iloc[cohort],
