@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from gemcont.gwas.builtin import device_converter, null_model, scan_block
+from gemcont.gwas.builtin import Backend, null_model, scan_block
 from gemcont.gwas.multitrait import chi2_mlog10p, combine_z, lrt_reference
 
 
@@ -25,9 +25,8 @@ def simulate(n: int = 800, m: int = 200, d: int = 6, seed: int = 3):
 
 def test_multitrait_kernel__equals_explicit_lrt() -> None:
     g, y, covariates = simulate()
-    to_device = device_converter("cpu")
-    model = null_model(y, covariates, to_device)
-    keep, counts, result = scan_block(g, model, 0.0, 0.0, to_device)
+    model = null_model(y, covariates, Backend())
+    keep, counts, result = scan_block(g, model, 0.0, 0.0, Backend())
     assert keep.all()
     imputed = np.where(np.isnan(g), 2 * counts.eaf, g)  # mean imputation, n x m
     reference = np.array([lrt_reference(y, imputed[:, j], covariates) for j in range(g.shape[1])])

@@ -11,7 +11,9 @@ import pytest
 from scipy import stats
 
 from gemcont.io.plink import Genotypes
-from gemcont.simulate.cohort import GeneticsPaths, simulate_genetics
+from gemcont.simulate.architecture import disease_thresholds
+from gemcont.simulate.cohort import GeneticsPaths, architecture_spec, simulate_genetics
+from gemcont.simulate.external_gwas import case_control_scan
 
 
 def run_simulation(cfg: dict, out: Path) -> GeneticsPaths:
@@ -111,9 +113,19 @@ def test_simulate_genetics__external_gwas_power_as_expected(sim):
     found = (merged["P"] < 1e-5).sum()
     expected, sd = power.sum(), np.sqrt((power * (1 - power)).sum())
     assert abs(found - expected) <= 3 * sd + 1, (found, expected, sd)
-    # null variants are calibrated: about 1% below 0.01
-    null = sumstats[~sumstats["ID"].isin(causal["ID"])]
-    assert 0.004 < (null["P"] < 0.01).mean() < 0.03
+
+
+def test_case_control_scan__calibrated_under_permuted_status(sim):
+    _, paths = sim
+    with Genotypes(paths.bfile) as geno:
+        dosages = np.nan_to_num(geno.read(dtype="float64"), nan=1.0)
+        bim = geno.bim
+    status = np.random.default_rng(3).permutation(read(paths.disease)["disease_at_assessment"])
+    p = case_control_scan(dosages, status, bim)["P"].to_numpy()
+    n = len(p)
+    assert abs((p < 0.01).mean() - 0.01) < 4 * np.sqrt(0.01 * 0.99 / n)
+    lam = np.median(stats.chi2.isf(p, 1)) / stats.chi2.median(1)
+    assert 0.9 < lam < 1.1
 
 
 def test_simulate_genetics__external_sumstats_schema_and_swaps(sim):
@@ -136,9 +148,16 @@ def test_simulate_genetics__same_seed_is_byte_identical(small_config, sim, tmp_p
         assert getattr(first, name).read_bytes() == getattr(second, name).read_bytes(), name
 
 
-def test_simulate_genetics__disease_rates_near_configured(sim):
+def test_simulate_genetics__disease_follows_liability_thresholds(sim):
     cfg, paths = sim
     disease = read(paths.disease)
-    assert abs(disease["disease_at_assessment"].mean() - cfg["disease"]["prevalence"]) < 0.03
-    free = disease["disease_at_assessment"] == 0
-    assert abs(disease.loc[free, "incident_5y"].mean() - cfg["disease"]["incidence_5y"]) < 0.015
+    liability = read(paths.latent)["liability"].to_numpy()
+    assert abs(np.var(liability) - 1) < 0.1  # variance shares add up to 1
+    prevalent = disease["disease_at_assessment"].to_numpy() == 1
+    t, t2 = disease_thresholds(architecture_spec(cfg))
+    assert (prevalent == (liability > t)).all()
+    # incidence among the disease-free: each person's risk is P(liability + progression > t2)
+    risk = stats.norm.sf((t2 - liability[~prevalent]) / cfg["disease"]["progression_sd"])
+    observed = disease["incident_5y"].to_numpy()[~prevalent].sum()
+    assert abs(observed - risk.sum()) < 4 * np.sqrt((risk * (1 - risk)).sum())
+    assert disease["incident_5y"].to_numpy()[prevalent].sum() == 0

@@ -3,9 +3,12 @@
 Covariates (with an intercept) are projected out once by a :class:`Residualizer`;
 each genotype block then costs one matrix product with the residualised phenotypes
 (Frisch-Waugh-Lovell), and BETA, SE, t, P and the multi-trait statistic of METHOD.md
-follow in closed form. The kernel runs on numpy (CPU, float64) or torch (CUDA,
-float32 products, float64 for the small per-variant reductions: expect ~1e-5
-relative differences from the CPU numbers there).
+follow in closed form. The residualised genotypes G̃ = G - Q(QᵀG) are never formed:
+with Y_res ⊥ Q, G̃ᵀY_res = GᵀY_res and diag(G̃ᵀG̃) = diag(GᵀG) - ‖QᵀG‖² per column,
+so one product Gᵀ[Y_res | Q] per block gives everything (forming G̃ cost ~5x that
+product on CPU). The kernel runs on numpy (CPU, float64, raw dosages) or torch (CUDA,
+float32 products on dosages centred on the GPU, float64 for the small per-variant
+reductions: expect ~1e-5 relative differences from the CPU numbers there).
 
 Missing genotypes are mean-imputed. Without missingness every number equals
 ``plink2 --glm`` (same model, Student t with N - c - 2 dof); with missingness plink2
@@ -15,14 +18,13 @@ instead drops the sample for that variant, so results differ slightly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, hyp2f1
-from scipy.stats import t as student_t
+from scipy.special import betaln, hyp2f1, stdtr
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -36,7 +38,9 @@ log = logging.getLogger(__name__)
 
 Array = Any  # np.ndarray or torch.Tensor; the kernel is written for both
 DEVICES = ("auto", "cpu", "cuda")
-COLLINEAR_TOL = 1e-8  # residual / centred genotype sum of squares below this: dropped
+# residual / centred genotype sum of squares at or below this: collinear with the
+# covariates, reported as NaN and dropped (looser in float32: the difference cancels)
+COLLINEAR_TOL = {"float64": 1e-8, "float32": 1e-4}
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,6 @@ class BlockResult:
     mlog10p: np.ndarray  # variants x D, -log10 P (two-sided t)
     chisq: np.ndarray  # variants, multi-trait T ~ χ²_D
     chisq_mlog10p: np.ndarray  # variants
-    gtg: np.ndarray  # variants, residualised genotype sum of squares
 
 
 @dataclass(frozen=True)
@@ -78,39 +81,54 @@ class Residualizer:
                 "use more samples or fewer covariates",
             )
         basis = np.column_stack([np.ones(n), covariates]).astype(np.float64)
-        q, r = np.linalg.qr(basis)  # q: samples x (c + 1)
-        diag = np.abs(np.diag(r))
-        if diag.min() <= 1e-10 * diag.max():
+        q, r = np.linalg.qr(basis)  # q: samples x (c + 1), orthonormal
+        if (np.abs(np.diag(r)) <= 1e-8 * np.linalg.norm(basis, axis=0)).any():
             raise InputError(
                 None,
                 f"covariates are collinear (with each other or the intercept), N={n}, c={c}",
                 "drop constant or redundant covariate columns",
             )
         self.q = q
-        self._q_cache: dict[tuple[str, str], Array] = {}
 
-    def _q_like(self, x: Array) -> Array:
-        """Q on x's backend, device and dtype."""
-        if isinstance(x, np.ndarray):
-            return self.q
-        key = (str(x.device), str(x.dtype))
-        if key not in self._q_cache:
-            import torch
-
-            self._q_cache[key] = torch.as_tensor(self.q, dtype=x.dtype, device=x.device)
-        return self._q_cache[key]
-
-    def transform(self, x: Array) -> Array:
-        """x - Q(Qᵀx) for x samples x m (numpy or torch)."""
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """x - Q(Qᵀx) for x samples x m."""
         assert x.shape[0] == self.n_samples, (x.shape, self.n_samples)
-        q = self._q_like(x)
-        return x - q @ (q.T @ x)
+        return x - self.q @ (self.q.T @ x)
 
 
 def _to_numpy64(x: Array) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x.astype(np.float64, copy=False)
     return x.detach().double().cpu().numpy()
+
+
+def _column_sum_squares(x: Array) -> Array:
+    """Σ_i x_ij² per column (einsum avoids a samples x variants temporary in numpy)."""
+    if isinstance(x, np.ndarray):
+        return np.einsum("ij,ij->j", x, x)
+    return (x * x).sum(0)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where and in which precision the block products run."""
+
+    device: str = "cpu"  # "cpu" or "cuda"
+    dtype: str = "float64"  # "float64" or "float32"
+    use_torch: bool = False  # numpy unless True (always torch on cuda)
+
+    def array(self, x: np.ndarray) -> Array:
+        """x as a numpy array or torch tensor of this backend."""
+        if not self.use_torch:
+            return np.asarray(x, dtype=self.dtype)
+        import torch
+
+        return torch.as_tensor(x, dtype=getattr(torch, self.dtype), device=self.device)
+
+    def genotypes(self, g: np.ndarray) -> Array:
+        """A genotype block on this backend; torch centres it there (float32 precision)."""
+        g_b = self.array(g)
+        return g_b - g_b.mean(0) if self.use_torch else g_b
 
 
 def t_mlog10p(tstat: np.ndarray, dof: int) -> np.ndarray:
@@ -120,7 +138,8 @@ def t_mlog10p(tstat: np.ndarray, dof: int) -> np.ndarray:
     log-space via I_x(a, b) = xᵃ(1-x)ᵇ ₂F₁(a+b, 1; a+1; x) / (a B(a, b)).
     """
     abs_t = np.abs(np.asarray(tstat, dtype=np.float64))
-    logp = np.log(2.0) + student_t.logsf(abs_t, dof)
+    with np.errstate(divide="ignore"):
+        logp = np.asarray(np.log(2.0 * stdtr(dof, -abs_t)))  # -inf where it underflows
     tail = logp < LOG_TAIL_SWITCH
     if tail.any():
         a, b, t2 = dof / 2.0, 0.5, abs_t[tail] ** 2
@@ -135,38 +154,50 @@ def t_mlog10p(tstat: np.ndarray, dof: int) -> np.ndarray:
     return -logp / LN10
 
 
-def association_block(g_res: Array, y_res: Array, c_inv: np.ndarray, dof: int) -> BlockResult:
-    """Statistics for one block of residualised genotypes against all phenotypes.
+def association_block(g: Array, basis: Array, c_inv: np.ndarray, dof: int) -> BlockResult:
+    """Statistics for one block of genotypes against all phenotypes.
 
-    g_res: samples x variants, y_res: samples x D (same backend), c_inv: D x D
-    inverse null covariance of y_res, dof: residual dof of the full model.
+    g: samples x variants, mean-imputed dosages (not residualised, centred or not);
+    basis: samples x (D + c + 1) = [Y_res | Q], residualised phenotypes then the
+    orthonormal covariate basis (same backend as g); c_inv: D x D inverse null
+    covariance of Y_res; dof: residual dof of the model with the genotype.
     """
-    assert g_res.shape[0] == y_res.shape[0], (g_res.shape, y_res.shape)
-    gty = _to_numpy64(g_res.T @ y_res)  # variants x D, the one big product
-    gtg = _to_numpy64((g_res * g_res).sum(0))  # variants
-    yty = _to_numpy64((y_res * y_res).sum(0))  # D
-    with np.errstate(divide="ignore", invalid="ignore"):
-        beta = gty / gtg[:, None]  # variants x D
-        rss = np.maximum(yty[None, :] - beta * gty, 0.0)  # residual SS, closed form
-        se = np.sqrt(rss / (dof * gtg[:, None]))
+    assert g.shape[0] == basis.shape[0], (g.shape, basis.shape)
+    d = c_inv.shape[0]
+    product = _to_numpy64(g.T @ basis)  # variants x (D + c + 1): the one big product
+    gty, qtg = product[:, :d], product[:, d:]  # GᵀY_res = G̃ᵀY_res; QᵀG
+    gtg_raw = _to_numpy64(_column_sum_squares(g))  # variants
+    gtg = gtg_raw - (qtg * qtg).sum(axis=1)  # G̃ᵀG̃
+    gtg_centred = gtg_raw - qtg[:, 0] ** 2  # Q's first column is the intercept, ±1/√N
+    tol = COLLINEAR_TOL[str(g.dtype).removeprefix("torch.")]
+    gtg[gtg <= tol * gtg_centred] = np.nan
+    yty = _to_numpy64(_column_sum_squares(basis[:, :d]))  # D
+    beta = gty / gtg[:, None]  # variants x D
+    rss = np.maximum(yty[None, :] - beta * gty, 0.0)  # residual SS, closed form
+    se = np.sqrt(rss / (dof * gtg[:, None]))
+    with np.errstate(divide="ignore"):
         tstat = beta / se
-        chisq = np.einsum("vd,de,ve->v", gty, c_inv, gty) / gtg  # gᵀY C⁻¹ Yᵀg / gᵀg
+    chisq = np.einsum("vd,de,ve->v", gty, c_inv, gty) / gtg  # gᵀY C⁻¹ Yᵀg / gᵀg
     return BlockResult(
         beta=beta,
         se=se,
         tstat=tstat,
         mlog10p=t_mlog10p(tstat, dof),
         chisq=chisq,
-        chisq_mlog10p=chi2_mlog10p(chisq, c_inv.shape[0]),
-        gtg=gtg,
+        chisq_mlog10p=chi2_mlog10p(chisq, d),
     )
 
 
 def allele_counts(dosages: np.ndarray) -> AlleleCounts:
     """A1 counts from samples x variants dosages (NaN = missing)."""
-    observed = ~np.isnan(dosages)
-    n_obs = observed.sum(axis=0)  # variants
-    a1 = np.nansum(dosages, axis=0, dtype=np.float64)  # variants
+    n, m = dosages.shape
+    a1 = dosages.sum(axis=0, dtype=np.float64)  # variants; NaN where any call is missing
+    n_obs = np.full(m, n)
+    incomplete = np.isnan(a1)
+    if incomplete.any():
+        sub = dosages[:, incomplete]  # samples x incomplete variants
+        n_obs[incomplete] = (~np.isnan(sub)).sum(axis=0)
+        a1[incomplete] = np.nansum(sub, axis=0, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         eaf = a1 / (2.0 * n_obs)
     return AlleleCounts(n_obs=n_obs, eaf=eaf, mac=np.minimum(a1, 2.0 * n_obs - a1))
@@ -178,11 +209,15 @@ def maf_filter(counts: AlleleCounts, min_maf: float, min_mac: float) -> np.ndarr
     return (counts.n_obs > 0) & (counts.mac > 0) & (maf >= min_maf) & (counts.mac >= min_mac)
 
 
-def centre_impute(dosages: np.ndarray, eaf: np.ndarray) -> np.ndarray:
-    """Centre dosages (samples x variants) at 2·EAF; missing -> 0 (= mean imputation)."""
-    centred = dosages - 2.0 * eaf[None, :]
-    centred[np.isnan(centred)] = 0.0
-    return centred
+def mean_impute(dosages: np.ndarray, counts: AlleleCounts) -> np.ndarray:
+    """Replace missing dosages (samples x variants) by 2·EAF, in place.
+
+    Only variants with a missing call are searched for NaN.
+    """
+    for j in np.flatnonzero(counts.n_obs < dosages.shape[0]):
+        column = dosages[:, j]
+        column[np.isnan(column)] = 2.0 * counts.eaf[j]
+    return dosages
 
 
 @dataclass(frozen=True)
@@ -190,39 +225,35 @@ class NullModel:
     """Everything a block needs besides its genotypes."""
 
     residualizer: Residualizer
-    y_res: Array  # samples x D on the compute backend
+    basis: Array  # samples x (D + c + 1) = [Y_res | Q] on the backend
     c_inv: np.ndarray  # D x D
 
 
-def null_model(
-    y: np.ndarray, covariates: np.ndarray, to_device: Callable[[np.ndarray], Array]
-) -> NullModel:
+def null_model(y: np.ndarray, covariates: np.ndarray, backend: Backend) -> NullModel:
     """Residualise phenotypes (samples x D) once; C = YᵀY / (N - c - 1) is fixed here."""
     residualizer = Residualizer(covariates)
     y_res = residualizer.transform(y.astype(np.float64))  # samples x D
     c = y_res.T @ y_res / residualizer.null_dof  # D x D
-    return NullModel(residualizer, to_device(y_res), np.linalg.inv(c))
+    basis = backend.array(np.column_stack([y_res, residualizer.q]))
+    return NullModel(residualizer, basis, np.linalg.inv(c))
 
 
 def scan_block(
-    dosages: np.ndarray,
-    model: NullModel,
-    min_maf: float,
-    min_mac: float,
-    to_device: Callable[[np.ndarray], Array],
+    dosages: np.ndarray, model: NullModel, min_maf: float, min_mac: float, backend: Backend
 ) -> tuple[np.ndarray, AlleleCounts, BlockResult]:
-    """Filter, impute, residualise and test one block; returns (kept mask, counts, result).
+    """Impute, test and filter one block; returns (kept mask, counts, kept results).
 
-    Variants collinear with the covariates are dropped from the mask.
+    dosages: samples x variants (NaN = missing), imputed in place. Every variant is
+    tested (cheaper than copying out the kept ones); the mask drops those failing
+    MAF/MAC and those collinear with the covariates.
     """
     counts = allele_counts(dosages)
-    keep = maf_filter(counts, min_maf, min_mac)
-    g = centre_impute(dosages[:, keep], counts.eaf[keep])  # samples x kept
-    g_res = model.residualizer.transform(to_device(g))
-    result = association_block(g_res, model.y_res, model.c_inv, model.residualizer.dof)
-    informative = result.gtg > COLLINEAR_TOL * (g * g).sum(axis=0)
-    keep[np.flatnonzero(keep)[~informative]] = False
-    return keep, counts, _subset(result, informative)
+    g = mean_impute(dosages, counts)  # samples x variants, the whole block
+    result = association_block(
+        backend.genotypes(g), model.basis, model.c_inv, model.residualizer.dof
+    )
+    keep = maf_filter(counts, min_maf, min_mac) & np.isfinite(result.chisq)
+    return keep, counts, _subset(result, keep)
 
 
 def _subset(result: BlockResult, mask: np.ndarray) -> BlockResult:
@@ -244,43 +275,67 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def device_converter(device: str) -> Callable[[np.ndarray], Array]:
-    """numpy float64 on 'cpu'; torch float32 tensors on 'cuda'."""
+def backend_for(device: str) -> Backend:
+    """numpy float64 on 'cpu'; torch float32 on 'cuda' (after resolve_device)."""
     if device == "cpu":
-        return lambda x: np.asarray(x, dtype=np.float64)
-    import torch
-
-    return lambda x: torch.as_tensor(x, dtype=torch.float32).to(device)
+        return Backend()
+    return Backend(device="cuda", dtype="float32", use_torch=True)
 
 
-def align_samples(
-    fam: pd.DataFrame, pheno_df: pd.DataFrame, covar_df: pd.DataFrame | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Samples in .fam with complete phenotypes and covariates.
+def complete_cases(
+    pheno_df: pd.DataFrame, covar_df: pd.DataFrame | None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """People with every phenotype and covariate, in phenotype-file order.
 
-    Returns (fam row indices ascending, y samples x D, covariates samples x c).
+    Returns (FID IID frame, y samples x D, covariates samples x c).
     """
     names = phenotype_names(pheno_df)
-    table = fam[ID_COLUMNS].assign(_row=np.arange(len(fam))).merge(pheno_df, on=ID_COLUMNS)
-    covar_names: list[str] = []
+    table, covar_names = pheno_df, []
     if covar_df is not None:
         covar_names = [c for c in covar_df.columns if c not in ID_COLUMNS]
         table = table.merge(covar_df, on=ID_COLUMNS)
     values = table[names + covar_names].apply(pd.to_numeric, errors="coerce")
     complete = values.notna().all(axis=1).to_numpy()
     log.info(
-        "GWAS samples: %d with genotypes+phenotypes%s, %d dropped for missing values",
+        "GWAS samples: %d with phenotypes%s, %d dropped for missing or non-numeric values",
         len(table),
         "+covariates" if covar_df is not None else "",
         int((~complete).sum()),
     )
-    order = np.argsort(table["_row"].to_numpy()[complete], kind="stable")
-    table, values = table[complete].iloc[order], values[complete].iloc[order]
+    values = values[complete]
     return (
-        table["_row"].to_numpy(),
+        table.loc[complete, ID_COLUMNS].reset_index(drop=True),
         values[names].to_numpy(np.float64),
-        values[covar_names].to_numpy(np.float64).reshape(len(table), len(covar_names)),
+        values[covar_names].to_numpy(np.float64).reshape(len(values), len(covar_names)),
     )
+
+
+def align_samples(
+    fam: pd.DataFrame, pheno_df: pd.DataFrame, covar_df: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Complete cases that are in .fam, in .fam order.
+
+    Returns (fam row indices ascending, y samples x D, covariates samples x c).
+    """
+    ids, y, covariates = complete_cases(pheno_df, covar_df)
+    fam_rows = fam[ID_COLUMNS].assign(_row=np.arange(len(fam)))
+    rows = ids.merge(fam_rows, on=ID_COLUMNS, how="left")["_row"].to_numpy(np.float64)
+    in_fam = np.flatnonzero(~np.isnan(rows))
+    log.info("GWAS samples: %d without genotypes dropped", len(rows) - len(in_fam))
+    pick = in_fam[np.argsort(rows[in_fam], kind="stable")]
+    return rows[pick].astype(np.int64), y[pick], covariates[pick]
+
+
+def residual_correlation(pheno_df: pd.DataFrame, covar_df: pd.DataFrame | None) -> pd.DataFrame:
+    """Correlation of covariate-residualised phenotypes: the R for combine_z.
+
+    With covariates that explain phenotype variance, this (not the raw phenotype
+    correlation) is the correlation of the per-dimension statistics under the null.
+    """
+    _, y, covariates = complete_cases(pheno_df, covar_df)
+    y_res = Residualizer(covariates).transform(y)  # samples x D
+    names = phenotype_names(pheno_df)
+    return pd.DataFrame(np.corrcoef(y_res, rowvar=False), index=names, columns=names)
 
 
 def variant_blocks(
@@ -328,23 +383,21 @@ def run_builtin_gwas(
     pheno_df: FID IID Y0..; covar_df: FID IID covariates (None: intercept only).
     """
     _check_filters(min_maf, min_mac, block_size)
-    device = resolve_device(device)
-    to_device = device_converter(device)
-    dtype = "float64" if device == "cpu" else "float32"
+    backend = backend_for(resolve_device(device))  # reads float64 on CPU, float32 on GPU
     with Genotypes(bfile, threads=threads) as genotypes, threadpool_limits(threads):
         samples, y, covariates = align_samples(genotypes.fam, pheno_df, covar_df)
-        model = null_model(y, covariates, to_device)
+        model = null_model(y, covariates, backend)
         n_rows = (
             genotypes.n_variants
             if chrom is None
             else int((genotypes.bim["CHR"] == str(chrom)).sum())
         )
         parts = []
-        blocks = variant_blocks(genotypes, chrom, block_size, samples, dtype)
+        blocks = variant_blocks(genotypes, chrom, block_size, samples, backend.dtype)
         for rows, dosages in tqdm(
             blocks, total=-(-n_rows // block_size), unit="block", desc="builtin GWAS"
         ):
-            keep, counts, result = scan_block(dosages, model, min_maf, min_mac, to_device)
+            keep, counts, result = scan_block(dosages, model, min_maf, min_mac, backend)
             parts.append((rows[keep], counts, keep, result))
         return _tables(genotypes.bim, parts, phenotype_names(pheno_df))
 

@@ -62,8 +62,13 @@ def independent_loci(
     window_kb: float = 5000,
     samples: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Genome-wide significant variants clumped into independent loci (lead variants)."""
-    hits = significant(sumstats, p_threshold)[["ID", "CHR", "POS", "P"]]
+    """Genome-wide significant variants clumped into independent loci (lead variants).
+
+    ``clump_fn(variants, genotypes, p_threshold, r2_threshold, window_kb, samples=)``
+    gets ID CHR POS P [LOG10P] BIM_INDEX, e.g. :func:`gemcont.panel.clump.clump`.
+    """
+    columns = ["ID", "CHR", "POS", "P", *(["LOG10P"] if "LOG10P" in sumstats else [])]
+    hits = significant(sumstats, p_threshold)[columns]
     if hits.empty:
         return pd.DataFrame(columns=LOCUS_COLUMNS)
     variants = _with_bim_index(hits, bim)

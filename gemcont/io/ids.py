@@ -90,10 +90,11 @@ def _drop_missing(
     """Rows with a missing value in ``columns`` are dropped and returned with a reason."""
     missing = table[columns].isin(MISSING_TOKENS)
     bad = missing.any(axis=1)
-    reasons = missing[bad].apply(
-        lambda row: "; ".join(f"missing value in {name}.{c}" for c in row.index[row]), axis=1
-    )
-    dropped = table.loc[bad, KEY].assign(step=name, reason=reasons.astype(str))
+    reasons = [
+        "; ".join(f"missing value in {name}.{c}" for c in row.index[row])
+        for _, row in missing[bad].iterrows()
+    ]
+    dropped = table.loc[bad, KEY].assign(step=name, reason=reasons)
     if bad.any():
         log.warning(
             "%s: dropped %d row(s) with missing values: %s", path, bad.sum(), _first(dropped["IID"])

@@ -57,7 +57,8 @@ def _participants(variants: pd.DataFrame, p1: float, p2: float) -> pd.DataFrame:
     """Variants with P <= max(p1, p2), in .bim order, with their index-visit rank."""
     _check_columns(variants)
     v = variants[variants["P"] <= max(p1, p2)].copy()
-    v["LOG10P_KEY"] = v["LOG10P"] if "LOG10P" in v.columns else -np.log10(v["P"])
+    with np.errstate(divide="ignore"):
+        v["LOG10P_KEY"] = v["LOG10P"] if "LOG10P" in v.columns else -np.log10(v["P"])
     v = v.sort_values("BIM_INDEX", kind="stable").reset_index(drop=True)
     eligible = v[v["P"] <= p1].sort_values(
         ["P", "LOG10P_KEY", "BIM_INDEX"], ascending=[True, False, True], kind="stable"
@@ -196,18 +197,23 @@ def _run_plink(command: list[str], out: Path) -> None:
 
 
 def read_clumped(path: str | Path, variants: pd.DataFrame) -> pd.DataFrame:
-    """Parse a plink1.9 ``.clumped`` file into the :func:`clump` result columns."""
+    """Parse a plink1.9 ``.clumped`` file into the :func:`clump` result columns.
+
+    ``N_CLUMPED`` counts the ``SP2`` members; PLINK's ``TOTAL`` also counts clumped
+    variants with P >= 0.05 that were in its input but not taking part.
+    """
     raw = pd.read_csv(path, sep=r"\s+", dtype={"SNP": str, "CHR": str, "SP2": str})
     if "SNP" not in raw.columns or "SP2" not in raw.columns:
         raise InputError(path, "not a plink1.9 .clumped file", "rerun plink1.9 --clump")
+    sp2 = raw["SP2"].str.replace(r"\(\d+\)", "", regex=True)
     out = pd.DataFrame(
         {
             "ID": raw["SNP"],
             "CHR": raw["CHR"],
             "POS": raw["BP"].astype(np.int64),
             "P": raw["P"].astype(float),
-            "N_CLUMPED": raw["TOTAL"].astype(np.int64),
-            "SP2": raw["SP2"].str.replace(r"\(\d+\)", "", regex=True),
+            "N_CLUMPED": np.where(sp2 == "NONE", 0, sp2.str.count(",") + 1),
+            "SP2": sp2,
         }
     )
     index = variants.drop_duplicates("ID").set_index("ID")["BIM_INDEX"]

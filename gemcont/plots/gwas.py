@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy.stats import beta
 
@@ -31,6 +32,14 @@ def chrom_rank(chrom: str) -> tuple[int, str]:
     if name.isdigit():
         return int(name), ""
     return SPECIAL_CHROMS.get(name.upper(), 99), name
+
+
+def sci(x: float) -> str:
+    """A number as mathtext, e.g. 5e-08 -> $5 \\times 10^{-8}$."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    mantissa = mantissa.removesuffix(".0")
+    power = rf"10^{{{int(exponent)}}}"
+    return f"${power}$" if mantissa == "1" else rf"${mantissa} \times {power}$"
 
 
 def neglog10(df: pd.DataFrame) -> np.ndarray:
@@ -83,7 +92,7 @@ def save(fig: Figure, out_prefix: str | Path) -> list[Path]:
     return paths
 
 
-def _mark_panel(ax, panel: pd.DataFrame, offsets: pd.DataFrame) -> None:
+def _mark_panel(ax: Axes, panel: pd.DataFrame, offsets: pd.DataFrame) -> None:
     """Triangles under the x axis at the panel variants' positions."""
     chroms = panel["CHR"].astype(str)
     on_axis = chroms.isin(offsets.index)
@@ -124,7 +133,9 @@ def manhattan(
     for colour, mask in zip(CHROM_COLOURS, (~odd, odd), strict=True):
         ax.plot(x[idx[mask]], y[idx[mask]], "o", ms=1.6, mew=0, color=colour, rasterized=True)
     line = -np.log10(p_threshold)
-    ax.axhline(line, color=LINE_COLOUR, linestyle="--", linewidth=0.8, label=f"p = {p_threshold:g}")
+    ax.axhline(
+        line, color=LINE_COLOUR, linestyle="--", linewidth=0.8, label=f"p = {sci(p_threshold)}"
+    )
     if panel is not None and not panel.empty:
         _mark_panel(ax, panel, offsets)
     ax.set_xticks(offsets["MID"].to_numpy(), [c.removeprefix("chr") for c in offsets.index])
@@ -134,7 +145,7 @@ def manhattan(
     ax.set_xlabel("Chromosome")
     ax.set_ylabel(r"$-\log_{10}(p)$")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper right", frameon=False, fontsize=8)
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, frameon=False, fontsize=8)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
     return save(fig, out_prefix)

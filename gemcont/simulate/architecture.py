@@ -38,10 +38,13 @@ class ArchitectureSpec:
 def choose_causal(
     bim: pd.DataFrame, freq: np.ndarray, spec: ArchitectureSpec, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Pick causal variants, common and at least ``causal_min_distance_kb`` apart."""
+    """Pick causal variants: common, at least ``causal_min_distance_kb`` apart, and never
+    strand-ambiguous, so that the truth does not depend on the harmonisation policy."""
     n_needed = spec.n_mediated + spec.n_direct
     maf = np.minimum(freq, 1 - freq)
-    candidates = rng.permutation(np.flatnonzero(maf >= spec.causal_min_maf))
+    pair = bim["A1"] + bim["A2"]
+    ambiguous = pair.isin(["AT", "TA", "CG", "GC"]).to_numpy()
+    candidates = rng.permutation(np.flatnonzero((maf >= spec.causal_min_maf) & ~ambiguous))
     chosen: list[int] = []
     min_bp = spec.causal_min_distance_kb * 1000
     for idx in candidates:

@@ -72,8 +72,11 @@ def simulate_all_chromosomes(cfg: dict, threads: int) -> tuple[pd.DataFrame, np.
             snp_spacing_bp=int(g["snp_spacing_kb"] * 1e3),
             min_maf=g["min_maf"],
             population_size=g["effective_population_size"],
+            recent_population_size=g["recent_population_size"],
+            growth_generations=g["growth_generations"],
             recombination_rate=g["recombination_rate"],
             mutation_rate=g["mutation_rate"],
+            ambiguous_fraction=g["ambiguous_fraction"],
             seed=cfg["seed"],
         )
         for c in range(1, g["n_chromosomes"] + 1)

@@ -15,8 +15,6 @@ import msprime
 import numpy as np
 import pandas as pd
 
-BASES = np.array(list("ACGT"))
-
 
 @dataclass(frozen=True)
 class ChromosomeSpec:
@@ -28,9 +26,30 @@ class ChromosomeSpec:
     snp_spacing_bp: int
     min_maf: float
     population_size: int
+    recent_population_size: int
+    growth_generations: int
     recombination_rate: float
     mutation_rate: float
+    ambiguous_fraction: float
     seed: int
+
+
+def growth_demography(spec: ChromosomeSpec) -> msprime.Demography:
+    """Constant ancestral size, then exponential growth over the last generations.
+
+    Recent growth keeps a biobank-sized sample (often larger than the ancestral
+    effective size) free of the excess recent coalescences, i.e. cryptic
+    relatedness, that a constant-size coalescent would put into it.
+    """
+    growth = np.log(spec.recent_population_size / spec.population_size) / spec.growth_generations
+    demography = msprime.Demography()
+    demography.add_population(
+        name="pop", initial_size=spec.recent_population_size, growth_rate=growth
+    )
+    demography.add_population_parameters_change(
+        time=spec.growth_generations, growth_rate=0, initial_size=spec.population_size
+    )
+    return demography
 
 
 def _common_sites(ts, n_haplotypes: int, min_maf: float) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +79,7 @@ def simulate_chromosome(spec: ChromosomeSpec) -> tuple[pd.DataFrame, np.ndarray]
     ts = msprime.sim_ancestry(
         samples=spec.n_individuals,
         ploidy=2,
-        population_size=spec.population_size,
+        demography=growth_demography(spec),
         sequence_length=spec.length_bp,
         recombination_rate=spec.recombination_rate,
         random_seed=int(rng.integers(1, 2**31 - 1)),
@@ -82,7 +101,7 @@ def simulate_chromosome(spec: ChromosomeSpec) -> tuple[pd.DataFrame, np.ndarray]
         dosages[:, j] = hap[0::2] + hap[1::2]
         pos[j] = int(var.site.position) + 1
     pos = _strictly_increasing(pos)
-    alleles = _random_allele_pairs(rng, len(pos))
+    alleles = _random_allele_pairs(rng, len(pos), spec.ambiguous_fraction)
     bim = pd.DataFrame(
         {
             "CHR": str(spec.chrom),
@@ -105,8 +124,15 @@ def _strictly_increasing(pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def _random_allele_pairs(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Derived (A1) and ancestral (A2) bases; ~1/3 strand-ambiguous like random pairs."""
-    first = rng.integers(0, 4, n)
-    second = (first + rng.integers(1, 4, n)) % 4
-    return np.stack([BASES[first], BASES[second]], axis=1)
+UNAMBIGUOUS_PAIRS = np.array([("A", "C"), ("A", "G"), ("C", "T"), ("G", "T")])
+AMBIGUOUS_PAIRS = np.array([("A", "T"), ("C", "G")])
+
+
+def _random_allele_pairs(rng: np.random.Generator, n: int, ambiguous_fraction: float) -> np.ndarray:
+    """Derived (A1) and ancestral (A2) bases; ``ambiguous_fraction`` are A/T or C/G."""
+    pairs = UNAMBIGUOUS_PAIRS[rng.integers(0, 4, n)]
+    ambiguous = rng.random(n) < ambiguous_fraction
+    pairs[ambiguous] = AMBIGUOUS_PAIRS[rng.integers(0, 2, ambiguous.sum())]
+    swap = rng.random(n) < 0.5
+    pairs[swap] = pairs[swap, ::-1]
+    return pairs

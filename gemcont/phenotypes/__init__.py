@@ -1,0 +1,1 @@
+"""Phenotype preprocessing: images and curves -> one memory-mappable uint8 store."""

@@ -1,0 +1,148 @@
+"""The phenotype store: preprocessed, fixed-size items that training memory-maps.
+
+A store is a directory holding
+
+* ``images.npy``: uint8 array (n_items, C, H, W), read with
+  ``np.load(path, mmap_mode="r")``;
+* ``index.tsv``: FID, IID, eye, row -- one line per stored item, ``row`` indexes
+  ``images.npy`` (and every other per-item array of the store); ``eye`` is "" when the
+  modality has one item per person;
+* ``exclusions.tsv``: FID, IID, item, reason -- every input item that was not stored.
+
+Each file is written to a temporary name and renamed into place (``os.replace``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import InputError
+from gemcont.io.tables import write_tsv
+
+log = logging.getLogger(__name__)
+
+IMAGES = "images.npy"
+INDEX = "index.tsv"
+EXCLUSIONS = "exclusions.tsv"
+INDEX_COLUMNS = ["FID", "IID", "eye", "row"]
+EXCLUSION_COLUMNS = ["FID", "IID", "item", "reason"]
+COPY_ROWS = 4096
+
+
+def save_npy(array: np.ndarray, path: Path) -> None:
+    """``np.save`` to a temporary file, then rename it to ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+    os.replace(tmp, path)
+
+
+class StoreWriter:
+    """Streams items into ``<out_dir>/images.npy`` in the order they are added.
+
+    At most ``capacity`` items of shape ``item_shape`` are expected; :meth:`finish`
+    trims the array to the items actually added and writes the index and exclusions.
+    Used as a context manager, the temporary file is removed when an error escapes.
+    """
+
+    def __init__(self, out_dir: str | Path, capacity: int, item_shape: tuple[int, ...]) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out_dir / (IMAGES + ".tmp")
+        self.array = np.lib.format.open_memmap(
+            self.tmp, mode="w+", dtype=np.uint8, shape=(max(capacity, 1), *item_shape)
+        )
+        self.keys: list[tuple[str, str, str]] = []
+        self.excluded: list[tuple[str, str, str, str]] = []
+
+    def add(self, fid: str, iid: str, eye: str, item: np.ndarray) -> None:
+        """Store one item (uint8, ``item_shape``) as the next row."""
+        self.array[len(self.keys)] = item
+        self.keys.append((fid, iid, eye))
+
+    def exclude(self, fid: str, iid: str, item: str, reason: str) -> None:
+        """Record an input item that is not stored, and why."""
+        self.excluded.append((fid, iid, item, reason))
+
+    def finish(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Write images, exclusions and index; return (index, exclusions)."""
+        n = len(self.keys)
+        self.array.flush()
+        if n < len(self.array):
+            self._trim(n)
+        del self.array
+        os.replace(self.tmp, self.out_dir / IMAGES)
+        exclusions = pd.DataFrame(self.excluded, columns=EXCLUSION_COLUMNS)
+        write_tsv(exclusions, self.out_dir / EXCLUSIONS)
+        index = pd.DataFrame(self.keys, columns=INDEX_COLUMNS[:3]).assign(row=np.arange(n))
+        write_tsv(index, self.out_dir / INDEX)
+        log.info("%s: stored %d items, excluded %d", self.out_dir, n, len(exclusions))
+        return index, exclusions
+
+    def _trim(self, n: int) -> None:
+        """Copy the first ``n`` rows into a right-sized temporary array."""
+        trimmed_path = self.out_dir / (IMAGES + ".trim.tmp")
+        trimmed = np.lib.format.open_memmap(
+            trimmed_path, mode="w+", dtype=np.uint8, shape=(n, *self.array.shape[1:])
+        )
+        for start in range(0, n, COPY_ROWS):
+            stop = min(start + COPY_ROWS, n)
+            trimmed[start:stop] = self.array[start:stop]
+        trimmed.flush()
+        del trimmed
+        os.replace(trimmed_path, self.tmp)
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.__dict__.pop("array", None)
+            self.tmp.unlink(missing_ok=True)
+
+
+def check_kept(
+    n_kept: int, n_total: int, min_fraction: float, exclusions: pd.DataFrame, source: Path
+) -> None:
+    """Stop when fewer than ``min_fraction`` of ``n_total`` input items were stored."""
+    if n_kept > 0 and n_kept >= min_fraction * n_total:
+        return
+    top = exclusions["reason"].value_counts().head(3)
+    reasons = "; ".join(f"{count} x {reason}" for reason, count in top.items())
+    raise InputError(
+        source,
+        f"only {n_kept} of {n_total} items passed QC (min_kept_fraction = {min_fraction:g}); "
+        f"most common reasons: {reasons or 'none'}",
+        "repair the inputs or the paths in this file (exclusions.tsv next to the store "
+        "lists every item and its reason), or lower min_kept_fraction",
+    )
+
+
+def read_index(store_dir: str | Path) -> pd.DataFrame:
+    """The store's index: FID, IID, eye as text, row as int64."""
+    path = Path(store_dir) / INDEX
+    index = pd.read_csv(
+        path, sep="\t", dtype={"FID": str, "IID": str, "eye": str}, keep_default_na=False
+    )
+    return index.astype({"row": np.int64})
+
+
+def read_exclusions(store_dir: str | Path) -> pd.DataFrame:
+    """The store's QC exclusions: FID, IID, item, reason (text)."""
+    return pd.read_csv(Path(store_dir) / EXCLUSIONS, sep="\t", dtype=str, keep_default_na=False)
+
+
+def open_images(store_dir: str | Path) -> np.ndarray:
+    """The stored items, memory-mapped read-only: (n_items, C, H, W) uint8."""
+    return np.load(Path(store_dir) / IMAGES, mmap_mode="r")

@@ -1,0 +1,119 @@
+"""Who can be analysed, and the random train / held-out splits of those people.
+
+:func:`eligible_people` keeps the people with genotypes, at least one stored phenotype
+item, a disease status (and covariates when given), reporting everyone dropped and why.
+:func:`make_splits` draws ``n_splits`` independent, disease-stratified train / held-out
+partitions of them (METHOD.md: 5 random 50/50 splits).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import InputError
+from gemcont.io.ids import KEY, REPORT_COLUMNS, join_cohort
+
+DISEASE = "disease_at_assessment"
+TRAIN, HELDOUT = "train", "heldout"
+
+
+def split_columns(n_splits: int) -> list[str]:
+    """Names of the split columns: split_0 .. split_{n-1}."""
+    return [f"split_{k}" for k in range(n_splits)]
+
+
+def _class_quotas(counts: np.ndarray, n_train: int) -> np.ndarray:
+    """Train people per class, proportional to ``counts``, summing to ``n_train``.
+
+    Largest-remainder rounding: each class gets the floor or ceiling of its share.
+    """
+    share = counts * (n_train / counts.sum())
+    quota = np.floor(share).astype(np.int64)
+    order = np.argsort(-(share - quota), kind="stable")
+    quota[order[: n_train - quota.sum()]] += 1
+    return quota
+
+
+def _one_split(labels: np.ndarray, train_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean train mask stratified by ``labels``."""
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quota = _class_quotas(counts, int(round(train_fraction * len(labels))))
+    train = np.zeros(len(labels), dtype=bool)
+    for k in range(len(classes)):
+        members = rng.permutation(np.flatnonzero(inverse == k))
+        train[members[: quota[k]]] = True
+    return train
+
+
+def make_splits(
+    people: pd.DataFrame, n_splits: int = 5, train_fraction: float = 0.5, seed: int = 0
+) -> pd.DataFrame:
+    """Disease-stratified random splits: FID IID split_0..split_{k-1} ("train"/"heldout").
+
+    Split ``k`` uses ``np.random.default_rng([seed, k])`` alone, so splits are
+    independent and split_0 is the same whatever ``n_splits``. In every split the train
+    set holds round(train_fraction * n) people, and each disease class the floor or
+    ceiling of its proportional share. Rows keep the order of ``people``.
+    """
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    if n_splits < 1:
+        raise ValueError(f"n_splits must be >= 1, got {n_splits}")
+    labels = people[DISEASE].to_numpy()
+    out = people[KEY].astype(str).reset_index(drop=True)
+    for k, name in enumerate(split_columns(n_splits)):
+        train = _one_split(labels, train_fraction, np.random.default_rng([seed, k]))
+        out[name] = np.where(train, TRAIN, HELDOUT)
+    return out
+
+
+def _phenotyped(store_index: pd.DataFrame, exclusions: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per person with a stored item; people with only excluded items as drops."""
+    people = store_index[KEY].astype(str).drop_duplicates().reset_index(drop=True)
+    dropped = pd.DataFrame(columns=REPORT_COLUMNS)
+    if exclusions is not None and len(exclusions):
+        lost = exclusions.astype({"FID": str, "IID": str})
+        lost = lost[~pd.MultiIndex.from_frame(lost[KEY]).isin(pd.MultiIndex.from_frame(people))]
+        dropped = lost.assign(step="phenotypes", reason=lost["item"] + ": " + lost["reason"])
+    people.attrs["dropped"] = dropped[REPORT_COLUMNS]
+    return people
+
+
+def _check_disease(disease: pd.DataFrame) -> None:
+    values = pd.to_numeric(disease[DISEASE], errors="coerce")
+    bad = ~values.isin([0, 1])
+    if bad.any():
+        raise InputError(
+            None,
+            f"{DISEASE} must be 0 or 1; IID {disease.loc[bad, 'IID'].iloc[0]} has "
+            f"{disease.loc[bad, DISEASE].iloc[0]}",
+            "code the disease as 0 (control) / 1 (case), NA when unknown",
+        )
+
+
+def eligible_people(
+    fam: pd.DataFrame,
+    store_index: pd.DataFrame,
+    disease: pd.DataFrame,
+    covariates: pd.DataFrame | None = None,
+    exclusions: pd.DataFrame | None = None,
+    min_people: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """People in the .fam, the phenotype store, the disease table (and covariates).
+
+    ``store_index`` and ``exclusions`` are the store's tables; ``disease`` and
+    ``covariates`` are read with :func:`gemcont.io.ids.read_keyed_table`, whose
+    ``attrs["dropped"]`` carry into the report. Returns (people: FID IID
+    disease_at_assessment (int) in .fam order, report: FID IID step reason).
+    """
+    _check_disease(disease)
+    tables = {"phenotypes": _phenotyped(store_index, exclusions), "disease": disease}
+    if covariates is not None:
+        tables["covariates"] = covariates
+    cohort, report = join_cohort(tables, fam, min_people)
+    keys = pd.MultiIndex.from_arrays([disease[c].astype(str) for c in KEY])
+    status = pd.Series(pd.to_numeric(disease[DISEASE]).to_numpy(), index=keys)
+    people = cohort[KEY].copy()
+    people[DISEASE] = status.loc[pd.MultiIndex.from_frame(people)].to_numpy().astype(np.int64)
+    return people, report

@@ -1,0 +1,153 @@
+"""Reading external GWAS summary statistics into the project scheme."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gemcont.errors import InputError
+from gemcont.io.sumstats import read_sumstats
+
+ROWS = [
+    ["1", "100", "rs1", "a", "g", "0.30", "0.10", "0.02", "1e-6"],
+    ["chr1", "200", "rs2", "C", "T", "0.60", "-0.20", "0.05", "0.001"],
+    ["X", "300", "rs3", "G", "A", "0.10", "0.05", "0.04", "0.2"],
+]
+HEADER = ["CHR", "BP", "SNP", "A1", "A2", "FRQ", "BETA", "SE", "P"]
+
+
+def _write(path, header, rows, sep="\t", gz=False) -> str:
+    text = "\n".join(sep.join(r) for r in [header, *rows]) + "\n"
+    if gz:
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def test_read_sumstats__scheme_columns_and_types(tmp_path):
+    df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, ROWS))
+    assert list(df.columns) == ["CHR", "POS", "ID", "EA", "OA", "EAF", "N", "BETA", "SE", "P"] + [
+        "LOG10P"
+    ]
+    assert df["POS"].dtype == np.int64
+    assert df["EA"].tolist() == ["A", "C", "G"]
+    assert df["N"].isna().all()
+    np.testing.assert_allclose(df["LOG10P"], [6, 3, -np.log10(0.2)])
+
+
+def test_read_sumstats__missing_column_names_it_and_fix(tmp_path):
+    header = ["CHR", "BP", "SNP", "A1", "A2", "FRQ", "BETA", "SE", "PVALUE_X"]
+    path = _write(tmp_path / "s.tsv", header, ROWS)
+    with pytest.raises(InputError) as err:
+        read_sumstats(path)
+    message = str(err.value)
+    assert "s.tsv" in message and "P (or LOG10P)" in message
+    assert "PVALUE_X" in message and "data.sumstats_columns" in message
+
+
+def test_read_sumstats__column_map_overrides_aliases(tmp_path):
+    header = ["CHR", "BP", "SNP", "A1", "A2", "FRQ", "BETA", "SE", "PVALUE_X"]
+    df = read_sumstats(_write(tmp_path / "s.tsv", header, ROWS), column_map={"P": "PVALUE_X"})
+    np.testing.assert_allclose(df["P"], [1e-6, 1e-3, 0.2])
+
+
+def test_read_sumstats__column_map_unknown_header_is_an_error(tmp_path):
+    with pytest.raises(InputError, match="NOPE"):
+        read_sumstats(_write(tmp_path / "s.tsv", HEADER, ROWS), column_map={"P": "NOPE"})
+
+
+def test_read_sumstats__odds_ratio_becomes_log_beta(tmp_path):
+    header = ["CHR", "BP", "SNP", "A1", "A2", "OR", "SE", "P"]
+    rows = [["1", "100", "rs1", "A", "G", "2.0", "0.1", "1e-5"]]
+    df = read_sumstats(_write(tmp_path / "s.tsv", header, rows))
+    assert df["BETA"].iloc[0] == pytest.approx(np.log(2.0))
+    assert df["SE"].iloc[0] == pytest.approx(0.1)
+
+
+def test_read_sumstats__odds_ratio_without_se_derives_se_from_p(tmp_path):
+    header = ["CHR", "BP", "SNP", "A1", "A2", "OR", "P"]
+    rows = [["1", "100", "rs1", "A", "G", "0.5", "0.05"]]
+    df = read_sumstats(_write(tmp_path / "s.tsv", header, rows))
+    assert df["SE"].iloc[0] == pytest.approx(np.log(2.0) / 1.959964, rel=1e-5)
+    assert any("SE derived" in note for note in df.attrs["notes"])
+
+
+def test_read_sumstats__log10p_keeps_tiny_pvalues(tmp_path):
+    header = ["CHROM", "GENPOS", "ID", "ALLELE1", "ALLELE0", "A1FREQ", "N", "BETA", "SE", "LOG10P"]
+    rows = [["1", "100", "rs1", "A", "G", "0.3", "5000", "0.5", "0.01", "400"]]
+    df = read_sumstats(_write(tmp_path / "s.tsv", header, rows, sep=" "))
+    assert df["LOG10P"].iloc[0] == 400
+    assert df["P"].iloc[0] == 0.0  # underflows, but LOG10P keeps it
+    assert df["N"].iloc[0] == 5000
+
+
+def test_read_sumstats__p_text_below_double_range_keeps_log10p(tmp_path):
+    rows = [["1", "100", "rs1", "A", "G", "0.3", "0.5", "0.01", "2e-400"]]
+    df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
+    assert df["LOG10P"].iloc[0] == pytest.approx(400 - np.log10(2))
+
+
+def test_read_sumstats__whitespace_csv_and_gzip_agree(tmp_path):
+    tab = read_sumstats(_write(tmp_path / "s.tsv", HEADER, ROWS))
+    space = read_sumstats(_write(tmp_path / "s.txt", HEADER, ROWS, sep="   "))
+    csv = read_sumstats(_write(tmp_path / "s.csv", HEADER, ROWS, sep=","))
+    gz = read_sumstats(_write(tmp_path / "s.tsv.gz", HEADER, ROWS, gz=True))
+    gz_no_suffix = read_sumstats(_write(tmp_path / "s.dat", HEADER, ROWS, sep=",", gz=True))
+    for other in (space, csv, gz, gz_no_suffix):
+        pd.testing.assert_frame_equal(tab, other)
+
+
+def test_read_sumstats__case_insensitive_aliases(tmp_path):
+    header = ["chromosome", "base_pair_location", "variant_id", "effect_allele"]
+    header += ["other_allele", "effect_allele_frequency", "beta", "standard_error", "p_value"]
+    df = read_sumstats(_write(tmp_path / "s.tsv", header, ROWS))
+    assert df["ID"].tolist() == ["rs1", "rs2", "rs3"]
+    np.testing.assert_allclose(df["EAF"], [0.3, 0.6, 0.1])
+
+
+def test_read_sumstats__chromosome_labels_normalised(tmp_path):
+    rows = [[c, "100", f"rs{i}", "A", "G", "0.3", "0.1", "0.02", "0.01"] for i, c in
+            enumerate(["chr1", "01", "chrX", "x", "23", "MT", "chrY"])]  # fmt: skip
+    df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
+    assert df["CHR"].tolist() == ["1", "1", "23", "23", "23", "26", "24"]
+
+
+def test_read_sumstats__invalid_rows_dropped_and_counted(tmp_path, caplog):
+    rows = [
+        *ROWS,
+        ["1", "400", "rs4", "A", "G", "0.3", "0.1", "0", "0.01"],  # SE = 0
+        ["1", "500", "rs5", "A", "G", "0.3", "0.1", "0.02", "1.5"],  # P > 1
+        ["1", "600", "rs6", "A", "G", "0.3", "0.1", "0.02", "0"],  # P = 0
+        ["1", "700", "rs7", "", "G", "0.3", "0.1", "0.02", "0.1"],  # no allele
+        ["1", "NA", "rs8", "A", "G", "0.3", "0.1", "0.02", "0.1"],  # no position
+    ]
+    df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
+    assert df["ID"].tolist() == ["rs1", "rs2", "rs3"]
+    assert df.attrs["dropped"] == {
+        "POS missing or not a positive integer": 1,
+        "allele missing": 1,
+        "P missing or outside (0, 1]": 2,
+        "SE missing, not finite or <= 0": 1,
+    }
+    assert "dropped 2 rows: P missing" in caplog.text
+
+
+def test_read_sumstats__plink2_a1_is_effect_allele(tmp_path):
+    header = ["#CHROM", "POS", "ID", "REF", "ALT", "A1", "OBS_CT", "BETA", "SE", "P"]
+    rows = [
+        ["1", "100", "rs1", "A", "G", "A", "900", "0.1", "0.02", "0.01"],
+        ["1", "200", "rs2", "C", "T", "T", "900", "0.1", "0.02", "0.01"],
+    ]
+    df = read_sumstats(_write(tmp_path / "s.tsv", header, rows))
+    assert df[["EA", "OA"]].values.tolist() == [["A", "G"], ["T", "C"]]
+
+
+def test_read_sumstats__no_valid_rows_is_an_error(tmp_path):
+    rows = [["1", "100", "rs1", "A", "G", "0.3", "0.1", "-1", "0.01"]]
+    with pytest.raises(InputError, match="no valid rows"):
+        read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
