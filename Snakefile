@@ -10,9 +10,12 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/panel.smk"
+include: "workflow/rules/phenotypes.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.simulate.input,
+        rules.extract_features.output,
+        rules.make_splits.output,

@@ -17,12 +17,11 @@ import pandas as pd
 import scipy.linalg
 
 from gemcont.io.ids import read_keyed_table
-from gemcont.io.plink import Genotypes
+from gemcont.io.plink import MISSING_INT8, Genotypes
 from gemcont.io.tables import write_tsv
 
 log = logging.getLogger(__name__)
 
-MISSING_INT8 = -127  # bed-reader's int8 missing value
 RESIDUAL_BLOCK = 256  # columns residualised at a time (bounds float64 memory)
 
 
@@ -103,7 +102,7 @@ def extract_dosages(
     ``samples`` are .fam row numbers (None = everyone).
     """
     bim_index = np.asarray(bim_index, dtype=np.intp)
-    raw = genotypes.read(bim_index, samples, dtype="int8")
+    raw = genotypes.read_int8(bim_index, samples)
     n_missing, means = _missing_and_means(raw)
     rate = n_missing / max(raw.shape[0], 1)
     kept = (rate <= max_missing) & (rate < 1.0)

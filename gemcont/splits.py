@@ -8,11 +8,19 @@ partitions of them (METHOD.md: 5 random 50/50 splits).
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
-from gemcont.io.ids import KEY, REPORT_COLUMNS, join_cohort
+from gemcont.io.ids import KEY, REPORT_COLUMNS, join_cohort, join_summary, read_keyed_table
+from gemcont.io.plink import read_fam
+from gemcont.io.tables import write_tsv
+from gemcont.phenotypes.store import read_exclusions, read_index
+
+log = logging.getLogger(__name__)
 
 DISEASE = "disease_at_assessment"
 TRAIN, HELDOUT = "train", "heldout"
@@ -117,3 +125,35 @@ def eligible_people(
     people = cohort[KEY].copy()
     people[DISEASE] = status.loc[pd.MultiIndex.from_frame(people)].to_numpy().astype(np.int64)
     return people, report
+
+
+def build_splits(
+    bfile: str,
+    store_dir: Path,
+    disease_path: str,
+    covariates_path: str,
+    covariate_columns: list[str],
+    cfg: dict,
+    out_splits: Path,
+    out_report: Path,
+) -> pd.DataFrame:
+    """The splits stage: who is eligible (logged with reasons), then the seeded splits."""
+    fam = read_fam(f"{bfile}.fam")
+    outcomes = [DISEASE, "incident_5y"]
+    disease = read_keyed_table(disease_path, outcomes, outcomes, "disease", fam=fam)
+    covariates = read_keyed_table(covariates_path, covariate_columns, [], "covariates", fam=fam)
+    people, report = eligible_people(
+        fam,
+        read_index(store_dir),
+        disease,
+        covariates,
+        read_exclusions(store_dir),
+        min_people=cfg["min_people"],
+    )
+    write_tsv(report, out_report)
+    summary = join_summary(report, len(people))
+    for row in summary.itertuples():
+        log.info("cohort join: %s", " ".join(str(v) for v in row[1:]))
+    splits = make_splits(people, cfg["n_splits"], cfg["train_fraction"], cfg["seed"])
+    write_tsv(splits, out_splits)
+    return splits

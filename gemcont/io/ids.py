@@ -44,7 +44,7 @@ def _read_text(path: Path) -> pd.DataFrame:
     return table.apply(lambda col: col.str.strip())
 
 
-def _fill_fid(
+def fill_fid(
     table: pd.DataFrame, fam: pd.DataFrame, path: Path, name: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Take FID from the .fam by IID (IIDs must be unique there); unknown IIDs are dropped."""
@@ -137,7 +137,7 @@ def read_keyed_table(
     table = _read_text(path)
     unknown = pd.DataFrame(columns=REPORT_COLUMNS)
     if "FID" not in table.columns and fam is not None and "IID" in table.columns:
-        table, unknown = _fill_fid(table, fam, path, name)
+        table, unknown = fill_fid(table, fam, path, name)
     used = list(dict.fromkeys([*KEY, *required, *numeric]))
     _check_columns(table, used, path)
     _check_duplicates(table, unique_by or ["IID"], path)

@@ -1,4 +1,4 @@
-"""PLINK 1 binary filesets (.bed/.bim/.fam) through bed-reader.
+"""PLINK 1 binary filesets (.bed/.bim/.fam): bed-reader plus a fast int8 panel reader.
 
 The counted allele is decided here and nowhere else: every dosage in gemcont
 counts the allele in .bim column 5 (``A1``), as bed-reader ``count_A1=True``,
@@ -8,7 +8,9 @@ REGENIE ``ALLELE1`` and ``plink2 --glm omit-ref`` do. Sumstats files call it
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,17 @@ BIM_COLUMNS = ["CHR", "ID", "CM", "POS", "A1", "A2"]
 FAM_COLUMNS = ["FID", "IID", "PAT", "MAT", "SEX", "PHENO"]
 COUNTED_ALLELE = "A1"
 OTHER_ALLELE = "A2"
+MISSING_INT8 = -127  # missing genotype in int8 dosages (as bed-reader)
+BED_MAGIC = bytes([0x6C, 0x1B, 0x01])  # PLINK 1 .bed, variant-major
+DECODE_CHUNK_BYTES = 1 << 18  # packed .bed bytes decoded per task (cache-sized)
+
+# A .bed byte holds four samples, first sample in the lowest 2 bits: 00 = A1/A1,
+# 01 = missing, 10 = A1/A2, 11 = A2/A2. _BYTE_TO_A1[b] are the four A1 counts of
+# byte b, packed as one int32 word so that decoding is one 4-byte gather per byte.
+_CODE_TO_A1 = np.array([2, MISSING_INT8, 1, 0], dtype=np.int8)
+_BYTE_TO_A1 = np.ascontiguousarray(
+    _CODE_TO_A1[(np.arange(256)[:, None] >> np.arange(0, 8, 2)) & 3]
+).view(np.int32)[:, 0]
 
 
 def bed_paths(prefix: str | Path) -> dict[str, Path]:
@@ -91,7 +104,21 @@ class Genotypes:
         self.bim = read_bim(paths["bim"])
         self.fam = read_fam(paths["fam"])
         check_bed_size(prefix, len(self.fam), len(self.bim))
+        with open(paths["bed"], "rb") as handle:
+            if handle.read(3) != BED_MAGIC:
+                raise InputError(
+                    paths["bed"],
+                    "not a variant-major PLINK 1 .bed (bad magic bytes)",
+                    "regenerate it with plink --make-bed",
+                )
         self.threads = threads
+        self._packed = np.memmap(
+            paths["bed"],
+            dtype=np.uint8,
+            mode="r",
+            offset=len(BED_MAGIC),
+            shape=(len(self.bim), (len(self.fam) + 3) // 4),
+        )
         self._bed = open_bed(
             paths["bed"],
             iid_count=len(self.fam),
@@ -122,6 +149,50 @@ class Genotypes:
         )
         return self._bed.read(index=index, dtype=dtype, order="F", num_threads=self.threads)
 
+    def read_int8(self, variants: np.ndarray, samples: np.ndarray | None = None) -> np.ndarray:
+        """A1 counts as int8 (``MISSING_INT8`` = missing), samples x variants, Fortran order.
+
+        Same values as ``read(variants, samples, dtype="int8")`` but decoded here from the
+        memory-mapped .bed with a byte lookup table, over ``threads`` threads.
+        ``variants`` are .bim rows in any order; ``samples`` .fam rows (None = everyone).
+        """
+        variants = _check_index(variants, self.n_variants, "variant")
+        if samples is not None:
+            samples = _check_index(samples, self.n_samples, "sample")
+        n_out = self.n_samples if samples is None else samples.size
+        out = np.empty((variants.size, n_out), dtype=np.int8)  # transposed on return
+        order = np.argsort(variants, kind="stable")  # read the .bed front to back
+        step = max(1, DECODE_CHUNK_BYTES // max(self._packed.shape[1], 1))
+        chunks = [order[i : i + step] for i in range(0, order.size, step)]
+
+        def decode(dest: np.ndarray) -> None:
+            self._decode(variants[dest], dest, samples, out)
+
+        threads = min(self.threads or os.cpu_count() or 1, len(chunks))
+        if threads > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(decode, chunks))
+        else:
+            for dest in chunks:
+                decode(dest)
+        return out.T
+
+    def _decode(
+        self, rows: np.ndarray, dest: np.ndarray, samples: np.ndarray | None, out: np.ndarray
+    ) -> None:
+        """Decode sorted .bed ``rows`` into rows ``dest`` of ``out`` (variants x samples)."""
+        packed = self._packed[rows[0] : rows[-1] + 1] if _is_run(rows) else self._packed[rows]
+        target = out[dest[0] : dest[-1] + 1] if _is_run(dest) else None
+        if samples is None and target is not None and out.shape[1] % 4 == 0:
+            np.take(_BYTE_TO_A1, packed, out=target.view(np.int32), mode="clip")
+            return
+        decoded = np.take(_BYTE_TO_A1, packed, mode="clip").view(np.int8)
+        decoded = decoded[:, : out.shape[1]] if samples is None else decoded[:, samples]
+        if target is None:
+            out[dest] = decoded
+        else:
+            target[...] = decoded
+
     def blocks(
         self, block_size: int, samples: np.ndarray | slice | None = None, dtype: str = "float32"
     ) -> Iterator[tuple[slice, np.ndarray]]:
@@ -132,12 +203,27 @@ class Genotypes:
 
     def close(self) -> None:
         self._bed.__del__()
+        self.__dict__.pop("_packed", None)  # the .bed is unmapped once unreferenced
 
     def __enter__(self) -> Genotypes:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_index(index: np.ndarray, size: int, what: str) -> np.ndarray:
+    """``index`` (row numbers or a boolean mask) as a 1-D intp array in [0, size)."""
+    index = np.asarray(index).reshape(-1)
+    index = np.flatnonzero(index) if index.dtype == bool else index.astype(np.intp, copy=False)
+    if index.size and (index.min() < 0 or index.max() >= size):
+        raise IndexError(f"{what} index out of range [0, {size})")
+    return index
+
+
+def _is_run(index: np.ndarray) -> bool:
+    """Whether ``index`` is consecutive increasing integers (a slice)."""
+    return int(index[-1]) - int(index[0]) == index.size - 1 and bool(np.all(np.diff(index) == 1))
 
 
 def write_bed(

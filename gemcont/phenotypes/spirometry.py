@@ -31,7 +31,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from gemcont.errors import InputError
-from gemcont.io.ids import _fill_fid
+from gemcont.io.ids import fill_fid
 from gemcont.io.spirometry import _blow_columns, best_blow, flow_volume, parse_blow
 from gemcont.phenotypes.store import StoreWriter, check_kept, save_npy
 
@@ -136,7 +136,7 @@ def _fids(
     """FID per IID (from ``fam``, or FID = IID), and the IIDs absent from ``fam``."""
     if fam is None:
         return dict(zip(iids, iids, strict=True)), pd.DataFrame(columns=["FID", "IID", "reason"])
-    known, dropped = _fill_fid(pd.DataFrame({"IID": iids}), fam, path, "spirometry")
+    known, dropped = fill_fid(pd.DataFrame({"IID": iids}), fam, path, "spirometry")
     return dict(zip(known["IID"], known["FID"], strict=True)), dropped
 
 

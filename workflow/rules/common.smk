@@ -7,3 +7,21 @@ SIM = "results/simulate"
 
 wildcard_constraints:
     chrom=r"[0-9XYM]+",
+
+
+DATA = config["data"]
+BFILE = DATA["bfile"]
+BED = multiext(BFILE, ".bed", ".bim", ".fam")
+STORE = f"results/phenotypes/{DATA['modality']}"
+
+
+def phenotype_source():
+    """The raw phenotype file of the configured modality."""
+    if DATA["modality"] == "fundus":
+        return DATA["fundus_manifest"]
+    return DATA["spirometry_table"]
+
+
+def covariate_columns():
+    """Covariate table columns that every analysed person must have."""
+    return ["age", "sex", "height", "bmi", "batch", "centre"]

@@ -1,0 +1,73 @@
+"""Genotype-feature stage: genetic PCs, then panel dosages and PRS with PCs regressed out."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from gemcont.features import (
+    extract_dosages,
+    ld_prune,
+    make_features,
+    plink2_pcs,
+    randomized_pcs,
+    read_user_pcs,
+    write_features,
+)
+from gemcont.io.ids import align_rows
+from gemcont.io.plink import Genotypes
+from gemcont.io.tables import write_tsv
+from gemcont.panel.build import read_panel
+
+log = logging.getLogger(__name__)
+
+
+def compute_pcs(bfile: str, cfg: dict, out: Path, threads: int) -> None:
+    """Genetic PCs on LD-pruned variants (built-in randomized SVD or plink2), or the user's."""
+    with Genotypes(bfile, threads=threads) as genotypes:
+        if cfg["source"] == "file":
+            pcs = read_user_pcs(cfg["file"], cfg["n_pcs"], fam=genotypes.fam)
+        else:
+            pruned = ld_prune(genotypes, cfg["ld_window_kb"], cfg["ld_r2"], cfg["maf_min"])
+            log.info("PCs from %d LD-pruned variants of %d", len(pruned), genotypes.n_variants)
+            if cfg["source"] == "plink2":
+                ids = genotypes.bim["ID"].to_numpy()[pruned]
+                pcs = plink2_pcs(
+                    bfile, ids, cfg["n_pcs"], out.with_suffix(""), threads, cfg["plink2_mode"]
+                )
+            else:
+                pcs = randomized_pcs(genotypes, pruned, cfg["n_pcs"], cfg["seed"])
+    write_tsv(pcs, out, float_format="%.8g")
+
+
+def build_features(
+    bfile: str, panel_path: str, pcs_path: str, cfg: dict, n_pcs: int, out_dir: Path, threads: int
+) -> None:
+    """Panel dosages of the effect allele (= .bim A1) and the PRS, top PCs regressed out."""
+    panel = read_panel(panel_path)
+    with Genotypes(bfile, threads=threads) as genotypes:
+        bim = genotypes.bim
+        mismatch = (bim["ID"].to_numpy()[panel["BIM_INDEX"]] != panel["ID"].to_numpy()) | (
+            bim["A1"].to_numpy()[panel["BIM_INDEX"]] != panel["EA"].to_numpy()
+        )
+        if mismatch.any():
+            first = panel.loc[mismatch, "ID"].iloc[0]
+            raise ValueError(
+                f"{panel_path}: {mismatch.sum()} panel variants (first {first}) no longer match "
+                f"{bfile}.bim by ID or effect allele; rerun the panel stage (snakemake -R build_panel)"
+            )
+        result = extract_dosages(
+            genotypes, panel["BIM_INDEX"].to_numpy(), None, cfg["max_missing"]
+        )
+        fam = genotypes.fam
+    pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
+    pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")
+    features = make_features(result, panel["BETA"].to_numpy(), pc_matrix)
+    write_features(features, out_dir)
+    n_dropped = int((~np.asarray(result.kept)).sum())
+    log.info(
+        "features: %d people x %d variants (%d dropped for missingness), %d PCs regressed out",
+        len(result.ids), int(np.sum(result.kept)), n_dropped, n_pcs,
+    )

@@ -1,0 +1,1 @@
+"""Neural networks and losses: genetic and phenotype encoders, GEMCONT and baselines."""

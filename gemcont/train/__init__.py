@@ -1,0 +1,1 @@
+"""Training: batched augmentations, the training loop, methods and embedding export."""

@@ -1,0 +1,507 @@
+"""The training loop: config, data on the device, schedule, steps, evaluation, checkpoints.
+
+An epoch draws one random row per person (both eyes: one eye per draw), shuffles, and
+runs optimizer steps; the validation loss is computed on a held-back fraction of the
+TRAINING people. Every epoch ends with an atomic checkpoint; a run restarted with the
+same config resumes from the last completed epoch and reaches the same weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from gemcont.errors import ConfigError
+from gemcont.io.tables import write_tsv
+from gemcont.models.gemcont import Gemcont
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ["epoch", "train/loss", "train/temperature", "val/loss", "samples_per_s", "lr"]
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters (defaults: the paper's)."""
+
+    epochs: int = 150
+    batch_size: int = 1024
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 10
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # bf16 autocast, CUDA only
+    channels_last: bool = True  # CUDA only
+    compile: bool = False
+    patience: int = 10  # early stopping (supervised only)
+    num_workers: int = 4  # memory-mapped loading only
+    val_fraction: float = 0.05
+    on_device_max_gb: float = 16.0
+    progress: bool = True
+
+
+@dataclass
+class TrainData:
+    """Training people's rows: uint8 items, float32 genetic features, optional target.
+
+    ``person`` holds one integer code per row; rows of one person (both eyes) share it.
+    """
+
+    pheno: np.ndarray  # rows x C x H x W (or C x L), uint8, may be memory-mapped
+    geno: np.ndarray  # rows x S, float32
+    target: np.ndarray | None = None  # rows, float32
+    person: np.ndarray | None = None  # rows, int64
+
+    def person_codes(self) -> np.ndarray:
+        if self.person is None:
+            return np.arange(len(self.pheno), dtype=np.int64)
+        return np.asarray(self.person, dtype=np.int64)
+
+
+@dataclass
+class Batch:
+    """One batch on the device: x floats in [0, 1], g features, y target (or None)."""
+
+    x: torch.Tensor
+    g: torch.Tensor
+    y: torch.Tensor | None
+
+
+Objective = Callable[[nn.Module, Batch, torch.Generator, bool], torch.Tensor]
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device", "'cuda' requested but no CUDA device is visible")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when enabled; a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_float(x_t: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """uint8 items -> float32 in [0, 1] (channels_last for 4-D CUDA batches if asked)."""
+    x_t = x_t.float().div_(255.0)
+    if channels_last and x_t.ndim == 4 and x_t.is_cuda:
+        x_t = x_t.contiguous(memory_format=torch.channels_last)
+    return x_t
+
+
+# ---------------------------------------------------------------- rows and batches
+
+
+def split_validation(
+    person: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows): ``fraction`` of the people, all rows of the
+    others for training, the first row of each validation person."""
+    people = np.unique(person)
+    n_val = min(math.ceil(fraction * len(people)), len(people) - 1) if fraction > 0 else 0
+    val_people = np.random.default_rng(seed).permutation(people)[:n_val]
+    is_val = np.isin(person, val_people)
+    first = np.unique(person, return_index=True)[1]
+    val_rows = np.sort(first[is_val[first]])
+    return np.flatnonzero(~is_val), val_rows
+
+
+def draw_rows(person_t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Positions of one random row per person, in random order."""
+    n = person_t.numel()
+    key = torch.rand(n, generator=generator, device=person_t.device, dtype=torch.float64)
+    order = torch.argsort(person_t.double() + 0.5 * key)
+    grouped = person_t[order]
+    first = torch.ones(n, dtype=torch.bool, device=person_t.device)
+    first[1:] = grouped[1:] != grouped[:-1]
+    chosen = order[first]
+    perm = torch.randperm(chosen.numel(), generator=generator, device=person_t.device)
+    return chosen[perm]
+
+
+def chunks(rows_t: torch.Tensor, batch_size: int, drop_last: bool) -> list[torch.Tensor]:
+    """Consecutive batches of ``rows_t``; the short tail is dropped when asked and
+    there is at least one full batch."""
+    parts = list(rows_t.split(batch_size))
+    if drop_last and len(parts) > 1 and parts[-1].numel() < batch_size:
+        parts.pop()
+    return parts
+
+
+class DeviceSource:
+    """The whole data set as device tensors (uint8 items); batches are index gathers."""
+
+    def __init__(self, data: TrainData, device: torch.device, channels_last: bool) -> None:
+        self.x_t = torch.from_numpy(np.require(data.pheno, requirements=["C", "W"])).to(device)
+        self.g_t = torch.from_numpy(np.ascontiguousarray(data.geno, np.float32)).to(device)
+        y = data.target
+        self.y_t = None if y is None else torch.from_numpy(np.asarray(y, np.float32)).to(device)
+        self.channels_last = channels_last
+
+    def batches(self, parts: list[torch.Tensor]) -> Iterator[Batch]:
+        for idx in parts:
+            idx = idx.to(self.x_t.device)
+            y = None if self.y_t is None else self.y_t[idx]
+            yield Batch(to_float(self.x_t[idx], self.channels_last), self.g_t[idx], y)
+
+
+class _MemmapRows(Dataset):
+    """Items of a memory-mapped .npy gathered by row indices (one batch per item); the
+    file is opened lazily in each worker."""
+
+    def __init__(self, data: TrainData, parts: list[np.ndarray]) -> None:
+        self.path = data.pheno.filename
+        self.offset = data.pheno.offset
+        self.shape, self.dtype = data.pheno.shape, data.pheno.dtype
+        self.geno, self.target, self.parts = data.geno, data.target, parts
+        self._x: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        if self._x is None:
+            self._x = np.memmap(self.path, self.dtype, "r", self.offset, self.shape)
+        idx = self.parts[i]
+        out = [torch.from_numpy(self._x[idx]), torch.from_numpy(self.geno[idx])]
+        if self.target is not None:
+            out.append(torch.from_numpy(self.target[idx]))
+        return tuple(out)
+
+
+class MemmapSource:
+    """Batches read from a memory-mapped .npy by a DataLoader (workers, pinned memory)."""
+
+    def __init__(
+        self, data: TrainData, device: torch.device, channels_last: bool, workers: int
+    ) -> None:
+        if not isinstance(data.pheno, np.memmap):
+            raise ConfigError(
+                "train.on_device_max_gb",
+                "the phenotypes exceed it but are not memory-mapped; open the store with "
+                "np.load(..., mmap_mode='r') or raise the limit",
+            )
+        self.data, self.device = data, device
+        self.channels_last, self.workers = channels_last, workers
+
+    def batches(self, parts: list[torch.Tensor]) -> Iterator[Batch]:
+        rows = [p.cpu().numpy() for p in parts]
+        loader = DataLoader(
+            _MemmapRows(self.data, rows),
+            batch_size=None,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
+        for item in loader:
+            x, g, *rest = (t.to(self.device, non_blocking=True) for t in item)
+            yield Batch(to_float(x, self.channels_last), g, rest[0] if rest else None)
+
+
+def make_source(
+    data: TrainData, device: torch.device, cfg: TrainConfig
+) -> DeviceSource | MemmapSource:
+    """Device tensors when the data fit under ``cfg.on_device_max_gb``, else a loader."""
+    channels_last = cfg.channels_last and device.type == "cuda"
+    gb = (data.pheno.nbytes + data.geno.nbytes) / 1e9
+    if gb <= cfg.on_device_max_gb:
+        return DeviceSource(data, device, channels_last)
+    log.info("data (%.1f GB) stream from the memory-mapped file", gb)
+    return MemmapSource(data, device, channels_last, cfg.num_workers)
+
+
+# ---------------------------------------------------------------- optimisation
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, norms, gains and the logit scale (open_clip)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "logit_scale" in name else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def lr_at(step: int, cfg: TrainConfig, steps_per_epoch: int) -> float:
+    """Linear warm-up over ``warmup_epochs``, then cosine annealing to 0 at the end."""
+    total = cfg.epochs * steps_per_epoch
+    warm = min(cfg.warmup_epochs * steps_per_epoch, total)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_at(step, cfg, steps_per_epoch) / cfg.lr
+    )
+
+
+def train_step(
+    model: nn.Module,
+    objective: Objective,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    amp: bool,
+) -> torch.Tensor:
+    """One optimizer step; returns the detached loss (no host sync)."""
+    with autocast(batch.x.device, amp):
+        loss = objective(model, batch, generator, True)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    if isinstance(model, Gemcont):
+        model.clamp_temperature()
+    return loss.detach()
+
+
+def epoch_generator(device: torch.device, seed: int, epoch: int) -> torch.Generator:
+    """The generator of one epoch: shuffling and augmentation depend on (seed, epoch) only."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+
+
+def n_steps(n_people: int, batch_size: int) -> int:
+    """Optimizer steps per epoch (the short tail batch is dropped)."""
+    return max(1, n_people // batch_size)
+
+
+def run_epoch(
+    model: nn.Module,
+    objective: Objective,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    source: DeviceSource | MemmapSource,
+    rows_t: torch.Tensor,
+    person_t: torch.Tensor,
+    cfg: TrainConfig,
+    epoch: int,
+) -> tuple[float, float]:
+    """Train one epoch over ``rows_t`` (one row per person of ``person_t``, same length);
+    returns (mean training loss, samples per second)."""
+    gen = epoch_generator(rows_t.device, cfg.seed, epoch)
+    parts = chunks(rows_t[draw_rows(person_t, gen)], cfg.batch_size, drop_last=True)
+    model.train()
+    total = torch.zeros((), device=rows_t.device)
+    n_seen, start = 0, time.perf_counter()
+    bar = tqdm(total=len(parts), desc=f"epoch {epoch + 1}", disable=not cfg.progress, leave=False)
+    for batch in source.batches(parts):
+        loss = train_step(model, objective, batch, optimizer, scheduler, gen, cfg.amp)
+        total += loss * batch.x.shape[0]
+        n_seen += batch.x.shape[0]
+        bar.update()
+    bar.close()
+    mean_loss = float(total) / max(n_seen, 1)
+    return mean_loss, n_seen / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    objective: Objective,
+    source: DeviceSource | MemmapSource,
+    rows_t: torch.Tensor,
+    cfg: TrainConfig,
+) -> float:
+    """Mean loss over ``rows_t`` in eval mode without augmentation (NaN when empty)."""
+    if rows_t.numel() == 0:
+        return float("nan")
+    model.eval()
+    gen = epoch_generator(rows_t.device, cfg.seed, -1)
+    total, n = 0.0, 0
+    for batch in source.batches(chunks(rows_t, cfg.batch_size, drop_last=False)):
+        with autocast(batch.x.device, cfg.amp):
+            loss = objective(model, batch, gen, False)
+        total += float(loss) * batch.x.shape[0]
+        n += batch.x.shape[0]
+    return total / n
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def rng_states() -> dict[str, torch.Tensor | list[torch.Tensor]]:
+    states: dict[str, torch.Tensor | list[torch.Tensor]] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """``torch.save`` a plain dict to a temporary file, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> dict:
+    """Restore weights (and optimizer, scheduler, RNG when given); returns the dict."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return state
+
+
+# ---------------------------------------------------------------- the loop
+
+
+@dataclass
+class EarlyStopping:
+    """Best validation loss so far, its weights, and epochs since it improved."""
+
+    patience: int
+    val_loss: float = math.inf
+    bad_epochs: int = 0
+    weights: dict = field(default_factory=dict)
+
+    def update(self, val_loss: float, model: nn.Module) -> None:
+        """Record one epoch's validation loss (and the weights when it is the best)."""
+        if val_loss < self.val_loss:
+            self.val_loss, self.bad_epochs = val_loss, 0
+            self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+
+    @property
+    def stopped(self) -> bool:
+        return self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"val_loss": self.val_loss, "bad_epochs": self.bad_epochs, "weights": self.weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.val_loss, self.bad_epochs = state["val_loss"], state["bad_epochs"]
+        self.weights = state["weights"]
+
+
+def metric_row(
+    epoch: int, loss: float, val: float, speed: float, model: nn.Module, lr: float
+) -> dict:
+    temperature = model.temperature() if isinstance(model, Gemcont) else float("nan")
+    values = [epoch + 1, loss, temperature, val, speed, lr]
+    return dict(zip(METRIC_COLUMNS, values, strict=True))
+
+
+@dataclass
+class Run:
+    """Everything one training run holds between epochs."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    stopper: EarlyStopping | None
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+
+    def state(self) -> dict:
+        """The checkpoint dict: weights, optimizer, scheduler, epoch, RNG, metrics."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "rng": rng_states(),
+            "metrics": self.history,
+            "early_stopping": None if self.stopper is None else self.stopper.state_dict(),
+        }
+
+    def resume(self, path: Path) -> None:
+        """Continue from ``path`` when it exists."""
+        if not path.exists():
+            return
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        self.epoch, self.history = state["epoch"], state["metrics"]
+        if self.stopper is not None and state["early_stopping"] is not None:
+            self.stopper.load_state_dict(state["early_stopping"])
+        log.info("%s: resuming after epoch %d", path, self.epoch)
+
+
+def fit(
+    model: nn.Module,
+    objective: Objective,
+    data: TrainData,
+    cfg: TrainConfig,
+    checkpoint: str | Path,
+    metrics: str | Path,
+    early_stopping: bool = False,
+) -> nn.Module:
+    """Train ``model`` (resuming from ``checkpoint`` when it exists); returns it on CPU.
+
+    With ``early_stopping`` the run stops after ``cfg.patience`` epochs without a better
+    validation loss and the best epoch's weights are returned.
+    """
+    device = resolve_device(cfg.device)
+    model.to(device)
+    if cfg.channels_last and device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    person = data.person_codes()
+    train_rows, val_rows = split_validation(person, cfg.val_fraction, cfg.seed)
+    rows_t = torch.as_tensor(train_rows, device=device)
+    person_t = torch.as_tensor(person[train_rows], device=device)
+    val_t = torch.as_tensor(val_rows, device=device)
+    source = make_source(data, device, cfg)
+    optimizer = make_optimizer(model, cfg)
+    steps = n_steps(len(np.unique(person[train_rows])), cfg.batch_size)
+    stopper = EarlyStopping(cfg.patience) if early_stopping else None
+    run = Run(model, optimizer, make_scheduler(optimizer, cfg, steps), stopper)
+    run.resume(Path(checkpoint))
+    if cfg.compile:
+        model.compile()
+    while run.epoch < cfg.epochs and not (stopper is not None and stopper.stopped):
+        lr = run.scheduler.get_last_lr()[0]
+        loss, speed = run_epoch(
+            model, objective, optimizer, run.scheduler, source, rows_t, person_t, cfg, run.epoch
+        )
+        val = evaluate(model, objective, source, val_t, cfg)
+        run.history.append(metric_row(run.epoch, loss, val, speed, model, lr))
+        if stopper is not None:
+            stopper.update(val, model)
+        run.epoch += 1
+        save_checkpoint(checkpoint, run.state())
+        write_tsv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), metrics)
+        log.info("epoch %d/%d: %s", run.epoch, cfg.epochs, run.history[-1])
+    if stopper is not None and stopper.weights:
+        model.load_state_dict(stopper.weights)
+    return model.cpu()

@@ -1,0 +1,16 @@
+"""Rule build_panel: harmonised, p-thresholded, LD-clumped disease variant panel."""
+
+from pathlib import Path
+
+from gemcont.logs import to_file
+from gemcont.panel.build import PanelPaths, build_panel
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+paths = PanelPaths(
+    **{name: Path(sm.output[name]) for name in ("panel", "coverage", "clumps")},
+    harmonise_report=Path(sm.output.harmonise),
+)
+build_panel(
+    sm.input.sumstats, sm.params.columns, sm.params.bfile, sm.params.panel, paths, sm.threads
+)

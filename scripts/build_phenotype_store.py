@@ -1,0 +1,12 @@
+"""Rule build_phenotype_store: images or curves -> fixed-size uint8 store + QC exclusions."""
+
+from pathlib import Path
+
+from gemcont.logs import to_file
+from gemcont.phenotypes.build import build_store
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+build_store(
+    sm.params.data, sm.params.phenotypes, sm.params.bfile, Path(sm.output.images).parent, sm.threads
+)

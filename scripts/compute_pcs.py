@@ -1,0 +1,10 @@
+"""Rule compute_pcs: genetic principal components on LD-pruned variants."""
+
+from pathlib import Path
+
+from gemcont.feature_stage import compute_pcs
+from gemcont.logs import to_file
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+compute_pcs(sm.params.bfile, sm.params.pcs, Path(sm.output.pcs), sm.threads)

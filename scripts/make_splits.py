@@ -1,0 +1,19 @@
+"""Rule make_splits: eligible people (drops logged with reasons) and seeded splits."""
+
+from pathlib import Path
+
+from gemcont.logs import to_file
+from gemcont.splits import build_splits
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+build_splits(
+    sm.params.bfile,
+    Path(sm.input.index).parent,
+    sm.input.disease,
+    sm.input.covariates,
+    sm.params.covariate_columns,
+    sm.params.splits,
+    Path(sm.output.splits),
+    Path(sm.output.report),
+)

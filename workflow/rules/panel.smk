@@ -1,0 +1,66 @@
+rule build_panel:
+    input:
+        sumstats=DATA["sumstats"],
+        bed=BED,
+    output:
+        panel="results/panel/panel.tsv",
+        coverage="results/panel/coverage.tsv",
+        harmonise="results/panel/harmonise_report.tsv.gz",
+        clumps="results/panel/clumps.tsv",
+    log:
+        "logs/panel/build_panel.log",
+    benchmark:
+        "benchmarks/out/panel/build_panel.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        bfile=BFILE,
+        panel=config["panel"],
+        columns=DATA["sumstats_columns"],
+    script:
+        "../../scripts/build_panel.py"
+
+
+rule compute_pcs:
+    input:
+        bed=BED,
+    output:
+        pcs="results/genotypes/pcs.tsv",
+    log:
+        "logs/genotypes/compute_pcs.log",
+    benchmark:
+        "benchmarks/out/genotypes/compute_pcs.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        bfile=BFILE,
+        pcs=config["pcs"],
+    script:
+        "../../scripts/compute_pcs.py"
+
+
+rule extract_features:
+    input:
+        bed=BED,
+        panel=rules.build_panel.output.panel,
+        pcs=rules.compute_pcs.output.pcs,
+    output:
+        features="results/features/features.npy",
+        ids="results/features/features_ids.tsv",
+        prs="results/features/prs.tsv",
+        report="results/features/features_report.tsv",
+    log:
+        "logs/features/extract_features.log",
+    benchmark:
+        "benchmarks/out/features/extract_features.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        bfile=BFILE,
+        features=config["features"],
+        n_pcs=config["pcs"]["n_pcs"],
+    script:
+        "../../scripts/extract_features.py"

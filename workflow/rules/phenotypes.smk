@@ -1,0 +1,42 @@
+rule build_phenotype_store:
+    input:
+        source=phenotype_source(),
+        fam=f"{BFILE}.fam",
+    output:
+        images=f"{STORE}/images.npy",
+        index=f"{STORE}/index.tsv",
+        exclusions=f"{STORE}/exclusions.tsv",
+    log:
+        f"logs/phenotypes/{DATA['modality']}_store.log",
+    benchmark:
+        f"benchmarks/out/phenotypes/{DATA['modality']}_store.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        bfile=BFILE,
+        data=DATA,
+        phenotypes=config["phenotypes"],
+    script:
+        "../../scripts/build_phenotype_store.py"
+
+
+rule make_splits:
+    input:
+        fam=f"{BFILE}.fam",
+        index=rules.build_phenotype_store.output.index,
+        disease=DATA["disease"],
+        covariates=DATA["covariates"],
+    output:
+        splits="results/splits/splits.tsv",
+        report="results/splits/dropped.tsv",
+    log:
+        "logs/splits/make_splits.log",
+    conda:
+        "../../envs/gemcont.yaml"
+    params:
+        bfile=BFILE,
+        splits=config["splits"],
+        covariate_columns=covariate_columns(),
+    script:
+        "../../scripts/make_splits.py"
