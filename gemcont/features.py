@@ -7,8 +7,10 @@ effect sizes passed here must already be oriented to A1.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from gemcont.io.tables import write_tsv
 log = logging.getLogger(__name__)
 
 RESIDUAL_BLOCK = 256  # columns residualised at a time (bounds float64 memory)
+STATS_BLOCK = 64  # int8 columns per missingness/mean task
 
 
 @dataclass
@@ -59,12 +62,26 @@ class FeatureSet:
 # --- dosages ---------------------------------------------------------------------------
 
 
-def _missing_and_means(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: number of missing entries and mean of the observed dosages."""
+def _missing_and_totals(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: number of missing entries and sum of the observed dosages."""
     n_missing = np.zeros(raw.shape[1], dtype=np.int64)
     for j in np.flatnonzero(raw.min(axis=0) == MISSING_INT8):
         n_missing[j] = np.count_nonzero(raw[:, j] == MISSING_INT8)
-    total = raw.sum(axis=0, dtype=np.int32) - MISSING_INT8 * n_missing  # int32: n < 10^7
+    return n_missing, raw.sum(axis=0, dtype=np.int32) - MISSING_INT8 * n_missing  # n < 10^7
+
+
+def _missing_and_means(
+    raw: np.ndarray, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: number of missing entries and mean of the observed dosages.
+
+    Column blocks run on ``threads`` threads (None = all cores); numpy releases the GIL.
+    """
+    blocks = [raw[:, i : i + STATS_BLOCK] for i in range(0, raw.shape[1], STATS_BLOCK)]
+    with ThreadPoolExecutor(max(1, min(threads or os.cpu_count() or 1, len(blocks)))) as pool:
+        parts = list(pool.map(_missing_and_totals, blocks)) or [_missing_and_totals(raw)]
+    n_missing = np.concatenate([part[0] for part in parts])
+    total = np.concatenate([part[1] for part in parts])
     with np.errstate(invalid="ignore", divide="ignore"):
         return n_missing, total / (raw.shape[0] - n_missing)
 
@@ -103,7 +120,7 @@ def extract_dosages(
     """
     bim_index = np.asarray(bim_index, dtype=np.intp)
     raw = genotypes.read_int8(bim_index, samples)
-    n_missing, means = _missing_and_means(raw)
+    n_missing, means = _missing_and_means(raw, genotypes.threads)
     rate = n_missing / max(raw.shape[0], 1)
     kept = (rate <= max_missing) & (rate < 1.0)
     report = _dosage_report(genotypes, bim_index, rate, n_missing, kept, max_missing)

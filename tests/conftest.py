@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from gemcont.config import load_config
+from gemcont.simulate.cohort import GeneticsPaths, simulate_genetics
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -44,3 +46,30 @@ def make_config(override: dict | None = None) -> dict:
 @pytest.fixture(scope="session")
 def small_config() -> dict:
     return make_config({"simulate": SMALL_SIMULATION})
+
+
+def run_simulation(cfg: dict, out: Path) -> GeneticsPaths:
+    """Simulate the genetic part of a cohort under ``out``."""
+    paths = GeneticsPaths(
+        bfile=str(out / "genotypes" / "cohort"),
+        covariates=out / "covariates.tsv",
+        disease=out / "disease.tsv",
+        sumstats=out / "external_gwas" / "sumstats.tsv.gz",
+        causal=out / "truth" / "causal_variants.tsv",
+        latent=out / "truth" / "latent_traits.tsv",
+        summary=out / "truth" / "summary.json",
+    )
+    simulate_genetics(cfg, paths, threads=2)
+    return paths
+
+
+def read(path: Path) -> pd.DataFrame:
+    """A TSV with ID columns kept as strings."""
+    return pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str, "ID": str, "CHR": str})
+
+
+@pytest.fixture(scope="session")
+def sim(small_config, tmp_path_factory) -> tuple[dict, GeneticsPaths]:
+    """The small simulated cohort's genetics, shared by every test that needs it."""
+    cfg = small_config["simulate"]
+    return cfg, run_simulation(cfg, tmp_path_factory.mktemp("sim"))

@@ -7,37 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy import stats
 
 from gemcont.io.plink import Genotypes
 from gemcont.simulate.architecture import disease_thresholds
-from gemcont.simulate.cohort import GeneticsPaths, architecture_spec, simulate_genetics
+from gemcont.simulate.cohort import architecture_spec
 from gemcont.simulate.external_gwas import case_control_scan
 
-
-def run_simulation(cfg: dict, out: Path) -> GeneticsPaths:
-    paths = GeneticsPaths(
-        bfile=str(out / "genotypes" / "cohort"),
-        covariates=out / "covariates.tsv",
-        disease=out / "disease.tsv",
-        sumstats=out / "external_gwas" / "sumstats.tsv.gz",
-        causal=out / "truth" / "causal_variants.tsv",
-        latent=out / "truth" / "latent_traits.tsv",
-        summary=out / "truth" / "summary.json",
-    )
-    simulate_genetics(cfg, paths, threads=2)
-    return paths
-
-
-@pytest.fixture(scope="module")
-def sim(small_config, tmp_path_factory) -> tuple[dict, GeneticsPaths]:
-    cfg = small_config["simulate"]
-    return cfg, run_simulation(cfg, tmp_path_factory.mktemp("sim"))
-
-
-def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str, "ID": str})
+from .conftest import read, run_simulation
 
 
 def test_simulate_genetics__plink2_frequencies_match(sim, tmp_path):
@@ -137,7 +114,7 @@ def test_simulate_genetics__external_sumstats_schema_and_swaps(sim):
     assert abs(swapped - cfg["external_gwas"]["allele_swap_fraction"]) < 0.05
 
 
-def test_simulate_genetics__same_seed_is_byte_identical(small_config, sim, tmp_path):
+def test_simulate_genetics__same_seed_is_byte_identical(sim, tmp_path):
     cfg, first = sim
     second = run_simulation(cfg, tmp_path)
     for ext in ("bed", "bim", "fam"):

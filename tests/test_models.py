@@ -1,0 +1,128 @@
+"""Encoders and the GEMCONT model: beta init, SCARF, temperature, frozen backbone."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gemcont.errors import ConfigError
+from gemcont.models.baselines import VAE
+from gemcont.models.gemcont import Gemcont
+from gemcont.models.genetic import GeneticEncoder, scarf
+from gemcont.models.phenotype import build_phenotype_encoder, load_backbone
+
+
+def test_genetic_encoder__columns_equal_betas_up_to_noise() -> None:
+    torch.manual_seed(0)
+    betas = np.array([0.2, -0.1, 0.05, 0.3])
+    weight = GeneticEncoder(betas, dim=64, init_noise=0.01).net.weight.detach().numpy()
+    assert weight.shape == (64, 4)
+    rms = np.sqrt(np.mean(betas**2))
+    np.testing.assert_allclose(weight.mean(axis=0), betas, atol=0.01 * rms)
+    assert 0 < weight.std(axis=0).max() < 0.02 * rms  # noise present, small
+    exact = GeneticEncoder(betas, dim=8, init_noise=0.0).net.weight.detach().numpy()
+    np.testing.assert_array_equal(exact, np.tile(betas.astype(np.float32), (8, 1)))
+
+
+def test_genetic_encoder__mlp_option() -> None:
+    enc = GeneticEncoder(np.ones(5), dim=16, mlp=True)
+    assert any(isinstance(m, nn.BatchNorm1d) for m in enc.modules())
+    assert enc(torch.randn(4, 5)).shape == (4, 16)
+
+
+def test_scarf__corrupts_about_p_with_same_column_values() -> None:
+    gen = torch.Generator().manual_seed(0)
+    n, s = 500, 40
+    # every column holds values unique to that column, every row different
+    g = torch.arange(n * s, dtype=torch.float32).view(n, s)
+    out = scarf(g, 0.1, gen)
+    changed = out != g
+    assert 0.09 < changed.float().mean().item() < 0.11
+    column_of = (out.long() % s).numpy()
+    assert (column_of == np.arange(s)).all()  # values come from the same variant
+    assert torch.equal(scarf(g, 0.0, gen), g)
+
+
+def test_gemcont__temperature_init_and_clamp() -> None:
+    model = Gemcont(GeneticEncoder(np.ones(3), 8), nn.Linear(5, 16), dim=16, latent=8)
+    assert model.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
+    assert model.temperature() == pytest.approx(0.07)
+    z_g, z_p, scale = model(torch.randn(4, 3), torch.randn(4, 5))
+    torch.testing.assert_close(z_g.norm(dim=1), torch.ones(4))
+    torch.testing.assert_close(z_p.norm(dim=1), torch.ones(4))
+    assert scale.item() == pytest.approx(1 / 0.07)
+    with torch.no_grad():
+        model.logit_scale.fill_(10.0)
+    model.clamp_temperature()
+    assert model.logit_scale.item() == pytest.approx(math.log(100))
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("small_cnn", (1, 28, 28)), ("cnn2d", (1, 128, 128)), ("cnn2d", (3, 64, 64)),
+     ("cnn1d", (2, 100))],
+)  # fmt: skip
+def test_build_phenotype_encoder__output_dim(name: str, shape: tuple[int, ...]) -> None:
+    enc = build_phenotype_encoder(name, shape, dim=32)
+    assert enc(torch.rand(3, *shape)).shape == (3, 32)
+
+
+def test_build_phenotype_encoder__unknown_and_missing_torchvision() -> None:
+    with pytest.raises(ConfigError, match="unknown encoder"):
+        build_phenotype_encoder("vgg", (1, 28, 28))
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="pip install torchvision"):
+            build_phenotype_encoder("resnet18", (3, 64, 64))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 50, 40), (2, 100)])
+def test_vae_decoder__reconstructs_input_shape(shape: tuple[int, ...]) -> None:
+    enc = build_phenotype_encoder("cnn1d" if len(shape) == 2 else "cnn2d", shape, dim=16)
+    recon, mu, _ = VAE(enc, shape, dim=16).eval()(torch.rand(2, *shape))
+    assert recon.shape == (2, *shape) and mu.shape == (2, 16)
+
+
+class TinyViT(nn.Module):
+    """A timm-like token model: patch embedding + one transformer layer."""
+
+    def __init__(self, width: int = 24) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, width, 8, stride=8)
+        self.block = nn.TransformerEncoderLayer(width, 4, 48, batch_first=True)
+        self.head = nn.Identity()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(self.patch(x).flatten(2).transpose(1, 2))
+
+
+def test_frozen_backbone__checkpoint_round_trip_weights_only(tmp_path) -> None:
+    torch.manual_seed(0)
+    source = TinyViT().eval()
+    path = tmp_path / "vit.pth"
+    torch.save({"model": source.state_dict(), "epoch": 3}, path)
+    backbone = load_backbone(path, TinyViT)
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(backbone.forward_features(x), source.forward_features(x))
+    enc = build_phenotype_encoder("frozen_vit", (3, 32, 32), 16, backbone, 24)
+    before = {k: v.clone() for k, v in enc.backbone.state_dict().items()}
+    enc.train()
+    assert not enc.backbone.training
+    opt = torch.optim.SGD([p for p in enc.parameters() if p.requires_grad], lr=0.1)
+    enc(x).pow(2).sum().backward()
+    opt.step()
+    for k, v in enc.backbone.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert enc(x).shape == (2, 16)
+
+
+def test_load_backbone__missing_weights_is_an_error(tmp_path) -> None:
+    path = tmp_path / "partial.pth"
+    torch.save({"patch.weight": torch.zeros(24, 3, 8, 8)}, path)
+    with pytest.raises(ConfigError, match="backbone_arch"):
+        load_backbone(path, TinyViT)

@@ -1,0 +1,161 @@
+"""Training end to end on CPU: loss decreases, resume == uninterrupted, data sources,
+validation people, schedule, embedding and export."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gemcont.train import loop
+from gemcont.train.export import write_embeddings
+from gemcont.train.loop import TrainConfig, TrainData, draw_rows, lr_at, split_validation
+from gemcont.train.methods import ModelConfig, average_by_person, embed, load_trained, train_method
+
+
+def glyphs(n: int, n_variants: int = 20, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """1 x 28 x 28 'L' glyphs rotated by 45 deg * tanh(z), z = standardised G beta."""
+    rng = np.random.default_rng(seed)
+    g = rng.binomial(2, rng.uniform(0.1, 0.5, n_variants), (n, n_variants)).astype(np.float32)
+    beta = rng.choice([-1.0, 1.0], n_variants)
+    z = g @ beta
+    z = ((z - z.mean()) / z.std()).astype(np.float32)
+    angle = torch.tensor(np.deg2rad(45) * np.tanh(z), dtype=torch.float32)
+    base = torch.zeros(1, 1, 28, 28)
+    base[..., 6:22, 12:16] = 1
+    base[..., 18:22, 12:22] = 1
+    cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta, [n, 1, 28, 28], align_corners=False)
+    x = F.grid_sample(base.expand(n, -1, -1, -1), grid, align_corners=False)
+    return (x * 255).round().to(torch.uint8).numpy(), g, beta, z
+
+
+def tiny_config(**changes: object) -> TrainConfig:
+    base = {"epochs": 3, "batch_size": 64, "lr": 2e-3, "warmup_epochs": 1, "seed": 3,
+            "device": "cpu", "progress": False}  # fmt: skip
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[TrainData, np.ndarray]:
+    x, g, beta, z = glyphs(256)
+    return TrainData(x, g, target=z), beta
+
+
+def run(
+    method: str, data: TrainData, beta: np.ndarray, out: Path, **cfg: object
+) -> torch.nn.Module:
+    return train_method(
+        method, data, beta, ModelConfig(supervised_loss="mse"), tiny_config(**cfg),
+        out / f"{method}.pt", out / f"{method}.tsv",
+    )  # fmt: skip
+
+
+def test_train_gemcont__loss_decreases_and_metrics_written(data, tmp_path) -> None:
+    train_data, beta = data
+    model = run("gemcont", train_data, beta, tmp_path)
+    metrics = pd.read_csv(tmp_path / "gemcont.tsv", sep="\t")
+    assert list(metrics.columns) == loop.METRIC_COLUMNS
+    assert metrics["epoch"].tolist() == [1, 2, 3]
+    assert metrics["train/loss"].iloc[-1] < metrics["train/loss"].iloc[0] - 0.1
+    assert (metrics["train/temperature"] > 0.01).all() and metrics["val/loss"].notna().all()
+    assert not (tmp_path / "gemcont.pt.tmp").exists()
+    assert embed(model, train_data.pheno[:10], batch_size=4, device="cpu").shape == (10, 256)
+
+
+def test_train__resume_after_kill_equals_uninterrupted(data, tmp_path, monkeypatch) -> None:
+    train_data, beta = data
+    whole = run("gemcont", train_data, beta, tmp_path / "whole", epochs=4).state_dict()
+
+    real_run_epoch, calls = loop.run_epoch, []
+
+    def killed_at_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_run_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "run_epoch", killed_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        run("gemcont", train_data, beta, tmp_path / "parts", epochs=4)
+    assert torch.load(tmp_path / "parts" / "gemcont.pt", weights_only=True)["epoch"] == 2
+    monkeypatch.setattr(loop, "run_epoch", real_run_epoch)
+    resumed = run("gemcont", train_data, beta, tmp_path / "parts", epochs=4).state_dict()
+    for key, value in whole.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=1e-6)
+    metrics = pd.read_csv(tmp_path / "parts" / "gemcont.tsv", sep="\t")
+    assert metrics["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_train__memmap_source_equals_device_source(data, tmp_path) -> None:
+    train_data, beta = data
+    np.save(tmp_path / "x.npy", train_data.pheno)
+    mapped = TrainData(np.load(tmp_path / "x.npy", mmap_mode="r"), train_data.geno)
+    cfg = {"epochs": 1, "num_workers": 0}
+    on_device = run("prs", mapped, beta, tmp_path / "a", **cfg).state_dict()
+    streamed = run("prs", mapped, beta, tmp_path / "b", on_device_max_gb=0.0, **cfg).state_dict()
+    for key, value in on_device.items():
+        torch.testing.assert_close(streamed[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", ["prs", "simclr", "vae", "supervised"])
+def test_train_method__baselines_run_and_reload(method: str, data, tmp_path) -> None:
+    train_data, beta = data
+    small = TrainData(train_data.pheno[:96], train_data.geno[:96], train_data.target[:96])
+    model = run(method, small, beta, tmp_path, epochs=1, batch_size=32)
+    assert np.isfinite(pd.read_csv(tmp_path / f"{method}.tsv", sep="\t")["train/loss"]).all()
+    reloaded = load_trained(method, tmp_path / f"{method}.pt", ModelConfig(), (1, 28, 28), 20)
+    x = small.pheno[:5]
+    np.testing.assert_allclose(embed(reloaded, x, device="cpu"), embed(model, x, device="cpu"))
+
+
+def test_split_validation__people_disjoint_first_row_each() -> None:
+    person = np.repeat(np.arange(100), 2)  # both eyes
+    train_rows, val_rows = split_validation(person, 0.05, seed=0)
+    assert len(val_rows) == 5 and len(set(person[val_rows])) == 5
+    assert not set(person[train_rows]) & set(person[val_rows])
+    assert len(train_rows) + 2 * len(val_rows) == len(person)
+    again = split_validation(person, 0.05, seed=0)
+    assert np.array_equal(again[1], val_rows)
+
+
+def test_draw_rows__one_row_per_person_random_eye() -> None:
+    person_t = torch.tensor([0, 0, 1, 2, 2, 3])
+    picks = [draw_rows(person_t, torch.Generator().manual_seed(s)) for s in range(30)]
+    for pick in picks:
+        assert sorted(person_t[pick].tolist()) == [0, 1, 2, 3]
+    eyes_of_0 = {int(p[person_t[p] == 0]) for p in picks}
+    assert eyes_of_0 == {0, 1}
+
+
+def test_lr_at__warmup_then_cosine_to_zero() -> None:
+    cfg = TrainConfig(epochs=10, warmup_epochs=2, lr=1.0)
+    lrs = [lr_at(step, cfg, steps_per_epoch=5) for step in range(50)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0) and all(np.diff(lrs[10:]) < 0)
+    assert lrs[-1] < 0.01
+
+
+def test_average_by_person__means_both_eyes_in_first_seen_order() -> None:
+    emb = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], np.float32)
+    ids, mean = average_by_person(["b", "a", "b"], emb)
+    assert list(ids) == ["b", "a"]
+    np.testing.assert_allclose(mean, [[3.0, 4.0], [3.0, 4.0]])
+
+
+def test_write_embeddings__columns_sets_and_eye_average(tmp_path) -> None:
+    index = pd.DataFrame({"FID": ["f1", "f2", "f1"], "IID": ["i1", "i2", "i1"]})
+    emb = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], np.float32)
+    path = tmp_path / "emb.tsv.gz"
+    write_embeddings(path, index, emb, train_iids={"i2"})
+    with gzip.open(path, "rt") as fh:
+        back = pd.read_csv(fh, sep="\t")
+    assert list(back.columns) == ["FID", "IID", "set", "e_0", "e_1"]
+    assert back["set"].tolist() == ["heldout", "train"]
+    np.testing.assert_allclose(back[["e_0", "e_1"]].to_numpy(), [[2.0, 3.0], [2.0, 3.0]])
