@@ -12,10 +12,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/panel.smk"
 include: "workflow/rules/phenotypes.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.extract_features.output,
-        rules.make_splits.output,
+        embedding_files(),

@@ -7,6 +7,11 @@ The spec (config key ``gwas.covariates``) has three entries:
   tiny grammar (``term := factor ('*' factor)*``, ``factor := NAME ('^' INT)?``),
   never evaluated. A categorical column inside a product expands to its dummies
   (``sex*age`` with string-coded sex gives one column per non-reference level).
+  A bare column (``age``) is used as given; inside a derived term (a power or a
+  product) each numeric factor is centred on its mean first, e.g. (age - mean)².
+  With the term's lower-order terms in the design (METHOD.md's set is hierarchical;
+  a warning names any that are missing) this is the same model, and it keeps the
+  columns from being nearly collinear (``plink2 --glm`` stops on VIF > 50 otherwise).
 * ``categorical``: columns one-hot encoded with the first level (sorted) dropped.
 * ``n_pcs``: the top genetic PCs ``PC1 .. PCn`` (from the PC table, else the
   covariate table).
@@ -21,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +87,9 @@ def one_hot(values: pd.Series) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def _factor_columns(table: pd.DataFrame, factor: Factor, categorical: set[str]) -> pd.DataFrame:
+def _factor_columns(
+    table: pd.DataFrame, factor: Factor, categorical: set[str], centre: bool
+) -> pd.DataFrame:
     """The column(s) of one factor: a numeric power, or a categorical's dummies."""
     if factor.column in categorical:
         if factor.power != 1:
@@ -97,20 +105,41 @@ def _factor_columns(table: pd.DataFrame, factor: Factor, categorical: set[str]) 
             f"{table.loc[values.isna(), factor.column].iloc[0]!r}); list it under "
             f"{SPEC_KEY}.categorical",
         )
+    if centre:
+        values = values - values.mean()
     suffix = "" if factor.power == 1 else f"_p{factor.power}"
     return pd.DataFrame({f"{factor.column}{suffix}": values**factor.power})
 
 
 def term_columns(table: pd.DataFrame, term: str, categorical: set[str]) -> pd.DataFrame:
     """Design columns of one term: the row-wise product of its factors' columns."""
-    factors = [_factor_columns(table, f, categorical) for f in parse_term(term)]
-    out = factors[0]
-    for cols in factors[1:]:
+    factors = parse_term(term)
+    derived = len(factors) > 1 or factors[0].power > 1
+    parts = [_factor_columns(table, f, categorical, derived) for f in factors]
+    out = parts[0]
+    for cols in parts[1:]:
         out = pd.DataFrame(
             {f"{a}_x_{b}": out[a] * cols[b] for a in out.columns for b in cols.columns},
             index=table.index,
         )
     return out
+
+
+def _key(factors: tuple[Factor, ...]) -> frozenset[tuple[str, int]]:
+    return frozenset((f.column, f.power) for f in factors if f.power > 0)
+
+
+def missing_marginals(terms: list[str], categorical: list[str]) -> list[str]:
+    """Lower-order terms of the derived terms that the design lacks, as 'a*b^2' strings."""
+    present = {_key(parse_term(t)) for t in terms} | {frozenset({(c, 1)}) for c in categorical}
+    missing: dict[frozenset, None] = {}
+    for term in terms:
+        factors = parse_term(term)
+        for powers in product(*(range(f.power + 1) for f in factors)):
+            key = _key(tuple(Factor(f.column, q) for f, q in zip(factors, powers, strict=True)))
+            if key and key != _key(factors) and key not in present:
+                missing[key] = None
+    return ["*".join(f"{c}^{q}" if q > 1 else c for c, q in sorted(k)) for k in missing]
 
 
 def _drop_missing(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -167,6 +196,14 @@ def gwas_covariates(
     _check_columns(table, used, "terms", "term")
     _check_columns(table, categorical, "categorical", "categorical")
     table, pc_names = _with_pcs(table, pcs_df, n_pcs)
+    lacking = missing_marginals(terms, categorical)
+    if lacking:
+        log.warning(
+            "covariates: derived terms are centred; without their lower-order terms %s "
+            "the model differs from the uncentred one (add them to %s.terms)",
+            lacking,
+            SPEC_KEY,
+        )
     table = _drop_missing(table, list(dict.fromkeys([*used, *categorical, *pc_names])))
     parts = [term_columns(table, t, set(categorical)) for t in terms]
     parts += [one_hot(table[c]) for c in categorical]

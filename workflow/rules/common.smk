@@ -7,6 +7,8 @@ SIM = "results/simulate"
 
 wildcard_constraints:
     chrom=r"[0-9XYM]+",
+    split=r"\d+",
+    method=r"[a-z]+",
 
 
 DATA = config["data"]
@@ -25,3 +27,16 @@ def phenotype_source():
 def covariate_columns():
     """Covariate table columns that every analysed person must have."""
     return ["age", "sex", "height", "bmi", "batch", "centre"]
+
+
+TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]
+SPLITS = list(range(config["splits"]["n_splits"]))
+
+
+def embedding_files(methods=None):
+    """Embedding exports of every configured method and split."""
+    return expand(
+        "results/embeddings/{method}/split_{split}/embeddings.tsv.gz",
+        method=methods or config["methods"],
+        split=SPLITS,
+    )

@@ -1,0 +1,28 @@
+"""Rule export_embeddings: e_p for every analysed person, held-out people flagged."""
+
+from pathlib import Path
+
+import torch
+
+from gemcont.logs import to_file
+from gemcont.train.stage import export_stage
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+torch.set_num_threads(sm.threads)
+inputs = {
+    "store": Path(sm.input.images).parent,
+    "features": Path(sm.input.features).parent,
+    "splits": Path(sm.input.splits),
+    "marker": Path(sm.input.marker),
+    "checkpoint": Path(sm.input.checkpoint) if sm.input.checkpoint else None,
+}
+export_stage(
+    sm.wildcards.method,
+    int(sm.wildcards.split),
+    inputs,
+    sm.params.train,
+    sm.params.modality,
+    sm.params.clinical_column,
+    Path(sm.output.embeddings),
+)

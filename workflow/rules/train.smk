@@ -1,0 +1,54 @@
+rule train_model:
+    input:
+        images=rules.build_phenotype_store.output.images,
+        index=rules.build_phenotype_store.output.index,
+        features=rules.extract_features.output.features,
+        splits=rules.make_splits.output.splits,
+    output:
+        checkpoint="results/train/{method}/split_{split}/checkpoint.pt",
+        metrics="results/train/{method}/split_{split}/metrics.tsv",
+        hparams="results/train/{method}/split_{split}/hparams.json",
+    log:
+        "logs/train/{method}/split_{split}.log",
+    benchmark:
+        "benchmarks/out/train/{method}/split_{split}.tsv"
+    wildcard_constraints:
+        method="|".join(TRAINED),
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    resources:
+        gpu=1 if config["train"]["device"] != "cpu" else 0,
+        mem_mb=4000,
+        runtime=600,
+    params:
+        train=config["train"],
+        modality=DATA["modality"],
+    script:
+        "../../scripts/train_model.py"
+
+
+rule export_embeddings:
+    input:
+        images=rules.build_phenotype_store.output.images,
+        features=rules.extract_features.output.features,
+        splits=rules.make_splits.output.splits,
+        checkpoint=lambda wc: (
+            []
+            if wc.method == "clinical"
+            else rules.train_model.output.checkpoint.format(**wc)
+        ),
+        marker=DATA["clinical_marker"],
+    output:
+        embeddings="results/embeddings/{method}/split_{split}/embeddings.tsv.gz",
+    log:
+        "logs/embeddings/{method}/split_{split}.log",
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        train=config["train"],
+        modality=DATA["modality"],
+        clinical_column=DATA["clinical_marker_column"],
+    script:
+        "../../scripts/export_embeddings.py"
