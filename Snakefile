@@ -13,9 +13,11 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/panel.smk"
 include: "workflow/rules/phenotypes.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/gwas.smk"
 
 
 rule all:
     default_target: True
     input:
         embedding_files(),
+        gwas_files(),

@@ -97,10 +97,14 @@ def bench_case(
     ours = median_seconds(gemcont_run(prefix, index, threads), repeats)
     with Genotypes(prefix, threads=threads) as genotypes:
         extract = median_seconds(gemcont_extract_only(genotypes, index), repeats)
+        decode = median_seconds(lambda: genotypes.read_int8(index), repeats)
+        bed_reader = median_seconds(lambda: genotypes.read(index, dtype="int8"), repeats)
     return [
         (label, "plink2 --extract --make-bed", plink2),
         (label, "gemcont open + extract_dosages", ours),
         (label, "gemcont extract_dosages (open fileset)", extract),
+        (label, "Genotypes.read_int8 (open fileset)", decode),
+        (label, "bed-reader read int8 (open fileset)", bed_reader),
     ]
 
 

@@ -58,9 +58,7 @@ def build_features(
                 f"{panel_path}: {mismatch.sum()} panel variants (first {first}) no longer match "
                 f"{bfile}.bim by ID or effect allele; rerun the panel stage (snakemake -R build_panel)"
             )
-        result = extract_dosages(
-            genotypes, panel["BIM_INDEX"].to_numpy(), None, cfg["max_missing"]
-        )
+        result = extract_dosages(genotypes, panel["BIM_INDEX"].to_numpy(), None, cfg["max_missing"])
         fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
     pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")
@@ -69,5 +67,8 @@ def build_features(
     n_dropped = int((~np.asarray(result.kept)).sum())
     log.info(
         "features: %d people x %d variants (%d dropped for missingness), %d PCs regressed out",
-        len(result.ids), int(np.sum(result.kept)), n_dropped, n_pcs,
+        len(result.ids),
+        int(np.sum(result.kept)),
+        n_dropped,
+        n_pcs,
     )

@@ -128,7 +128,7 @@ def eligible_people(
 
 
 def build_splits(
-    bfile: str,
+    fam_path: str,
     store_dir: Path,
     disease_path: str,
     covariates_path: str,
@@ -138,7 +138,7 @@ def build_splits(
     out_report: Path,
 ) -> pd.DataFrame:
     """The splits stage: who is eligible (logged with reasons), then the seeded splits."""
-    fam = read_fam(f"{bfile}.fam")
+    fam = read_fam(fam_path)
     outcomes = [DISEASE, "incident_5y"]
     disease = read_keyed_table(disease_path, outcomes, outcomes, "disease", fam=fam)
     covariates = read_keyed_table(covariates_path, covariate_columns, [], "covariates", fam=fam)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.panel.build import PanelPaths, build_panel
 
@@ -12,5 +13,10 @@ paths = PanelPaths(
     harmonise_report=Path(sm.output.harmonise),
 )
 build_panel(
-    sm.input.sumstats, sm.params.columns, sm.params.bfile, sm.params.panel, paths, sm.threads
+    sm.input.sumstats,
+    sm.params.columns,
+    prefix_of(sm.input.bed[0]),
+    sm.params.panel,
+    paths,
+    sm.threads,
 )

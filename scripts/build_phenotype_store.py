@@ -8,5 +8,5 @@ from gemcont.phenotypes.build import build_store
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 build_store(
-    sm.params.data, sm.params.phenotypes, sm.params.bfile, Path(sm.output.images).parent, sm.threads
+    sm.params.data, sm.params.phenotypes, sm.input.fam, Path(sm.output.images).parent, sm.threads
 )

@@ -3,12 +3,13 @@
 from pathlib import Path
 
 from gemcont.feature_stage import build_features
+from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 build_features(
-    sm.params.bfile,
+    prefix_of(sm.input.bed[0]),
     sm.input.panel,
     sm.input.pcs,
     sm.params.features,

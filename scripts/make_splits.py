@@ -8,7 +8,7 @@ from gemcont.splits import build_splits
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 build_splits(
-    sm.params.bfile,
+    sm.input.fam,
     Path(sm.input.index).parent,
     sm.input.disease,
     sm.input.covariates,

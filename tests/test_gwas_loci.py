@@ -113,10 +113,10 @@ def _panel() -> pd.DataFrame:
 
 def _embedding_stats() -> pd.DataFrame:
     return pd.DataFrame({
-        "CHR": ["1", "1", "1", "2", "2"],
-        "POS": [500_000, 10_400_000, 10_600_000, 300_000, 1_500_000],
-        "ID": ["s1", "s2", "s3", "s4", "s5"],
-        "P": [1e-9, 0.05, 1e-12, 2e-4, 1e-30],
+        "CHR": ["1", "1", "1", "2", "2", "1", "2"],
+        "POS": [500_000, 10_400_000, 10_600_000, 300_000, 1_500_000, 400_000, 700_000],
+        "ID": ["s1", "s2", "s3", "s4", "s5", "p1", "p3"],
+        "P": [1e-9, 0.05, 1e-12, 2e-4, 1e-30, 3e-3, 0.2],
     })  # fmt: skip
 
 
@@ -126,7 +126,10 @@ def test_recovery_table__windows_and_thresholds() -> None:
     assert np.isnan(table["MIN_P"].iloc[3]) and pd.isna(table["MIN_P_ID"].iloc[3])
     assert table["MIN_P_ID"].tolist()[:3] == ["s1", "s2", "s4"]
     assert table["RECOVERED_GW"].tolist() == [True, False, False, False]
-    assert table["RECOVERED_BONF"].tolist() == [True, False, True, False]  # 0.05/4
+    # Bonferroni tests the panel variants themselves (0.05/4): p1 3e-3 yes, p3 0.2 no,
+    # p2 and p4 untested -- a strong neighbour (s4 for p3) does not count
+    assert table["PANEL_P"].tolist()[0::2] == [3e-3, 0.2]
+    assert table["RECOVERED_BONF"].tolist() == [True, False, False, False]
 
 
 def test_recovery_table__window_edges_inclusive() -> None:
@@ -153,6 +156,6 @@ def test_recovery_summary__fractions_and_counts() -> None:
     summary = recovery_summary(table, loci)
     assert summary == {
         "n_panel": 4, "recovered_gw": 1, "fraction_gw": 0.25,
-        "recovered_bonferroni": 2, "fraction_bonferroni": 0.5,
+        "recovered_bonferroni": 1, "fraction_bonferroni": 0.25,
         "n_loci": 2, "n_new_loci": 1,
     }  # fmt: skip

@@ -48,7 +48,17 @@ def test_workflow__dry_run_prints_dag(tmp_path):
     result = snakemake("-n", "--cores", "2", "--directory", str(tmp_path))
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
-    for rule in ("simulate_genetics", "simulate_fundus", "simulate_spirometry", "all"):
+    for rule in (
+        "simulate_genetics",
+        "simulate_spirometry",
+        "build_panel",
+        "extract_features",
+        "build_phenotype_store",
+        "make_splits",
+        "train_model",
+        "export_embeddings",
+        "all",
+    ):
         assert rule in out
 
 

@@ -107,11 +107,14 @@ def recovery_table(
     p_threshold: float = GENOME_WIDE_P,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Per panel variant: the embedding GWAS's min P within ±window and whether it is
-    below ``p_threshold`` (RECOVERED_GW) and below ``alpha / S`` (RECOVERED_BONF).
+    """Per panel variant: is its locus genome-wide significant, is the variant itself
+    significant after a Bonferroni correction for the S panel variants?
 
-    ``sumstats`` (CHR POS ID P) must hold every tested variant, or at least all with
-    P < alpha / S; ``panel`` has ID CHR POS, one row per disease locus (S rows).
+    RECOVERED_GW: the embedding GWAS's min P within ±window (MIN_P) is below
+    ``p_threshold`` (a locus-level test, as genome-wide significance is). RECOVERED_BONF:
+    the panel variant's own P (PANEL_P) is below ``alpha / S`` -- S tests, so the
+    correction is only valid for the S variants themselves, not for windows around them.
+    ``sumstats`` (CHR POS ID P) holds every tested variant; ``panel`` has ID CHR POS.
     """
     if panel.empty:
         raise ValueError("recovery_table needs at least one panel variant")
@@ -124,8 +127,10 @@ def recovery_table(
     table = panel[["ID", "CHR", "POS"]].reset_index(drop=True)
     table["MIN_P"] = [p for p, _ in found]
     table["MIN_P_ID"] = [i for _, i in found]
+    own_p = sumstats.drop_duplicates("ID").set_index("ID")["P"]
+    table["PANEL_P"] = own_p.reindex(table["ID"]).to_numpy()
     table["RECOVERED_GW"] = table["MIN_P"] < p_threshold
-    table["RECOVERED_BONF"] = table["MIN_P"] < alpha / len(panel)
+    table["RECOVERED_BONF"] = table["PANEL_P"] < alpha / len(panel)
     return table
 
 

@@ -64,11 +64,11 @@ def heldout_embeddings(emb_df: pd.DataFrame, path: str | Path | None = None) -> 
 
 
 def pca_scores(x: np.ndarray, n_components: int | None) -> np.ndarray:
-    """Principal-component scores of x (samples x D) -> samples x k; None keeps all D."""
+    """Principal-component scores of x (samples x D) -> samples x min(k, D); None keeps all D."""
     n, d = x.shape
-    k = d if n_components is None else n_components
-    if not 1 <= k <= min(n, d):
-        raise ConfigError("gwas.n_components", f"{k} is not in [1, min(N={n}, D={d})]")
+    k = d if n_components is None else min(n_components, d)
+    if not 1 <= k <= n:
+        raise ConfigError("gwas.n_components", f"{k} is not in [1, N={n}]")
     centred = x - x.mean(axis=0)
     u, s, _ = np.linalg.svd(centred, full_matrices=False)  # u: samples x min(n, d)
     return u[:, :k] * s[:k]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -119,12 +120,16 @@ class Genotypes:
             offset=len(BED_MAGIC),
             shape=(len(self.bim), (len(self.fam) + 3) // 4),
         )
-        self._bed = open_bed(
-            paths["bed"],
-            iid_count=len(self.fam),
-            sid_count=len(self.bim),
+
+    @cached_property
+    def _bed(self) -> open_bed:
+        """bed-reader handle, opened on the first :meth:`read`."""
+        return open_bed(
+            bed_paths(self.prefix)["bed"],
+            iid_count=self.n_samples,
+            sid_count=self.n_variants,
             count_A1=True,
-            num_threads=threads,
+            num_threads=self.threads,
             properties={"iid": self.fam["IID"].to_numpy(), "sid": self.bim["ID"].to_numpy()},
         )
 
@@ -202,8 +207,10 @@ class Genotypes:
             yield sl, self.read(sl, samples, dtype)
 
     def close(self) -> None:
-        self._bed.__del__()
-        self.__dict__.pop("_packed", None)  # the .bed is unmapped once unreferenced
+        """Release the .bed: the bed-reader handle if opened, and the memory map."""
+        if "_bed" in self.__dict__:
+            self._bed.__del__()
+        self.__dict__.pop("_packed", None)  # unmapped once no longer referenced
 
     def __enter__(self) -> Genotypes:
         return self
@@ -253,3 +260,8 @@ def write_bed(
         "allele_2": bim["A2"].astype(str).to_list(),
     }
     to_bed(paths["bed"], dosages, properties=properties, count_A1=True, num_threads=threads)
+
+
+def prefix_of(path: str | Path) -> str:
+    """The fileset prefix of a .bed/.bim/.fam path."""
+    return str(Path(path).with_suffix(""))

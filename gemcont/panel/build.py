@@ -83,7 +83,12 @@ def build_panel(
     panel = panel.sort_values(["CHR", "POS"], key=_chrom_key).reset_index(drop=True)
     check_panel_size(panel, n_significant, cfg, sumstats_path)
     write_tsv(panel[PANEL_COLUMNS], paths.panel, float_format="%.8g")
-    log.info("panel: %d index variants from %d with P < %g", len(panel), n_significant, cfg["p_threshold"])
+    log.info(
+        "panel: %d index variants from %d with P < %g",
+        len(panel),
+        n_significant,
+        cfg["p_threshold"],
+    )
     return panel
 
 

@@ -260,3 +260,16 @@ def clump_plink(
     finally:
         if not keep_dir:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def plink_clumper(bfile: str | Path, plink: str = "plink1.9", threads: int = 1):
+    """A clump function with :func:`clump`'s call signature that runs plink1.9 on ``bfile``."""
+
+    def run(variants, genotypes, p_threshold, r2_threshold, window_kb, samples=None):
+        if samples is not None:
+            raise ValueError("plink1.9 clumping uses every person of the fileset")
+        return clump_plink(
+            variants, bfile, p_threshold, r2_threshold, window_kb, plink=plink, threads=threads
+        )
+
+    return run

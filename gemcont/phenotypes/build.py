@@ -9,9 +9,9 @@ from gemcont.phenotypes.fundus import build_fundus_store
 from gemcont.phenotypes.spirometry import build_spirometry_store
 
 
-def build_store(data: dict, cfg: dict, bfile: str, out_dir: Path, threads: int) -> None:
+def build_store(data: dict, cfg: dict, fam_path: str, out_dir: Path, threads: int) -> None:
     """Preprocess fundus images or spirometry blows into ``out_dir`` (images.npy + index)."""
-    fam = read_fam(f"{bfile}.fam")
+    fam = read_fam(fam_path)
     if data["modality"] == "fundus":
         build_fundus_store(
             data["fundus_manifest"],

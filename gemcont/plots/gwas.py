@@ -202,3 +202,14 @@ def qq(
     ax.set_title(f"{title}, {lam}" if title else lam, fontsize=10)
     ax.legend(loc="upper left", frameon=False, fontsize=8)
     return save(fig, out_prefix)
+
+
+def plot_multitrait(
+    multi_path: Path, panel_path: Path, manhattan_prefix: Path, qq_prefix: Path, title: str
+) -> None:
+    """Manhattan (panel variants marked) and QQ (chi2 on D dof) plots of a multi-trait file."""
+    multi = pd.read_csv(multi_path, sep="\t", dtype={"CHR": str, "ID": str})
+    panel = pd.read_csv(panel_path, sep="\t", dtype={"CHR": str, "ID": str})
+    dof = int(multi["DF"].iloc[0]) if len(multi) else 1
+    manhattan(multi, manhattan_prefix, panel=panel, title=f"Multi-trait GWAS, {title}")
+    qq(multi["P"], qq_prefix, df=dof, title=f"{title} (D = {dof})")

@@ -1,4 +1,6 @@
 from gemcont.config import load_config
+from gemcont.gwas.inputs import covariate_columns
+from gemcont.io.plink import read_bim
 
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -24,9 +26,16 @@ def phenotype_source():
     return DATA["spirometry_table"]
 
 
-def covariate_columns():
-    """Covariate table columns that every analysed person must have."""
-    return ["age", "sex", "height", "bmi", "batch", "centre"]
+def gwas_chromosomes():
+    """Chromosomes scanned: configured, simulated, or those of the cohort .bim."""
+    if config["gwas"]["chromosomes"]:
+        return config["gwas"]["chromosomes"]
+    if config["simulate"]["enabled"]:
+        return [
+            str(c)
+            for c in range(1, config["simulate"]["genotypes"]["n_chromosomes"] + 1)
+        ]
+    return list(dict.fromkeys(read_bim(f"{BFILE}.bim")["CHR"]))
 
 
 TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]
@@ -39,4 +48,14 @@ def embedding_files(methods=None):
         "results/embeddings/{method}/split_{split}/embeddings.tsv.gz",
         method=methods or config["methods"],
         split=SPLITS,
+    )
+
+
+def gwas_files():
+    """GWAS summaries and plots of every configured method and split."""
+    return expand(
+        "results/gwas/{method}/split_{split}/{name}",
+        method=config["methods"],
+        split=SPLITS,
+        name=["summary.json", "manhattan.png", "sumstats.tsv.gz"],
     )

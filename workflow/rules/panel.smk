@@ -15,7 +15,6 @@ rule build_panel:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        bfile=BFILE,
         panel=config["panel"],
         columns=DATA["sumstats_columns"],
     script:
@@ -35,7 +34,6 @@ rule compute_pcs:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        bfile=BFILE,
         pcs=config["pcs"],
     script:
         "../../scripts/compute_pcs.py"
@@ -59,7 +57,6 @@ rule extract_features:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        bfile=BFILE,
         features=config["features"],
         n_pcs=config["pcs"]["n_pcs"],
     script:

@@ -14,7 +14,6 @@ rule build_phenotype_store:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        bfile=BFILE,
         data=DATA,
         phenotypes=config["phenotypes"],
     script:
@@ -35,8 +34,7 @@ rule make_splits:
     conda:
         "../../envs/gemcont.yaml"
     params:
-        bfile=BFILE,
         splits=config["splits"],
-        covariate_columns=covariate_columns(),
+        covariate_columns=covariate_columns(config["gwas"]["covariates"]),
     script:
         "../../scripts/make_splits.py"

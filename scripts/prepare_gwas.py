@@ -1,0 +1,18 @@
+"""Rule prepare_gwas: held-out embedding phenotypes, covariates and their correlation."""
+
+from pathlib import Path
+
+from gemcont.gwas.inputs import build_gwas_inputs
+from gemcont.logs import to_file
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+build_gwas_inputs(
+    Path(sm.input.embeddings),
+    sm.input.covariates,
+    sm.input.pcs,
+    sm.input.fam,
+    sm.params.covariates,
+    sm.params.n_components,
+    {name: Path(sm.output[name]) for name in ("pheno", "covar", "corr")},
+)

@@ -1,0 +1,124 @@
+"""Genotypes.read_int8 against bed-reader and plink2, and fileset checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gemcont.errors import InputError
+from gemcont.io.plink import MISSING_INT8, Genotypes, bed_paths, check_bed_size, write_bed
+
+
+def _fileset(prefix: Path, n: int, m: int, seed: int) -> np.ndarray:
+    """Random A1 dosages (5% missing, variant 3 all missing) written as a fileset."""
+    rng = np.random.default_rng(seed)
+    g = rng.binomial(2, rng.uniform(0.05, 0.95, m), (n, m)).astype(np.float32)
+    g[rng.random((n, m)) < 0.05] = np.nan
+    g[:, 3] = np.nan
+    fam = pd.DataFrame({"FID": [f"F{i}" for i in range(n)], "IID": [f"I{i}" for i in range(n)]})
+    alleles = np.array([rng.choice(list("ACGT"), 2, replace=False) for _ in range(m)])
+    bim = pd.DataFrame(
+        {
+            "CHR": "1",
+            "ID": [f"v{j}" for j in range(m)],
+            "CM": 0.0,
+            "POS": 1 + np.arange(m) * 10,
+            "A1": alleles[:, 0],
+            "A2": alleles[:, 1],
+        }
+    )
+    write_bed(prefix, g, fam, bim)
+    return g
+
+
+@pytest.mark.parametrize("n", [200, 203])  # with and without a partial last .bed byte
+@pytest.mark.parametrize("threads", [1, 3])
+def test_read_int8_equals_bed_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, threads: int
+) -> None:
+    monkeypatch.setattr("gemcont.io.plink.DECODE_CHUNK_BYTES", 200)  # several chunks
+    g = _fileset(tmp_path / "g", n, 60, seed=n)
+    rng = np.random.default_rng(threads)
+    variant_sets = [
+        np.arange(60),  # contiguous
+        np.arange(10, 50),
+        np.sort(rng.choice(60, 25, replace=False)),  # scattered, sorted
+        rng.permutation(60)[:30],  # any order
+        np.array([7, 7, 2, 59, 2]),  # duplicates
+        np.array([], dtype=np.intp),
+    ]
+    sample_sets = [None, np.arange(0, n, 3), rng.permutation(n)[:50], np.array([n - 1])]
+    with Genotypes(tmp_path / "g", threads=threads) as genotypes:
+        for variants in variant_sets:
+            for samples in sample_sets:
+                ours = genotypes.read_int8(variants, samples)
+                theirs = genotypes.read(variants, samples, dtype="int8")
+                assert ours.dtype == np.int8 and ours.flags.f_contiguous
+                np.testing.assert_array_equal(ours, theirs)
+                rows = slice(None) if samples is None else samples
+                expected = np.nan_to_num(g[rows][:, variants], nan=MISSING_INT8)
+                np.testing.assert_array_equal(ours, expected)
+        mask = np.zeros(n, dtype=bool)
+        mask[[1, 4, 5]] = True
+        np.testing.assert_array_equal(
+            genotypes.read_int8(np.arange(5), mask), genotypes.read_int8(np.arange(5), [1, 4, 5])
+        )
+
+
+def test_read_int8_equals_plink2_export_allele(tmp_path: Path) -> None:
+    """plink2 --export A counting the .bim A1 allele, as --export-allele names it."""
+    _fileset(tmp_path / "g", 37, 12, seed=7)
+    with Genotypes(tmp_path / "g") as genotypes:
+        variants = np.array([11, 0, 3, 5, 4])
+        ours = genotypes.read_int8(variants)
+        bim = genotypes.bim.iloc[variants]
+    (tmp_path / "ids.txt").write_text("\n".join(bim["ID"]) + "\n")
+    bim[["ID", "A1"]].to_csv(tmp_path / "allele.txt", sep="\t", header=False, index=False)
+    cmd = ["plink2", "--bfile", str(tmp_path / "g"), "--extract", str(tmp_path / "ids.txt")]
+    cmd += ["--export", "A", "--export-allele", str(tmp_path / "allele.txt")]
+    subprocess.run([*cmd, "--out", str(tmp_path / "x")], check=True, capture_output=True)
+    raw = pd.read_csv(tmp_path / "x.raw", sep="\t")
+    for col, (variant_id, a1) in enumerate(zip(bim["ID"], bim["A1"], strict=True)):
+        expected = raw[f"{variant_id}_{a1}"].fillna(MISSING_INT8).to_numpy(dtype=np.int8)
+        np.testing.assert_array_equal(ours[:, col], expected)
+    assert (ours[:, 2] == MISSING_INT8).all()  # variant 3 is all missing
+
+
+def test_read_int8_rejects_out_of_range(tmp_path: Path) -> None:
+    _fileset(tmp_path / "g", 10, 5, seed=1)
+    with Genotypes(tmp_path / "g") as genotypes:
+        with pytest.raises(IndexError, match="variant index out of range"):
+            genotypes.read_int8(np.array([0, 5]))
+        with pytest.raises(IndexError, match="sample index out of range"):
+            genotypes.read_int8(np.array([0]), np.array([-1]))
+
+
+def test_truncated_bed_is_reported(tmp_path: Path) -> None:
+    _fileset(tmp_path / "g", 10, 5, seed=2)
+    bed = bed_paths(tmp_path / "g")["bed"]
+    bed.write_bytes(bed.read_bytes()[:-3])
+    with pytest.raises(InputError, match=r"size 15 bytes does not match 5 variants .* truncated"):
+        Genotypes(tmp_path / "g")
+    with pytest.raises(InputError, match="expected 18 bytes"):
+        check_bed_size(tmp_path / "g", 10, 5)
+
+
+def test_bad_magic_is_reported(tmp_path: Path) -> None:
+    _fileset(tmp_path / "g", 10, 5, seed=3)
+    bed = bed_paths(tmp_path / "g")["bed"]
+    bed.write_bytes(b"\x6c\x1b\x00" + bed.read_bytes()[3:])
+    with pytest.raises(InputError, match="not a variant-major PLINK 1 .bed"):
+        Genotypes(tmp_path / "g")
+
+
+@pytest.mark.parametrize("kind", ["bed", "bim", "fam"])
+def test_missing_file_is_reported(tmp_path: Path, kind: str) -> None:
+    _fileset(tmp_path / "g", 10, 5, seed=4)
+    shutil.move(bed_paths(tmp_path / "g")[kind], tmp_path / "moved")
+    with pytest.raises(InputError, match=rf"g\.{kind}: missing \.{kind} file"):
+        Genotypes(tmp_path / "g")

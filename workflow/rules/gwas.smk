@@ -1,0 +1,142 @@
+GWAS = "results/gwas/{method}/split_{split}"
+
+
+rule prepare_gwas:
+    input:
+        embeddings=rules.export_embeddings.output.embeddings,
+        covariates=DATA["covariates"],
+        pcs=rules.compute_pcs.output.pcs,
+        fam=f"{BFILE}.fam",
+    output:
+        pheno=f"{GWAS}/pheno.tsv",
+        covar=f"{GWAS}/covar.tsv",
+        corr=f"{GWAS}/trait_corr.tsv",
+    log:
+        "logs/gwas/{method}/split_{split}/prepare.log",
+    conda:
+        "../../envs/gemcont.yaml"
+    params:
+        covariates=config["gwas"]["covariates"],
+        n_components=config["gwas"]["n_components"],
+    script:
+        "../../scripts/prepare_gwas.py"
+
+
+rule regenie_step1:
+    input:
+        bed=BED,
+        pheno=rules.prepare_gwas.output.pheno,
+        covar=rules.prepare_gwas.output.covar,
+    output:
+        pred=f"{GWAS}/regenie/step1_pred.list",
+    log:
+        "logs/gwas/{method}/split_{split}/regenie_step1.log",
+    benchmark:
+        "benchmarks/out/gwas/{method}/split_{split}/regenie_step1.tsv"
+    conda:
+        "../../envs/regenie.yaml"
+    threads: 2
+    params:
+        gwas=config["gwas"],
+    script:
+        "../../scripts/regenie_step1.py"
+
+
+rule gwas_chromosome:
+    input:
+        bed=BED,
+        pheno=rules.prepare_gwas.output.pheno,
+        covar=rules.prepare_gwas.output.covar,
+        pred=lambda wc: (
+            rules.regenie_step1.output.pred.format(**wc)
+            if config["gwas"]["engine"] == "regenie"
+            else []
+        ),
+    output:
+        per_dim=temp(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz"),
+        multi=temp(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz"),
+    log:
+        "logs/gwas/{method}/split_{split}/chr{chrom}.log",
+    benchmark:
+        "benchmarks/out/gwas/{method}/split_{split}/chr{chrom}.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, threads: 2000 + config["gwas"]["block_size"] // 2,
+    params:
+        gwas=config["gwas"],
+    script:
+        "../../scripts/gwas_chromosome.py"
+
+
+rule merge_gwas:
+    input:
+        per_dim=expand(
+            f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz",
+            chrom=gwas_chromosomes(),
+            allow_missing=True,
+        ),
+        multi=expand(
+            f"{GWAS}/chr/{{chrom}}.multi.tsv.gz",
+            chrom=gwas_chromosomes(),
+            allow_missing=True,
+        ),
+    output:
+        per_dim=f"{GWAS}/sumstats.tsv.gz",
+        multi=f"{GWAS}/multitrait.tsv.gz",
+    log:
+        "logs/gwas/{method}/split_{split}/merge.log",
+    conda:
+        "../../envs/gemcont.yaml"
+    script:
+        "../../scripts/merge_gwas.py"
+
+
+rule summarise_gwas:
+    input:
+        multi=rules.merge_gwas.output.multi,
+        panel=rules.build_panel.output.panel,
+        bed=BED,
+    output:
+        loci=f"{GWAS}/loci.tsv",
+        recovery=f"{GWAS}/recovery.tsv",
+        summary=f"{GWAS}/summary.json",
+    log:
+        "logs/gwas/{method}/split_{split}/summarise.log",
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    params:
+        gwas=config["gwas"],
+        clump_engine=config["panel"]["clump_engine"],
+        plink1_9=config["panel"]["plink1_9"],
+    script:
+        "../../scripts/summarise_gwas.py"
+
+
+rule plot_gwas:
+    input:
+        multi=rules.merge_gwas.output.multi,
+        panel=rules.build_panel.output.panel,
+    output:
+        manhattan=report(
+            f"{GWAS}/manhattan.png",
+            caption="../report/manhattan.rst",
+            category="Embedding GWAS",
+            subcategory="{method}",
+        ),
+        manhattan_pdf=f"{GWAS}/manhattan.pdf",
+        qq=report(
+            f"{GWAS}/qq.png",
+            caption="../report/qq.rst",
+            category="Embedding GWAS",
+            subcategory="{method}",
+        ),
+        qq_pdf=f"{GWAS}/qq.pdf",
+    log:
+        "logs/gwas/{method}/split_{split}/plot.log",
+    conda:
+        "../../envs/gemcont.yaml"
+    script:
+        "../../scripts/plot_gwas.py"
