@@ -67,9 +67,14 @@ def test_prepare_phenotypes__pca_keeps_top_components() -> None:
     np.testing.assert_allclose(corr_df.to_numpy(), np.eye(3), atol=0.1)
 
 
-def test_pca_scores__rejects_too_many_components() -> None:
+def test_pca_scores__caps_components_at_dimension() -> None:
+    x = np.random.default_rng(0).normal(size=(10, 4))
+    assert pca_scores(x, 5).shape == (10, 4)  # a 1-D clinical marker keeps its one column
+
+
+def test_pca_scores__rejects_more_components_than_people() -> None:
     with pytest.raises(ConfigError, match="gwas.n_components"):
-        pca_scores(np.zeros((10, 4)), 5)
+        pca_scores(np.random.default_rng(0).normal(size=(3, 8)), 5)
 
 
 def test_heldout_embeddings__rejects_unknown_set_label() -> None:
