@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -73,3 +74,14 @@ def sim(small_config, tmp_path_factory) -> tuple[dict, GeneticsPaths]:
     """The small simulated cohort's genetics, shared by every test that needs it."""
     cfg = small_config["simulate"]
     return cfg, run_simulation(cfg, tmp_path_factory.mktemp("sim"))
+
+
+def shared_dir() -> Path:
+    """shared/ beside the repository, or $GEMCONT_SHARED; fail loudly when absent."""
+    candidates = [REPO.parent / "shared"]
+    if os.environ.get("GEMCONT_SHARED"):
+        candidates.insert(0, Path(os.environ["GEMCONT_SHARED"]))
+    for path in candidates:
+        if (path / "fixtures" / "regenie").is_dir():
+            return path
+    pytest.fail(f"REGENIE fixtures not found in {candidates}; set GEMCONT_SHARED")

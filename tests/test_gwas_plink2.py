@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -24,16 +23,7 @@ from gemcont.gwas.plink2 import (
 from gemcont.io.plink import Genotypes, read_bim
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
 
-
-def shared_dir() -> Path:
-    """shared/ beside the repository, or $GEMCONT_SHARED; fail loudly when absent."""
-    candidates = [Path(__file__).resolve().parents[2] / "shared"]
-    if os.environ.get("GEMCONT_SHARED"):
-        candidates.insert(0, Path(os.environ["GEMCONT_SHARED"]))
-    for path in candidates:
-        if (path / "fixtures" / "regenie").is_dir():
-            return path
-    pytest.fail(f"REGENIE fixtures not found in {candidates}; set GEMCONT_SHARED")
+from .conftest import shared_dir
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from pathlib import Path
@@ -26,19 +25,10 @@ from gemcont.gwas.regenie import (
 from gemcont.io.plink import read_bim
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
 
+from .conftest import shared_dir
+
 TRAITS = ["Y1", "Y2"]
 N_SAMPLES, N_COVARIATES = 500, 3
-
-
-def shared_dir() -> Path:
-    """shared/ beside the repository, or $GEMCONT_SHARED; fail loudly when absent."""
-    candidates = [Path(__file__).resolve().parents[2] / "shared"]
-    if os.environ.get("GEMCONT_SHARED"):
-        candidates.insert(0, Path(os.environ["GEMCONT_SHARED"]))
-    for path in candidates:
-        if (path / "fixtures" / "regenie").is_dir():
-            return path
-    pytest.fail(f"REGENIE fixtures not found in {candidates}; set GEMCONT_SHARED")
 
 
 @pytest.fixture(scope="module")

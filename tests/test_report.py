@@ -1,0 +1,220 @@
+"""HTML report and paper-style figures on a tiny synthetic set of run outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from gemcont.errors import InputError
+from gemcont.plots.figures import (
+    fig_embedding_pca,
+    fig_marker_violin,
+    fig_methods,
+    fig_training_curves,
+    heldout_pcs,
+    metric_summary,
+)
+from gemcont.report import ReportInputs, build_report
+from gemcont.report.html import fmt, mean_sd
+
+METHODS = ("gemcont", "simclr")
+METRICS = {
+    "auc_assessment": (0.71, 0.65),
+    "auc_incident_5y": (0.66, 0.60),
+    "gwas_recovery_gw": (0.40, 0.10),
+    "gwas_recovery_bonferroni": (0.70, 0.30),
+    "gwas_n_loci": (7.0, 2.0),
+    "r2_latent_0": (0.80, 0.40),
+}
+
+
+def _tsv(df: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def _png(path: Path) -> Path:
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=20)
+    return path
+
+
+def _metrics() -> pd.DataFrame:
+    rows = [
+        (method, split, metric, values[i] + 0.01 * split)
+        for i, method in enumerate(METHODS)
+        for split in (0, 1)
+        for metric, values in METRICS.items()
+    ]
+    return pd.DataFrame(rows, columns=["method", "split", "metric", "value"])
+
+
+def _people(n: int) -> pd.DataFrame:
+    ids = [str(1000 + i) for i in range(n)]
+    return pd.DataFrame({"FID": ids, "IID": ids})
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> ReportInputs:
+    d = tmp_path / "results"
+    people = _people(1200)
+    splits = people.assign(
+        split_0=np.where(np.arange(1200) % 2, "train", "heldout"), split_1="train"
+    )
+    dropped = pd.DataFrame({
+        "FID": ["1", "2", "3"], "IID": ["1", "2", "3"],
+        "step": ["genotypes (.fam)", "phenotypes", "phenotypes"],
+        "reason": ["not in .fam", "curve: <unreadable>", "curve: <unreadable>"],
+    })  # fmt: skip
+    comparison = pd.DataFrame({
+        "method": ["simclr"] * 2, "split": [0, 1], "outcome": ["disease_at_assessment"] * 2,
+        "auc": [0.65, 0.66], "auc_ref": [0.71, 0.72], "diff": [-0.06, -0.06],
+        "p_delong": [3.2e-5, 0.042],
+    })  # fmt: skip
+    loci = pd.DataFrame({
+        "ID": ["rs1", "rs2"], "CHR": ["1", "2"], "POS": [12345, 67890], "P": [2.6e-12, 1e-9],
+        "N_CLUMPED": [3, 0], "SP2": ["a,b,c", "NONE"], "BIM_INDEX": [1, 2],
+        "NEAREST_PANEL_KB": [0.0, 812.5], "NEW": [False, True],
+    })  # fmt: skip
+    truth = d / "simulate" / "truth" / "summary.json"
+    truth.parent.mkdir(parents=True)
+    truth.write_text(json.dumps({"n_cohort": 1200, "cohort_prevalence": 0.1045}))
+    return ReportInputs(
+        config={"methods": list(METHODS), "data": {"modality": "spirometry"},
+                "splits": {"n_splits": 2}, "train": {"epochs": 20, "lr": 3e-4}},
+        metrics=_tsv(_metrics(), d / "evaluate" / "metrics.tsv"),
+        splits=_tsv(splits, d / "splits" / "splits.tsv"),
+        dropped=_tsv(dropped, d / "splits" / "dropped.tsv"),
+        panel=_tsv(pd.DataFrame({"ID": ["rs1", "rs3", "rs4"], "CHR": ["1", "1", "3"]}),
+                   d / "panel" / "panel.tsv"),
+        coverage=_tsv(pd.DataFrame({"status": ["matched", "dropped_ambiguous"],
+                                    "count": [14799, 351], "fraction": [0.9768, 0.0232]}),
+                      d / "panel" / "coverage.tsv"),
+        comparison=_tsv(comparison, d / "evaluate" / "comparison.tsv"),
+        loci=_tsv(loci, d / "gwas" / "gemcont" / "split_0" / "loci.tsv"),
+        truth_summary=truth,
+        methods_figure=_png(d / "figures" / "methods.png"),
+        manhattan={m: _png(d / "gwas" / m / "split_0" / "manhattan.png") for m in METHODS},
+        qq={m: _png(d / "gwas" / m / "split_0" / "qq.png") for m in METHODS},
+        qc_images=[_png(d / "simulate" / "qc" / "flow_volume_curves.png")],
+    )  # fmt: skip
+
+
+def _build(inputs: ReportInputs, tmp_path: Path) -> tuple[str, Path]:
+    out = build_report(inputs, tmp_path / "report" / "index.html")
+    return out.read_text(), out
+
+
+def test_build_report__sections_tables_and_numbers(inputs: ReportInputs, tmp_path: Path) -> None:
+    page, _ = _build(inputs, tmp_path)
+    for anchor in ("config", "cohort", "panel", "comparison", "figures", "gwas", "simulation"):
+        assert f'<section id="{anchor}">' in page
+    assert "<strong>1,200</strong> people" in page
+    assert "14,799" in page and "97.7%" in page  # coverage counts and fractions
+    assert "0.715 ± 0.007" in page  # GEMCONT AUC at assessment over two splits
+    assert "7.5 ± 0.7" in page  # count metrics with one decimal
+    assert "3.2×10<sup>−5</sup>, 0.042" in page  # DeLong p per split
+    assert "2.6×10<sup>−12</sup>" in page and ">known<" in page and ">new<" in page
+    assert "curve: &lt;unreadable&gt;" in page and "<unreadable>" not in page
+    assert page.count("<table>") >= 8
+
+
+def test_build_report__figures_copied_and_relative(inputs: ReportInputs, tmp_path: Path) -> None:
+    page, out = _build(inputs, tmp_path)
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) == 6  # methods, 2 x (Manhattan, QQ), one QC image
+    assert all(src.startswith("figures/") for src in sources)
+    assert all((out.parent / src).is_file() for src in sources)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_build_report__optional_inputs_missing_are_noted(
+    inputs: ReportInputs, tmp_path: Path
+) -> None:
+    sparse = replace(
+        inputs, comparison=None, truth_summary=None, qc_images=(), loci=tmp_path / "no.tsv"
+    )
+    page, _ = _build(sparse, tmp_path)
+    assert "No DeLong comparison table for this run" in page
+    assert f"No loci table: {tmp_path / 'no.tsv'} not found." in page
+    assert 'id="simulation"' not in page
+
+
+def test_build_report__missing_required_input_raises(inputs: ReportInputs, tmp_path: Path) -> None:
+    inputs.metrics.unlink()
+    with pytest.raises(InputError, match="required report input 'metrics'.*evaluate"):
+        _build(inputs, tmp_path)
+
+
+def test_fmt__numbers() -> None:
+    assert fmt(1234567) == "1,234,567"
+    assert fmt(0.5) == "0.500"
+    assert fmt(-0.25) == "−0.250"
+    assert fmt(float("nan")) == "–"
+    assert fmt(4.2e-9) == "4.2×10<sup>−9</sup>"
+    assert fmt(True) == "yes"
+    assert mean_sd(0.71234, 0.01489, 2) == "0.712 ± 0.015"
+    assert mean_sd(0.71234, 0.0, 1) == "0.712"
+
+
+def test_metric_summary__mean_sd_long_or_wide() -> None:
+    long = _metrics()
+    wide = long.pivot_table(index=["method", "split"], columns="metric", values="value")
+    for table in (long, wide.reset_index()):
+        stats = metric_summary(table).set_index(["method", "metric"])
+        row = stats.loc[("gemcont", "auc_assessment")]
+        assert row["mean"] == pytest.approx(0.715)
+        assert row["sd"] == pytest.approx(0.01 / np.sqrt(2))
+        assert row["n"] == 2
+
+
+def _embeddings(n: int, dims: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    emb = _people(n).assign(set=np.where(np.arange(n) % 2, "heldout", "train"))
+    values = rng.standard_normal((n, dims)) * np.linspace(3, 1, dims)
+    return pd.concat([emb, pd.DataFrame(values, columns=[f"e_{i}" for i in range(dims)])], axis=1)
+
+
+def test_heldout_pcs__heldout_only_and_one_dimension() -> None:
+    pcs, explained = heldout_pcs(_embeddings(200, 4), 2)
+    assert len(pcs) == 100 and list(pcs.columns) == ["FID", "IID", "PC1", "PC2"]
+    assert explained[0] >= explained[1] > 0 and explained.sum() <= 1
+    one, explained_one = heldout_pcs(_embeddings(50, 1), 2)
+    assert (one["PC2"] == 0).all() and explained_one[0] == pytest.approx(1.0)
+
+
+def _is_png_pdf(paths: list[Path]) -> bool:
+    heads = [p.read_bytes()[:5] for p in paths]
+    return [p.suffix for p in paths] == [".png", ".pdf"] and heads == [b"\x89PNG\r", b"%PDF-"]
+
+
+def test_figures__write_png_and_pdf(tmp_path: Path) -> None:
+    emb = _embeddings(300, 3)
+    disease = _people(300).assign(disease_at_assessment=np.arange(300) % 5 == 0)
+    marker = _people(300).assign(fev1_fvc=np.linspace(0.6, 0.9, 300))
+    curve = pd.DataFrame({"epoch": [1, 2, 3], "train/loss": [3.0, 2.0, 1.5],
+                          "val/loss": [3.1, 2.4, 2.0]})  # fmt: skip
+    curves = {(m, s): _tsv(curve, tmp_path / f"{m}_{s}.tsv") for m in METHODS for s in (0, 1)}
+    written = [
+        fig_methods(_metrics(), tmp_path / "fig" / "methods"),
+        fig_marker_violin(emb, disease, marker, "fev1_fvc", tmp_path / "fig" / "violin"),
+        fig_training_curves(curves, tmp_path / "fig" / "training"),
+        fig_embedding_pca(emb, disease, tmp_path / "fig" / "pca"),
+    ]
+    assert all(_is_png_pdf(paths) for paths in written)
+
+
+def test_fig_methods__no_known_metric_raises(tmp_path: Path) -> None:
+    table = pd.DataFrame({"method": ["gemcont"], "split": [0], "metric": ["x"], "value": [1.0]})
+    with pytest.raises(ValueError, match="no recovery, AUC or R"):
+        fig_methods(table, tmp_path / "methods")
