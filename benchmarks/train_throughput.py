@@ -65,7 +65,10 @@ def measure(case: Case, args: argparse.Namespace, device: torch.device) -> dict:
     tcfg = TrainConfig(batch_size=args.batch_size, amp=not args.no_amp, compile=args.compile)
     betas = np.random.default_rng(0).normal(0, 0.05, args.variants)
     stats = ([0.5] * case.shape[0], [0.25] * case.shape[0])
-    backbone = timm_factory(args.backbone_arch)() if case.encoder == "frozen_vit" else None
+    options = {"img_size": args.backbone_img_size} if args.backbone_img_size else {}
+    backbone = (
+        timm_factory(args.backbone_arch, **options)() if case.encoder == "frozen_vit" else None
+    )
     if backbone is not None:
         mcfg.backbone_features = backbone.num_features
     model = build_model("gemcont", mcfg, case.shape, betas, stats, backbone).to(device)
@@ -120,6 +123,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--backbone-arch", default="vit_base_patch16_224", help="frozen_vit")
+    parser.add_argument("--backbone-img-size", type=int, default=None, help="frozen_vit")
     parser.add_argument("--no-amp", action="store_true")
     args = parser.parse_args()
     device = resolve_device(args.device)

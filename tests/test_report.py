@@ -122,9 +122,10 @@ def test_build_report__sections_tables_and_numbers(inputs: ReportInputs, tmp_pat
     assert "<strong>1,200</strong> people" in page
     assert "14,799" in page and "97.7%" in page  # coverage counts and fractions
     assert "0.715 ± 0.007" in page  # GEMCONT AUC at assessment over two splits
-    assert "7.5 ± 0.7" in page  # count metrics with one decimal
+    assert "7.0 ± 0.0" in page  # count metrics with one decimal
     assert "3.2×10<sup>−5</sup>, 0.042" in page  # DeLong p per split
-    assert "2.6×10<sup>−12</sup>" in page and ">known<" in page and ">new<" in page
+    assert "2.6×10<sup>−12</sup>" in page and ">812.5<" in page
+    assert ">known<" in page and ">new<" in page
     assert "curve: &lt;unreadable&gt;" in page and "<unreadable>" not in page
     assert page.count("<table>") >= 8
 

@@ -159,8 +159,9 @@ class FrozenBackbone(nn.Module):
         return self.mlp(self.pool(tokens_t.float()))
 
 
-def timm_factory(arch: str) -> Callable[[], nn.Module]:
-    """A builder of timm model ``arch`` without classification head (timm imported lazily)."""
+def timm_factory(arch: str, **options: object) -> Callable[[], nn.Module]:
+    """A builder of timm model ``arch`` without classification head (timm imported lazily);
+    ``options`` go to ``timm.create_model`` (e.g. ``img_size=224`` for DINOv2 ViTs)."""
 
     def build() -> nn.Module:
         try:
@@ -171,7 +172,7 @@ def timm_factory(arch: str) -> Callable[[], nn.Module]:
                 f"the frozen backbone '{arch}' needs timm, which is not installed; "
                 "run `pip install timm`",
             ) from err
-        return timm.create_model(arch, pretrained=False, num_classes=0)
+        return timm.create_model(arch, pretrained=False, num_classes=0, **options)
 
     return build
 
