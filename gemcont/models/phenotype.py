@@ -204,16 +204,18 @@ def build_phenotype_encoder(
     dim: int = 256,
     backbone: nn.Module | None = None,
     backbone_features: int = 768,
+    width: int = 32,
 ) -> nn.Module:
-    """The encoder ``name`` (one of ENCODERS) for items of shape ``in_shape``."""
+    """The encoder ``name`` (one of ENCODERS) for items of shape ``in_shape``; ``width`` is
+    the first layer's channel count of the compact CNNs (cnn2d, cnn1d)."""
     if name == "small_cnn":
         return SmallCNN(in_shape[0], dim)
     if name == "cnn2d":
-        return CNN2d(in_shape, dim)
+        return CNN2d(in_shape, dim, width=width)
     if name == "resnet18":
         return ResNetEncoder(in_shape[0], dim)
     if name == "cnn1d":
-        return CNN1d(in_shape, dim)
+        return CNN1d(in_shape, dim, width=width)
     if name == "frozen_vit":
         if backbone is None:
             raise ConfigError("train.encoder", "'frozen_vit' needs train.backbone_path")

@@ -48,6 +48,7 @@ class ModelConfig:
     simclr_temperature: float = 0.1
     supervised_loss: str = "bce"  # bce (disease) | mse (continuous latent trait)
     backbone_features: int = 768  # token width of the frozen backbone
+    width: int = 32  # first-layer channels of cnn2d / cnn1d
 
 
 def channel_stats(pheno: np.ndarray, max_rows: int = 4096) -> tuple[list[float], list[float]]:
@@ -75,7 +76,7 @@ def build_model(
 ) -> nn.Module:
     """The untrained model of ``method``; the phenotype path starts with Standardize."""
     encoder = build_phenotype_encoder(
-        cfg.encoder, in_shape, cfg.dim, backbone, cfg.backbone_features
+        cfg.encoder, in_shape, cfg.dim, backbone, cfg.backbone_features, cfg.width
     )
     phenotype = nn.Sequential(Standardize(*stats), encoder)
     if method in ("gemcont", "prs"):
