@@ -14,10 +14,10 @@ include: "workflow/rules/panel.smk"
 include: "workflow/rules/phenotypes.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/gwas.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     default_target: True
     input:
-        embedding_files(),
-        gwas_files(),
+        rules.build_report.output.html,

@@ -1,0 +1,81 @@
+"""Stage glue for evaluation aggregation, paper figures and the HTML report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from gemcont.evaluate.collect import (
+    read_table,
+    truth_r2_table,
+    write_comparison,
+    write_metrics,
+    write_summary,
+)
+from gemcont.io.tables import write_tsv
+from gemcont.plots.figures import (
+    fig_embedding_pca,
+    fig_marker_violin,
+    fig_methods,
+    fig_training_curves,
+)
+from gemcont.report.html import ReportInputs, build_report
+
+
+def aggregate(
+    metrics: Sequence[Path],
+    scores: Mapping[str, Sequence[Path]],
+    out: Mapping[str, Path],
+    truth: bool,
+) -> None:
+    """Merge per-run metrics; summary over splits; DeLong vs GEMCONT; truth R² table."""
+    long = pd.concat([read_table(p) for p in metrics], ignore_index=True)
+    write_metrics(long, out["metrics"])
+    write_summary(long, out["summary"])
+    frames = {
+        m: pd.concat([read_table(p) for p in ps], ignore_index=True) for m, ps in scores.items()
+    }
+    if "gemcont" in frames and len(frames) > 1:
+        write_comparison(frames, out["comparison"])
+    else:
+        columns = ["method", "split", "outcome", "auc", "auc_ref", "diff", "p_delong"]
+        write_tsv(pd.DataFrame(columns=columns), out["comparison"])
+    empty = pd.DataFrame(columns=["method", "split", "latent", "r2"])
+    write_tsv(truth_r2_table(long) if truth else empty, out["truth_r2"])
+
+
+def figures(
+    metrics: Path,
+    training: Mapping[tuple[str, int], Path],
+    embeddings: Path,
+    disease: Path,
+    marker: Path,
+    marker_column: str,
+    out: Mapping[str, Path],
+) -> None:
+    """Fig. 3/4-style method comparison, training curves, embedding PCA and marker violins."""
+    fig_methods(read_table(metrics), out["methods"].with_suffix(""))
+    fig_training_curves(training, out["training"].with_suffix(""))
+    emb, dis = read_table(embeddings), read_table(disease)
+    fig_embedding_pca(emb, dis, out["pca"].with_suffix(""))
+    fig_marker_violin(emb, dis, read_table(marker), marker_column, out["violin"].with_suffix(""))
+
+
+def report(
+    config: Mapping,
+    paths: Mapping[str, Path | None],
+    gwas: Mapping[str, Mapping[str, Path]],
+    qc_images: Sequence[Path],
+    out_html: Path,
+) -> None:
+    """The standalone results/report/index.html."""
+    inputs = ReportInputs(
+        config=config,
+        manhattan={m: p["manhattan"] for m, p in gwas.items()},
+        qq={m: p["qq"] for m, p in gwas.items()},
+        qc_images=list(qc_images),
+        **paths,
+    )
+    build_report(inputs, out_html)
