@@ -1,0 +1,129 @@
+"""Disease risk prediction from held-out embeddings.
+
+Only people in the held-out set are used: the embedding model saw the training people's
+panel genotypes, so they never enter the risk model. Within the held-out people, an L2
+logistic regression (regularisation chosen by inner stratified cross-validation on ROC
+AUC) is evaluated by outer stratified K-fold cross-fitting, so every held-out person gets
+an out-of-fold risk score from a model that was not fitted on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+KEY = ["FID", "IID"]
+OUTCOMES = ("disease_at_assessment", "incident_5y")
+CATEGORICAL = ("batch", "centre")
+
+
+def keyed(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with FID and IID as strings."""
+    return df.assign(FID=df["FID"].astype(str), IID=df["IID"].astype(str))
+
+
+def embedding_columns(emb_df: pd.DataFrame) -> list[str]:
+    """The embedding dimensions e_0 .. e_{D-1}, in order."""
+    return [c for c in emb_df.columns if c.startswith("e_")]
+
+
+def heldout(emb_df: pd.DataFrame) -> pd.DataFrame:
+    """The held-out people's embeddings (training-split rows dropped)."""
+    return keyed(emb_df.loc[emb_df["set"] == "heldout"])
+
+
+def outcome_cohort(emb_df: pd.DataFrame, disease_df: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Held-out people with disease status, sorted by key; incident excludes prevalent cases."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; choose one of {OUTCOMES}")
+    cohort = heldout(emb_df).merge(keyed(disease_df), on=KEY, how="inner")
+    if outcome == "incident_5y":
+        cohort = cohort[cohort["disease_at_assessment"] == 0]
+    return cohort.sort_values(KEY).reset_index(drop=True)
+
+
+def covariate_matrix(cohort: pd.DataFrame, covariates_df: pd.DataFrame) -> pd.DataFrame:
+    """Covariates aligned to ``cohort`` (inner join); batch and centre as dummy columns."""
+    covs = keyed(covariates_df)
+    categorical = [c for c in covs.columns if c in CATEGORICAL]
+    covs = pd.get_dummies(
+        covs.astype(dict.fromkeys(categorical, str)),
+        columns=categorical,
+        drop_first=True,
+        dtype=float,
+    )
+    return cohort[KEY].merge(covs.dropna(), on=KEY, how="inner")
+
+
+def risk_model(seed: int, inner_folds: int, n_cs: int) -> Pipeline:
+    """Standardise, then L2 logistic regression with C chosen by inner stratified CV on AUC.
+
+    Newton-Cholesky is exact and ~10x faster than lbfgs on collinear embeddings (D = 256).
+    """
+    inner = StratifiedKFold(n_splits=inner_folds, shuffle=True, random_state=seed)
+    return make_pipeline(
+        StandardScaler(),
+        LogisticRegressionCV(
+            Cs=n_cs,
+            solver="newton-cholesky",
+            l1_ratios=(0.0,),
+            cv=inner,
+            scoring="roc_auc",
+            max_iter=1000,
+            use_legacy_attributes=False,
+        ),
+    )
+
+
+def out_of_fold_scores(
+    x: np.ndarray, y: np.ndarray, seed: int, n_folds: int, inner_folds: int, n_cs: int
+) -> np.ndarray:
+    """Risk scores from outer stratified K-fold cross-fitting (each person scored once)."""
+    if min(y.sum(), len(y) - y.sum()) < n_folds:
+        raise ValueError(
+            f"need at least {n_folds} cases and controls, got {int(y.sum())} cases "
+            f"among {len(y)} people"
+        )
+    scores = np.empty(len(y))
+    outer = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for fit, score in outer.split(x, y):
+        model = risk_model(seed, inner_folds, n_cs).fit(x[fit], y[fit])
+        scores[score] = model.decision_function(x[score])
+    return scores
+
+
+def risk_prediction(
+    emb_df: pd.DataFrame,
+    disease_df: pd.DataFrame,
+    covariates_df: pd.DataFrame | None,
+    outcome: str,
+    seed: int,
+    n_folds: int = 5,
+    inner_folds: int = 5,
+    n_cs: int = 10,
+) -> dict:
+    """Out-of-fold ROC AUC and PR AUC of ``outcome`` from held-out embeddings (+ covariates).
+
+    Returns ``outcome, n, n_cases, auc, auprc`` and ``scores`` (FID IID y score).
+    """
+    cohort = outcome_cohort(emb_df, disease_df, outcome)
+    features = cohort[KEY + embedding_columns(cohort)]
+    if covariates_df is not None:
+        features = features.merge(covariate_matrix(cohort, covariates_df), on=KEY, how="inner")
+        cohort = cohort.merge(features[KEY], on=KEY, how="inner")
+    x = features.drop(columns=KEY).to_numpy(float)
+    y = cohort[outcome].to_numpy(int)
+    scores = out_of_fold_scores(x, y, seed, n_folds, inner_folds, n_cs)
+    return {
+        "outcome": outcome,
+        "n": len(y),
+        "n_cases": int(y.sum()),
+        "auc": float(roc_auc_score(y, scores)),
+        "auprc": float(average_precision_score(y, scores)),
+        "scores": cohort[KEY].assign(y=y, score=scores),
+    }
