@@ -22,12 +22,13 @@ from gemcont.gwas.builtin import (
     resolve_device,
     run_builtin_gwas,
     scan_block,
+    score_block,
     t_mlog10p,
     write_builtin_gwas,
 )
 from gemcont.gwas.multitrait import combine_z
 from gemcont.gwas.prepare import prepare_phenotypes, read_phenotypes, write_phenotypes
-from gemcont.io.plink import read_bim, write_bed
+from gemcont.io.plink import MISSING_INT8, read_bim, write_bed
 from gemcont.io.sumstats import MULTI_TRAIT_COLUMNS, SINGLE_TRAIT_COLUMNS
 
 N_PEOPLE, N_HELDOUT, N_VARIANTS, D = 2000, 1500, 300, 8
@@ -338,6 +339,28 @@ def test_run_builtin_gwas__cuda_matches_cpu(cohort) -> None:
     _, gpu = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cuda")
     np.testing.assert_allclose(gpu["CHISQ"], cohort["multi"]["CHISQ"], rtol=1e-4)
     np.testing.assert_allclose(gpu["LOG10P"], cohort["multi"]["LOG10P"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("use_torch", [False, True])
+def test_Backend_genotypes__int8_block_equals_float_dosages(cohort, use_torch) -> None:
+    """int8 blocks (MISSING_INT8) as run_builtin_gwas reads them: same counts and results."""
+    if use_torch:
+        pytest.importorskip("torch")
+    g = cohort["g"][:N_HELDOUT].astype(np.float64)
+    g[np.random.default_rng(3).random(g.shape) < 0.02] = np.nan
+    int8 = np.asfortranarray(np.where(np.isnan(g), MISSING_INT8, g).astype(np.int8))
+    y = cohort["pheno_df"][[f"Y{d}" for d in range(D)]].to_numpy()
+    covariates = cohort["covar_df"][["age", "sex", "pc1"]].to_numpy()[:N_HELDOUT]
+    keep, counts, expected = scan_block(g, null_model(y, covariates, Backend()), 0, 0, Backend())
+    backend = Backend(use_torch=use_torch)
+    block, got_counts = backend.genotypes(backend.transfer(int8))
+    got_keep, _, got = score_block(block, got_counts, null_model(y, covariates, backend), 0, 0)
+    assert (got_keep == keep).all()
+    assert (got_counts.n_obs == counts.n_obs).all() and (counts.n_obs < N_HELDOUT).all()
+    np.testing.assert_allclose(got_counts.eaf, counts.eaf, rtol=1e-12)
+    np.testing.assert_allclose(got_counts.mac, counts.mac, rtol=1e-12)
+    for name in ["beta", "se", "mlog10p", "chisq"]:
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-8)
 
 
 def test_scan_block__drops_a_variant_collinear_with_the_covariates(cohort) -> None:
