@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bed_reader import open_bed, to_bed
 
 from gemcont.errors import InputError
 
@@ -122,8 +121,11 @@ class Genotypes:
         )
 
     @cached_property
-    def _bed(self) -> open_bed:
-        """bed-reader handle, opened on the first :meth:`read`."""
+    def _bed(self):  # -> bed_reader.open_bed
+        """bed-reader handle, opened on the first :meth:`read` (imported there, so the int8
+        path of :meth:`read_int8` runs where bed-reader's compiled module is absent)."""
+        from bed_reader import open_bed
+
         return open_bed(
             bed_paths(self.prefix)["bed"],
             iid_count=self.n_samples,
@@ -259,6 +261,8 @@ def write_bed(
         "allele_1": bim["A1"].astype(str).to_list(),
         "allele_2": bim["A2"].astype(str).to_list(),
     }
+    from bed_reader import to_bed
+
     to_bed(paths["bed"], dosages, properties=properties, count_A1=True, num_threads=threads)
 
 
