@@ -230,3 +230,21 @@ def test_spirometry_stops_when_most_people_fail(tmp_path: Path) -> None:
     path.write_text("eid\t3066-0.0\n1\t0,10,x\n2\t0,500,1000,1500\n3\t5,-900\n4\tNA\n5\t\n")
     with pytest.raises(InputError, match=r"only 1 of 3 items"):
         build_spirometry_store(path, tmp_path / "store", raster_size=32)
+
+
+def test_truncated_and_all_nan_blows_are_excluded_with_reasons(tmp_path: Path) -> None:
+    good = ",".join(str(int(4000 * (1 - np.exp(-t / 0.6)))) for t in np.arange(0, 6, 0.01))
+    path = tmp_path / "t.tsv"
+    path.write_text(
+        "eid\t3066-0.0\n"
+        f"1\t{good}\n"
+        f"2\t{good}\n"
+        "3\t0,15,\n"  # truncated record: the export was cut mid-blow
+        "4\tNaN,NaN,NaN,NaN\n"  # all-NaN curve
+    )
+    index = build_spirometry_store(path, tmp_path / "store", raster_size=32, min_kept_fraction=0.5)
+    assert index["IID"].tolist() == ["1", "2"]
+    excl = read_exclusions(tmp_path / "store").set_index("IID")
+    assert set(excl.index) == {"3", "4"}
+    assert "not a number" in excl.loc["3", "reason"]
+    assert "not finite" in excl.loc["4", "reason"]
