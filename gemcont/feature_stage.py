@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gemcont.errors import InputError
 from gemcont.features import (
     extract_dosages,
     ld_prune,
@@ -54,11 +55,14 @@ def build_features(
         )
         if mismatch.any():
             first = panel.loc[mismatch, "ID"].iloc[0]
-            raise ValueError(
-                f"{panel_path}: {mismatch.sum()} panel variants (first {first}) no longer match "
-                f"{bfile}.bim by ID or effect allele; rerun the panel stage (snakemake -R build_panel)"
+            raise InputError(
+                panel_path,
+                f"{mismatch.sum()} panel variants (first {first}) no longer match "
+                f"{bfile}.bim by ID or effect allele",
+                "rerun the panel stage: snakemake -R build_panel",
             )
-        result = extract_dosages(genotypes, panel["BIM_INDEX"].to_numpy(), None, cfg["max_missing"])
+        bim_index = panel["BIM_INDEX"].to_numpy()
+        result = extract_dosages(genotypes, bim_index, None, cfg["max_missing"])
         fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
     pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")

@@ -56,7 +56,8 @@ def choose_causal(
     if len(chosen) < n_needed:
         raise ValueError(
             f"only {len(chosen)} of {n_needed} causal variants fit "
-            f"{spec.causal_min_distance_kb} kb apart; lower simulate.architecture.n_mediated/n_direct or simulate more chromosomes"
+            f"{spec.causal_min_distance_kb} kb apart; lower simulate.architecture.n_mediated "
+            "or n_direct, or simulate more chromosomes"
         )
     chosen = np.sort(np.asarray(chosen))
     pathway = np.array(["mediated"] * spec.n_mediated + ["direct"] * spec.n_direct)
