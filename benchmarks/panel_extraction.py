@@ -15,44 +15,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from itertools import product
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from synthetic_bed import simulate_bed
 
 from gemcont.features import extract_dosages
 from gemcont.io.plink import Genotypes
-
-# .bed bytes whose four 2-bit genotypes are never 01 (missing): 00, 10, 11 = 2, 1, 0 A1
-VALID_BYTES = np.array(
-    [a | b << 2 | c << 4 | d << 6 for a, b, c, d in product((0, 2, 3), repeat=4)], np.uint8
-)
-
-
-def simulate_bed(prefix: Path, n_people: int, n_variants: int, seed: int) -> None:
-    """Write random 0/1/2 genotypes straight as .bed bytes (fast for 10^5 x 10^4)."""
-    rng = np.random.default_rng(seed)
-    row_bytes = (n_people + 3) // 4
-    with open(f"{prefix}.bed", "wb") as bed:
-        bed.write(bytes([0x6C, 0x1B, 0x01]))
-        for start in range(0, n_variants, 1000):
-            rows = min(1000, n_variants - start)
-            bed.write(rng.choice(VALID_BYTES, (rows, row_bytes)).tobytes())
-    ids = [f"{i + 1}" for i in range(n_people)]
-    pd.DataFrame({"FID": ids, "IID": ids, "P": 0, "M": 0, "S": 0, "Y": -9}).to_csv(
-        f"{prefix}.fam", sep="\t", header=False, index=False
-    )
-    pd.DataFrame(
-        {
-            "CHR": 1,
-            "ID": [f"rs{j}" for j in range(n_variants)],
-            "CM": 0,
-            "POS": np.arange(n_variants) * 100 + 1,
-            "A1": "A",
-            "A2": "G",
-        }
-    ).to_csv(f"{prefix}.bim", sep="\t", header=False, index=False)
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:
