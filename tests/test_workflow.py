@@ -97,3 +97,17 @@ def test_workflow__tiny_simulation_runs_end_to_end(tmp_path, tiny_config):
     first_image = manifest[1].split("\t")[3]
     assert (sim / "fundus" / first_image).exists()
     assert (tmp_path / "logs" / "simulate" / "genetics.log").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("profile", "gpu_request"), [("slurm", "gpu=1"), ("slurm-gres", "gres=gpu:1")]
+)
+def test_workflow__slurm_profiles_parse_and_request_gpus(tmp_path, profile, gpu_request):
+    result = snakemake(
+        "-n", "--profile", str(REPO / "profiles" / profile), "--directory", str(tmp_path)
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    train = out[out.index("rule train_model:") :]
+    train = train[: train.index("\n\n")]
+    assert gpu_request in train and "slurm_partition=<gpu-partition>" in train

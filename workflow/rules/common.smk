@@ -26,6 +26,25 @@ def phenotype_source():
     return DATA["spirometry_table"]
 
 
+def cohort_size():
+    """People in the cohort: simulated size, or the .fam line count (for resources)."""
+    if config["simulate"]["enabled"]:
+        return config["simulate"]["n_people"]
+    with open(f"{BFILE}.fam") as fam:
+        return sum(1 for _ in fam)
+
+
+def simulation_mem_mb():
+    """Memory of simulate_genetics: int8 genotypes of both cohorts, a few copies."""
+    sim = config["simulate"]
+    g = sim["genotypes"]
+    people = sim["n_people"] + sim["external_gwas"]["n_people"]
+    variants = (
+        g["n_chromosomes"] * g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"]
+    )
+    return int(1000 + 4 * people * variants / 10**6)
+
+
 def gwas_chromosomes():
     """Chromosomes scanned: configured, simulated, or those of the cohort .bim."""
     if config["gwas"]["chromosomes"]:

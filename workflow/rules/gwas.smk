@@ -63,7 +63,9 @@ rule gwas_chromosome:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, threads: 2000 + config["gwas"]["block_size"] // 2,
+        mem_mb=lambda wc, attempt: attempt
+        * (1000 + 40 * cohort_size() * config["gwas"]["block_size"] // 10**6),
+        runtime=lambda wc, attempt: attempt * 60,
     params:
         gwas=config["gwas"],
     script:

@@ -17,7 +17,7 @@ rule simulate_genetics:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc: 2000 + config["simulate"]["external_gwas"]["n_people"] // 10,
+        mem_mb=lambda wc, attempt: attempt * simulation_mem_mb(),
     params:
         simulate=config["simulate"],
     script:

@@ -19,8 +19,8 @@ rule train_model:
     threads: 2
     resources:
         gpu=1 if config["train"]["device"] != "cpu" else 0,
-        mem_mb=4000,
-        runtime=600,
+        mem_mb=lambda wc, input, attempt: attempt * (4000 + 2 * int(input.size_mb)),
+        runtime=lambda wc, attempt: attempt * 600,
     params:
         train=config["train"],
         modality=DATA["modality"],
