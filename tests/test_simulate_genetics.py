@@ -138,3 +138,12 @@ def test_simulate_genetics__disease_follows_liability_thresholds(sim):
     observed = disease["incident_5y"].to_numpy()[~prevalent].sum()
     assert abs(observed - risk.sum()) < 4 * np.sqrt((risk * (1 - risk)).sum())
     assert disease["incident_5y"].to_numpy()[prevalent].sum() == 0
+
+
+def test_simulate_genetics__plants_missing_bmi(sim):
+    cfg, paths = sim
+    covariates = read(paths.covariates)
+    missing = covariates["bmi"].isna()
+    expected = cfg["defects"]["missing_covariate_fraction"] * len(covariates)
+    assert 0 < missing.sum() <= 3 * expected + 3
+    assert covariates.drop(columns="bmi").notna().all().all()

@@ -20,6 +20,7 @@ from gemcont.simulate.architecture import (
     genetic_values,
     liability_and_disease,
 )
+from gemcont.simulate.defects import missing_covariates
 from gemcont.simulate.external_gwas import case_control_scan, swap_reported_alleles
 from gemcont.simulate.genotypes import ChromosomeSpec, simulate_chromosome
 
@@ -130,7 +131,13 @@ def simulate_genetics(cfg: dict, paths: GeneticsPaths, threads: int = 1) -> None
     _write_cohort_genotypes(
         paths.bfile, dosages[cohort], ids.iloc[cohort], covariates, bim, cfg, rng
     )
-    write_tsv(covariates.iloc[cohort], paths.covariates)
+    defects = cfg["defects"]
+    write_tsv(
+        missing_covariates(
+            covariates.iloc[cohort], defects["missing_covariate_fraction"], cfg["seed"]
+        ),
+        paths.covariates,
+    )
     write_tsv(
         pd.concat([ids, disease[["disease_at_assessment", "incident_5y"]]], axis=1).iloc[cohort],
         paths.disease,

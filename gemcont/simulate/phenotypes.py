@@ -8,6 +8,7 @@ import pandas as pd
 
 from gemcont.io.tables import write_tsv
 from gemcont.simulate import fundus, spirometry
+from gemcont.simulate.defects import choose, fundus_defects, spirometry_defects
 
 
 def people_table(covariates: Path, latent: Path) -> pd.DataFrame:
@@ -26,6 +27,14 @@ def people_table(covariates: Path, latent: Path) -> pd.DataFrame:
     return people
 
 
+def planted(people: pd.DataFrame, cfg: dict) -> tuple[list[str], list[str]]:
+    """People without a phenotype record and people with a corrupt one."""
+    d = cfg["defects"]
+    return choose(
+        people["IID"].tolist(), d["no_phenotype_fraction"], d["corrupt_records"], cfg["seed"]
+    )
+
+
 def simulate_spirometry_files(
     people: pd.DataFrame, cfg: dict, table: Path, markers: Path, plot: Path
 ) -> None:
@@ -35,6 +44,7 @@ def simulate_spirometry_files(
     )
     write_tsv(marker, markers)
     spirometry.plot_flow_volume(table, plot, n=12)
+    spirometry_defects(table, *planted(people, cfg))
 
 
 def simulate_fundus_files(
@@ -52,10 +62,10 @@ def simulate_fundus_files(
         seed=cfg["seed"],
         threads=threads,
     )
-    write_tsv(table, manifest)
-    write_tsv(marker, markers)
     fundus.contact_sheet(
         [out_dir / p for p in table["path"].head(16)],
         sheet,
         title="Simulated fundus photographs (first 16)",
     )
+    write_tsv(fundus_defects(table, out_dir, *planted(people, cfg)), manifest)
+    write_tsv(marker, markers)
