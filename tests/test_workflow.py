@@ -111,3 +111,30 @@ def test_workflow__slurm_profiles_parse_and_request_gpus(tmp_path, profile, gpu_
     train = out[out.index("rule train_model:") :]
     train = train[: train.index("\n\n")]
     assert gpu_request in train and "slurm_partition=<gpu-partition>" in train
+
+
+def test_workflow__tiny_config_runs_to_the_report(tmp_path):
+    tiny = tmp_path / "tiny_all.yaml"
+    tiny.write_text(
+        yaml.safe_dump(
+            {
+                "simulate": merged(TINY, {"n_people": 600, "fundus": {"enabled": False}}),
+                "panel": {"p_threshold": 1e-3, "min_variants": 2},
+                "pcs": {"n_pcs": 4},
+                "phenotypes": {"spirometry_raster_size": 32},
+                "splits": {"n_splits": 1, "min_people": 50},
+                "methods": ["gemcont", "clinical"],
+                "train": {"epochs": 2, "batch_size": 64, "warmup_epochs": 1, "width": 8},
+                "gwas": {"n_components": 4, "covariates": {"n_pcs": 4}},
+                "evaluate": {"n_folds": 2, "inner_folds": 2, "n_cs": 3},
+            }
+        )
+    )
+    result = snakemake("--cores", "2", "--directory", str(tmp_path), configs=(tiny,))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    html = (tmp_path / "results" / "report" / "index.html").read_text()
+    assert "GEMCONT" in html and "Clinical marker" in html
+    emb = tmp_path / "results" / "embeddings" / "gemcont" / "split_0" / "embeddings.tsv.gz"
+    assert emb.stat().st_size > 0
+    dropped = (tmp_path / "results" / "splits" / "dropped.tsv").read_text()
+    assert "no blow recorded" in dropped or "missing value" in dropped
