@@ -86,3 +86,13 @@ def load_config(config: MutableMapping, schema_path: str | Path) -> MutableMappi
     validate_config(config, load_schema(schema_path))
     check_consistency(config)
     return config
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def with_defaults(section: str, values: MutableMapping | None = None) -> dict:
+    """Config ``section`` with the schema's defaults under ``values`` (for library callers
+    that pass a partial section); validated like a full config."""
+    config = validate_config({section: _copy(dict(values or {}))}, load_schema(SCHEMA_PATH))
+    return config[section]

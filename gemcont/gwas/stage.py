@@ -12,8 +12,8 @@ T = zᵀR⁻¹z (:func:`gemcont.gwas.multitrait.combine_z`) with z = BETA/SE and
 correlation of the covariate-residualised phenotypes
 (:func:`gemcont.gwas.builtin.residual_correlation`). MAF/MAC filters are applied
 here to every engine's output (from its EAF and N), so all engines keep the same
-variants. ``cfg`` is the ``gwas`` section of the config; :data:`GWAS_DEFAULTS`
-fills what it lacks.
+variants. ``cfg`` is the ``gwas`` section of the config; :func:`gwas_settings` fills
+what it lacks from the schema's defaults.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from gemcont.config import with_defaults
 from gemcont.errors import ConfigError, InputError
 from gemcont.gwas import loci
 from gemcont.gwas.builtin import (
@@ -71,26 +72,9 @@ MULTI_COLUMNS = [*MULTI_TRAIT_COLUMNS, "LOG10P"]
 VARIANT_KEY = ["ID", "POS", "EA"]
 SEX_CHROMS = ("X", "Y", "XY", "MT", "M")
 BONFERRONI_ALPHA = 0.05
-GWAS_DEFAULTS: dict[str, Any] = {
-    "min_maf": 0.01,
-    "min_mac": 20,
-    "block_size": 1000,
-    "device": "auto",
-    "p_threshold": 5e-8,
-    "clump": {"r2": 0.05, "kb": 5000},
-    "recovery_window_kb": 500,
-    "plink2": {"binary": None},
-    "regenie": {"binary": None, "step1_bsize": 1000, "step2_bsize": 400, "lowmem": True},
-}
-
-
 def gwas_settings(cfg: dict) -> dict[str, Any]:
-    """The ``gwas`` config section over :data:`GWAS_DEFAULTS` (nested sections merged)."""
-    out = {**GWAS_DEFAULTS, **cfg}
-    for key, value in GWAS_DEFAULTS.items():
-        if isinstance(value, dict):
-            out[key] = {**value, **(cfg.get(key) or {})}
-    return out
+    """The ``gwas`` config section with the schema's defaults for keys it lacks."""
+    return with_defaults("gwas", cfg)
 
 
 # --- per-chromosome association ------------------------------------------------------
