@@ -5,18 +5,12 @@ from pathlib import Path
 import torch
 
 from gemcont.logs import to_file
-from gemcont.train.stage import export_stage
+from gemcont.train.stage import export_stage, stage_inputs
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 torch.set_num_threads(sm.threads)
-inputs = {
-    "store": Path(sm.input.images).parent,
-    "features": Path(sm.input.features).parent,
-    "splits": Path(sm.input.splits),
-    "marker": Path(sm.input.marker),
-    "checkpoint": Path(sm.input.checkpoint) if sm.input.checkpoint else None,
-}
+inputs = stage_inputs(sm.input)
 export_stage(
     sm.wildcards.method,
     int(sm.wildcards.split),

@@ -5,16 +5,12 @@ from pathlib import Path
 import torch
 
 from gemcont.logs import to_file
-from gemcont.train.stage import train_stage
+from gemcont.train.stage import stage_inputs, train_stage
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 torch.set_num_threads(sm.threads)
-inputs = {
-    "store": Path(sm.input.images).parent,
-    "features": Path(sm.input.features).parent,
-    "splits": Path(sm.input.splits),
-}
+inputs = stage_inputs(sm.input)
 train_stage(
     sm.wildcards.method,
     int(sm.wildcards.split),

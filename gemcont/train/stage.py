@@ -38,6 +38,20 @@ def _keys(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[KEY].astype(str))
 
 
+def stage_inputs(rule_input) -> dict[str, Path | None]:
+    """The store, features and splits locations (plus marker and checkpoint when the rule
+    has them) from a rule's named inputs."""
+    named = dict(rule_input.items())
+    checkpoint = named.get("checkpoint")
+    return {
+        "store": Path(named["images"]).parent,
+        "features": Path(named["features"]).parent,
+        "splits": Path(named["splits"]),
+        "marker": Path(named["marker"]) if named.get("marker") else None,
+        "checkpoint": Path(checkpoint) if checkpoint else None,
+    }
+
+
 def feature_betas(report_path: Path) -> np.ndarray:
     """External GWAS betas in the column order of features.npy (kept variants only)."""
     report = pd.read_csv(report_path, sep="\t")
