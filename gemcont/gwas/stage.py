@@ -72,6 +72,8 @@ MULTI_COLUMNS = [*MULTI_TRAIT_COLUMNS, "LOG10P"]
 VARIANT_KEY = ["ID", "POS", "EA"]
 SEX_CHROMS = ("X", "Y", "XY", "MT", "M")
 BONFERRONI_ALPHA = 0.05
+
+
 def gwas_settings(cfg: dict) -> dict[str, Any]:
     """The ``gwas`` config section with the schema's defaults for keys it lacks."""
     return with_defaults("gwas", cfg)
