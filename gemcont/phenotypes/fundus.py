@@ -20,8 +20,6 @@ its reason (``exclusions.tsv``); the run stops only when fewer than
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import pandas as pd
 from PIL import Image
 
 from gemcont.io.ids import read_keyed_table
+from gemcont.parallel import pool_context
 from gemcont.phenotypes.store import StoreWriter, check_kept
 
 log = logging.getLogger(__name__)
@@ -94,11 +93,6 @@ def _worker(args: tuple[str, int, int]) -> np.ndarray | str:
         return str(err)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """'fork' on Linux (works from unguarded Snakemake scripts), else 'spawn'."""
-    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-
-
 def read_manifest(path: str | Path, fam: pd.DataFrame | None = None) -> pd.DataFrame:
     """The manifest (FID IID eye path, text; ``path`` made absolute).
 
@@ -152,5 +146,5 @@ def _run(tasks: list[tuple[str, int, int]], threads: int) -> Iterator[np.ndarray
         yield from map(_worker, tasks)
         return
     chunk = max(1, min(64, len(tasks) // (threads * 16)))
-    with _pool_context().Pool(min(threads, len(tasks))) as pool:
+    with pool_context().Pool(min(threads, len(tasks))) as pool:
         yield from pool.imap(_worker, tasks, chunksize=chunk)

@@ -19,8 +19,6 @@ are byte-identical for any ``threads``.
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
 from gemcont.errors import InputError
+from gemcont.parallel import pool_context
 
 EYES: tuple[str, str] = ("left", "right")
 JPEG_QUALITY = 92
@@ -371,12 +370,6 @@ def _person_task(
     return rows, (fid, iid, measured)
 
 
-def _start_method() -> str:
-    """'fork' on Linux (works from unguarded scripts such as Snakemake ``script:`` files),
-    else 'spawn' (the worker is a top-level function, so it is spawn-safe)."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
-
-
 def _validate_people(people: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in people.columns]
     if missing:
@@ -457,7 +450,7 @@ def simulate_fundus(
         )
     ]
     if threads > 1 and len(tasks) > 1:
-        ctx = multiprocessing.get_context(_start_method())
+        ctx = pool_context()
         chunk = max(1, len(tasks) // (threads * 8))
         with ctx.Pool(min(threads, len(tasks))) as pool:
             results = pool.map(_person_task, tasks, chunksize=chunk)
