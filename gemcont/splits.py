@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
-from gemcont.io.ids import KEY, REPORT_COLUMNS, join_cohort, join_summary, read_keyed_table
+from gemcont.io.ids import (
+    KEY,
+    REPORT_COLUMNS,
+    join_cohort,
+    join_summary,
+    read_keyed_table,
+    set_dropped,
+)
 from gemcont.io.plink import read_fam
 from gemcont.io.tables import write_tsv
 from gemcont.phenotypes.store import read_exclusions, read_index
@@ -84,7 +91,7 @@ def _phenotyped(store_index: pd.DataFrame, exclusions: pd.DataFrame | None) -> p
         lost = exclusions.astype({"FID": str, "IID": str})
         lost = lost[~pd.MultiIndex.from_frame(lost[KEY]).isin(pd.MultiIndex.from_frame(people))]
         dropped = lost.assign(step="phenotypes", reason=lost["item"] + ": " + lost["reason"])
-    people.attrs["dropped"] = dropped[REPORT_COLUMNS]
+    set_dropped(people, dropped)
     return people
 
 

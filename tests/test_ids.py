@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import InputError
-from gemcont.io.ids import align_rows, join_cohort, join_summary, read_keyed_table
+from gemcont.io.ids import align_rows, dropped_rows, join_cohort, join_summary, read_keyed_table
 
 
 def _fam(n: int = 6) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def test_missing_values_are_dropped_and_reported(tmp_path: Path) -> None:
     )
     table = read_keyed_table(path, [], ["age", "sex"], "covariates")
     assert table["IID"].tolist() == ["1000"]
-    dropped = table.attrs["dropped"].set_index("IID")["reason"]
+    dropped = dropped_rows(table).set_index("IID")["reason"]
     assert dropped["1001"] == "missing value in covariates.age"
     assert dropped["1002"] == "missing value in covariates.age; missing value in covariates.sex"
 

@@ -9,7 +9,7 @@ from gemcont.errors import InputError
 from gemcont.gwas.covariates import gwas_covariates, parse_term, write_covariates
 from gemcont.gwas.prepare import prepare_gwas_inputs, write_phenotypes
 from gemcont.gwas.stage import write_trait_correlation
-from gemcont.io.ids import KEY, read_keyed_table
+from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.plink import read_fam
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,10 @@ def build_gwas_inputs(
         covariates_path, covariate_columns(spec), [], "covariates", fam=fam
     )
     pcs = read_keyed_table(pcs_path, [], [], "pcs", fam=fam)
-    for table in (covariates, pcs):
-        dropped = table.attrs.pop("dropped", None)
-        if dropped is not None and len(dropped):
-            log.warning(
-                "GWAS covariates: %d people dropped: %s",
-                len(dropped),
-                dropped["reason"].value_counts().to_dict(),
-            )
+    dropped = dropped_rows(covariates)
+    if len(dropped):
+        reasons = dropped["reason"].value_counts().to_dict()
+        log.warning("GWAS covariates: %d people dropped: %s", len(dropped), reasons)
     design = gwas_covariates(covariates, pcs, spec)
     keyed = design.set_index(KEY)
     keep = pheno.set_index(KEY).index.isin(keyed.index)

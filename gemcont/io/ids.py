@@ -143,8 +143,22 @@ def read_keyed_table(
     _check_duplicates(table, unique_by or ["IID"], path)
     table, dropped = _drop_missing(table, used, name, path)
     table = _to_numeric(table, numeric, path)
-    table.attrs["dropped"] = pd.concat([unknown, dropped], ignore_index=True)
+    set_dropped(table, pd.concat([unknown, dropped], ignore_index=True))
     return table
+
+
+def set_dropped(table: pd.DataFrame, dropped: pd.DataFrame) -> None:
+    """Remember who left ``table`` and why (FID IID step reason) in ``table.attrs``.
+
+    Kept as plain records: pandas compares ``attrs`` when it propagates them, and a
+    DataFrame there makes ``astype``/``concat`` fail.
+    """
+    table.attrs["dropped"] = dropped[REPORT_COLUMNS].to_dict("records")
+
+
+def dropped_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`set_dropped` recorded for ``table`` (FID IID step reason)."""
+    return pd.DataFrame(table.attrs.get("dropped", []), columns=REPORT_COLUMNS)
 
 
 def _keys(table: pd.DataFrame) -> pd.MultiIndex:
@@ -178,7 +192,7 @@ def join_cohort(
     """
     everyone = [fam[KEY]]
     for table in tables.values():
-        everyone += [table[KEY], table.attrs.get("dropped", pd.DataFrame(columns=KEY))[KEY]]
+        everyone += [table[KEY], dropped_rows(table)[KEY]]
     universe = pd.MultiIndex.from_frame(
         pd.concat(everyone, ignore_index=True).astype(str).drop_duplicates()
     )
@@ -186,8 +200,7 @@ def join_cohort(
     kept, rows = _step_drops(universe, kept, _keys(fam), pd.DataFrame(), "genotypes (.fam)")
     reports = [rows]
     for name, table in tables.items():
-        dropped = table.attrs.get("dropped", pd.DataFrame(columns=REPORT_COLUMNS))
-        kept, rows = _step_drops(universe, kept, _keys(table), dropped, name)
+        kept, rows = _step_drops(universe, kept, _keys(table), dropped_rows(table), name)
         reports.append(rows)
     steps = ["genotypes (.fam)", *tables]
     report = pd.concat(reports, ignore_index=True)[REPORT_COLUMNS]

@@ -9,7 +9,6 @@ REGENIE ``ALLELE1`` and ``plink2 --glm omit-ref`` do. Sumstats files call it
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
@@ -199,14 +198,6 @@ class Genotypes:
             out[dest] = decoded
         else:
             target[...] = decoded
-
-    def blocks(
-        self, block_size: int, samples: np.ndarray | slice | None = None, dtype: str = "float32"
-    ) -> Iterator[tuple[slice, np.ndarray]]:
-        """Yield (variant slice, samples x block dosages) over the whole fileset."""
-        for start in range(0, self.n_variants, block_size):
-            sl = slice(start, min(start + block_size, self.n_variants))
-            yield sl, self.read(sl, samples, dtype)
 
     def close(self) -> None:
         """Release the .bed: the bed-reader handle if opened, and the memory map."""

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from gemcont.io.ids import read_keyed_table
+from gemcont.io.ids import dropped_rows, read_keyed_table
 from gemcont.parallel import pool_context
 from gemcont.phenotypes.store import StoreWriter, check_kept
 
@@ -123,7 +123,7 @@ def build_fundus_store(
     """
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path, fam)
-    dropped = manifest.attrs["dropped"]
+    dropped = dropped_rows(manifest)
     n_total = len(manifest) + len(dropped)
     tasks = [(p, image_size, threshold) for p in manifest["path"]]
     with StoreWriter(out_dir, len(manifest), (3, image_size, image_size)) as writer:

@@ -1,7 +1,6 @@
 """Embeddings to disk: FID IID set e_0..e_{D-1} per person (TSV.gz), whatever the method.
 
-``frozen`` (backbone features, mean-pooled tokens) and ``clinical`` (the marker as a
-1-D embedding) need no training and are produced here.
+``clinical`` (the marker as a 1-D embedding) needs no training and is produced here.
 """
 
 from __future__ import annotations
@@ -11,36 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from gemcont.io.tables import write_tsv
-from gemcont.models.phenotype import backbone_tokens
-from gemcont.train.loop import autocast, resolve_device, to_float
 from gemcont.train.methods import average_by_person
-
-
-@torch.no_grad()
-def frozen_features(
-    backbone: nn.Module,
-    pheno: np.ndarray,
-    batch_size: int = 256,
-    device: str = "auto",
-    amp: bool = True,
-) -> np.ndarray:
-    """Mean-pooled backbone tokens of every row of ``pheno`` (uint8): rows x F float32.
-
-    Items enter the backbone as floats in [0, 1]; wrap it with its own normalisation.
-    """
-    dev = resolve_device(device)
-    backbone.to(dev).eval()
-    out = []
-    for start in range(0, len(pheno), batch_size):
-        x_t = torch.from_numpy(np.ascontiguousarray(pheno[start : start + batch_size]))
-        with autocast(dev, amp):
-            tokens = backbone_tokens(backbone, to_float(x_t.to(dev), channels_last=True))
-        out.append(tokens.float().mean(dim=1).cpu().numpy())
-    return np.concatenate(out)
 
 
 def clinical_embedding(marker: np.ndarray) -> np.ndarray:
