@@ -104,7 +104,9 @@ def test_workflow__tiny_simulation_runs_end_to_end(tmp_path, tiny_config):
 )
 def test_workflow__slurm_profiles_parse_and_request_gpus(tmp_path, profile, gpu_request):
     result = snakemake(
-        "-n", "--profile", str(REPO / "profiles" / profile), "--directory", str(tmp_path)
+        "-n",
+        *("--profile", str(REPO / "profiles" / profile), "--workflow-profile", "none"),
+        *("--directory", str(tmp_path)),
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
