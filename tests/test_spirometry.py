@@ -17,7 +17,13 @@ from gemcont.io.spirometry import (
     parse_blow,
     read_3066_table,
 )
-from gemcont.simulate.spirometry import latent_to_shape, simulate_blow, simulate_spirometry
+from gemcont.simulate.spirometry import (
+    ShapeNuisance,
+    latent_to_shape,
+    person_shape,
+    simulate_blow,
+    simulate_spirometry,
+)
 
 
 def _exponential_blow(fvc_l: float = 4.0, tau: float = 0.5, seconds: float = 12.0) -> np.ndarray:
@@ -173,6 +179,38 @@ def test_simulated_blow_is_physiological():
     peak = int(np.argmax(f))
     assert 0.03 < v[peak] / v[-1] < 0.3  # early sharp peak
     assert f[-1] < 0.3 and f[peak] > 4.0
+
+
+def test_knee_continues_the_limb_and_changes_its_concavity():
+    shape = latent_to_shape(np.zeros(3), 55.0, 1, 176.0)
+    plain = simulate_blow(shape, np.random.default_rng(3))
+    # a knee that keeps the exponent is the same closed-form limb, split in two
+    same = simulate_blow({**shape, "knee_at": 0.5, "k_low": shape["k"]}, np.random.default_rng(3))
+    assert len(same) == len(plain)
+    np.testing.assert_allclose(same, plain, atol=1.0)  # mL, rounding of the split time
+    scooped = simulate_blow(
+        {**shape, "knee_at": 0.5, "k_low": 2 * shape["k"]}, rng=np.random.default_rng(3)
+    )
+    v_plain, f_plain = flow_volume(np.rint(plain))
+    v_scooped, f_scooped = flow_volume(np.rint(scooped))
+    # below the knee the scooped limb's flow falls faster: lower flow at the same volume
+    at = 0.75 * v_plain[-1]
+    assert np.interp(at, v_scooped, f_scooped) < 0.6 * np.interp(at, v_plain, f_plain)
+    assert v_scooped[-1] < v_plain[-1]  # and the blow ends sooner (flow < 25 mL/s)
+
+
+def test_person_shape_is_independent_of_the_latent_traits():
+    nuisance = ShapeNuisance()
+    draws = [
+        person_shape(latent_to_shape(np.array([z, 0, 0]), 55.0, 1, 176.0), np.random.default_rng(i))
+        for i, z in enumerate(np.random.default_rng(0).normal(size=400))
+    ]
+    knee = np.array([d["knee_at"] for d in draws])
+    ratio = np.log([d["k_low"] / d["k"] for d in draws])
+    assert nuisance.knee_min <= knee.min() and knee.max() <= nuisance.knee_max
+    assert abs(ratio.std() - nuisance.knee_log_sd) < 0.05
+    zs = np.random.default_rng(0).normal(size=400)
+    assert abs(np.corrcoef(zs, ratio)[0, 1]) < 0.15
 
 
 def test_simulate_spirometry_markers_and_table(tmp_path):

@@ -13,6 +13,13 @@ follows the descending limb ``F(v) = PEF * ((FVC - v) / (FVC - v_peak)) ** k``.
 the ODE, perturbed by slow flow fluctuations and integrated with the trapezoid rule).
 ``k > 1`` gives a scooped (obstructive) limb, ``k ~ 1`` a straight one, ``k < 1`` a
 convex one. The blow ends when flow falls below 25 mL/s or after 15 s.
+
+Besides the latent traits, every person has a non-genetic, habitual curve shape
+(:class:`ShapeNuisance`): where on the volume axis the peak falls, and a "knee" below
+which the descending limb changes concavity (``k`` times a person-level factor), as
+seen in real flow-volume loops. It is independent of the latent traits and of
+genetics, so it is structure that a phenotype-only model may learn but that genetics
+cannot explain.
 """
 
 from __future__ import annotations
@@ -71,8 +78,19 @@ class BlowNoise:
     volume_noise_ml: float = 1.5
 
 
+@dataclass(frozen=True)
+class ShapeNuisance:
+    """Person-level, non-genetic shape variation (see :func:`person_shape`)."""
+
+    v_peak_log_sd: float = 0.3
+    knee_log_sd: float = 0.4
+    knee_min: float = 0.3
+    knee_max: float = 0.7
+
+
 DEFAULT_EFFECTS = ShapeEffects()
 DEFAULT_NOISE = BlowNoise()
+DEFAULT_NUISANCE = ShapeNuisance()
 
 
 def latent_to_shape(
@@ -130,6 +148,25 @@ def latent_to_shape(
     }
 
 
+def person_shape(
+    shape: dict[str, float], rng: np.random.Generator, nuisance: ShapeNuisance = DEFAULT_NUISANCE
+) -> dict[str, float]:
+    """Add a person's habitual, non-genetic shape to ``shape`` (from :func:`latent_to_shape`).
+
+    ``v_peak_frac`` is scaled by ``exp(N(0, v_peak_log_sd))``; the knee sits at a
+    fraction ``U(knee_min, knee_max)`` of the volume left after the peak
+    (``knee_at``), below which the concavity is ``k * exp(N(0, knee_log_sd))``
+    (``k_low``).
+    """
+    frac = shape["v_peak_frac"] * np.exp(rng.normal(0.0, nuisance.v_peak_log_sd))
+    return {
+        **shape,
+        "v_peak_frac": float(min(frac, 0.3)),
+        "knee_at": float(rng.uniform(nuisance.knee_min, nuisance.knee_max)),
+        "k_low": float(shape["k"] * np.exp(rng.normal(0.0, nuisance.knee_log_sd))),
+    }
+
+
 def _descending_flow(tau: np.ndarray, pef: float, r0: float, k: float) -> np.ndarray:
     """Closed-form flow of dR/dt = -PEF * (R / R0) ** k, R(0) = R0, at times ``tau``."""
     a = pef / r0
@@ -139,14 +176,18 @@ def _descending_flow(tau: np.ndarray, pef: float, r0: float, k: float) -> np.nda
     return pef * base ** (-k / (k - 1.0))
 
 
+def _time_to_fraction(pef: float, r0: float, k: float, fraction: float) -> float:
+    """Time for dR/dt = -PEF * (R / R0) ** k to fall from R0 to ``fraction`` x R0."""
+    a = pef / r0
+    if abs(k - 1.0) < 1e-6:
+        return -np.log(fraction) / a
+    return (fraction ** (-(k - 1.0)) - 1.0) / ((k - 1.0) * a)
+
+
 def _time_to_end(pef: float, r0: float, k: float) -> float:
     """Time after the peak at which the descending-limb flow falls to END_FLOW_L_S."""
     q = min(END_FLOW_L_S / pef, 1.0)
-    a = pef / r0
-    if abs(k - 1.0) < 1e-6:
-        return -np.log(q) / a
-    base = q ** (-(k - 1.0) / k)
-    return (base - 1.0) / ((k - 1.0) * a)
+    return _time_to_fraction(pef, r0, k, q ** (1.0 / k))
 
 
 _RISE_GRID = np.linspace(0.0, 1.0, 201)
@@ -160,8 +201,10 @@ def simulate_blow(
     Per blow: PEF, ``k``, FVC and the volume at peak flow are perturbed log-normally;
     a minority of blows has submaximal effort (lower PEF, slightly lower FVC); the
     start has 2-14 samples of hesitation and a soft rise ``PEF*sin(pi/2*t/T)**p``
-    (``1 <= p <= 2.5``); flow carries slow multiplicative noise; volume gets white
-    measurement noise and is kept non-decreasing.
+    (``1 <= p <= 2.5``); below the knee (``knee_at`` x the volume left after the
+    peak, when ``shape`` has one, see :func:`person_shape`) the limb follows
+    ``k_low``; flow carries slow multiplicative noise; volume gets white measurement
+    noise and is kept non-decreasing.
     """
     dt = SAMPLE_INTERVAL_S
     if rng.random() < noise.poor_effort_prob:
@@ -169,7 +212,9 @@ def simulate_blow(
     else:
         effort = 1.0 - abs(rng.normal(0.0, 0.02))
     pef = shape["pef_l_s"] * np.exp(rng.normal(0.0, noise.pef_cv)) * effort
-    k = shape["k"] * np.exp(rng.normal(0.0, noise.k_cv))
+    k_jitter = np.exp(rng.normal(0.0, noise.k_cv))
+    k = shape["k"] * k_jitter
+    k_low = shape.get("k_low", shape["k"]) * k_jitter
     fvc = shape["fvc_l"] * np.exp(rng.normal(0.0, noise.fvc_cv)) * (1.0 - 0.3 * (1.0 - effort))
     frac = min(shape["v_peak_frac"] * np.exp(rng.normal(0.0, noise.v_peak_cv)), 0.3)
     v_peak = frac * fvc
@@ -180,13 +225,25 @@ def simulate_blow(
     mean_rise = float(rise_shape.mean())
     t_rise = v_peak / (pef * mean_rise)
     r0 = fvc - v_peak
-    t_end = min(t_rise + _time_to_end(pef, r0, k), MAX_DURATION_S - n_hesitate * dt)
+    # descending limb: exponent k down to the knee, then k_low from the knee's flow
+    knee_at = shape.get("knee_at", 0.0)
+    f_knee = pef * knee_at**k
+    if f_knee > END_FLOW_L_S:
+        t_knee = t_rise + _time_to_fraction(pef, r0, k, knee_at)
+        t_limb = t_knee + _time_to_end(f_knee, knee_at * r0, k_low)
+    else:
+        t_knee = np.inf
+        t_limb = t_rise + _time_to_end(pef, r0, k)
+    t_end = min(t_limb, MAX_DURATION_S - n_hesitate * dt)
     n = int(np.ceil(t_end / dt)) + 1
     t = np.arange(n) * dt
     flow = np.empty(n)
     rising = t < t_rise
+    lower = t >= t_knee
+    upper = ~rising & ~lower
     flow[rising] = pef * np.sin(0.5 * np.pi * t[rising] / t_rise) ** p
-    flow[~rising] = _descending_flow(t[~rising] - t_rise, pef, r0, k)
+    flow[upper] = _descending_flow(t[upper] - t_rise, pef, r0, k)
+    flow[lower] = _descending_flow(t[lower] - t_knee, f_knee, knee_at * r0, k_low)
 
     if noise.flow_noise_sd > 0:
         # slow multiplicative fluctuations: AR(1) with ~150 ms correlation time
@@ -225,6 +282,7 @@ def simulate_spirometry(
     seed: int,
     effects: ShapeEffects = DEFAULT_EFFECTS,
     noise: BlowNoise = DEFAULT_NOISE,
+    nuisance: ShapeNuisance = DEFAULT_NUISANCE,
 ) -> pd.DataFrame:
     """Simulate field-3066 blows for ``people`` and return their measured markers.
 
@@ -258,6 +316,7 @@ def simulate_spirometry(
             n_blows = int(rng.integers(1, max_blows))
         age, sex, height = cov[i]
         shape = latent_to_shape(latents[i], float(age), int(sex), float(height), effects)
+        shape = person_shape(shape, rng, nuisance)
         blows = [np.rint(simulate_blow(shape, rng, noise)) for _ in range(n_blows)]
         metrics = [blow_metrics(b) for b in blows]
         best = int(np.argmax([m["fev1"] + m["fvc"] for m in metrics]))
