@@ -17,8 +17,9 @@ from gemcont.evaluate.collect import (
     truth_r2_table,
 )
 from gemcont.evaluate.compare import bootstrap_test, delong_covariance, delong_test
+from gemcont.evaluate.ridge import kfold_splits, oof_r2
 from gemcont.evaluate.risk import risk_prediction
-from gemcont.evaluate.truth import gwas_truth, latent_r2, oof_r2
+from gemcont.evaluate.truth import gwas_truth, latent_r2
 
 FAST = {"n_folds": 3, "inner_folds": 3, "n_cs": 4}
 
@@ -249,3 +250,14 @@ def test_evaluate_run_writes_metrics_and_comparison(data: dict, tmp_path) -> Non
         "r2",
     ]
     assert set(r2["latent"]) == {"latent_0", "latent_0_genetic"}
+
+
+def test_kfold_splits_partition_the_rows() -> None:
+    splits = kfold_splits(103, 5, seed=1)
+    tests = np.concatenate([test for _, test in splits])
+    assert np.array_equal(np.sort(tests), np.arange(103))
+    for train, test in splits:
+        assert np.intersect1d(train, test).size == 0 and train.size + test.size == 103
+    assert all(
+        np.array_equal(a[1], b[1]) for a, b in zip(splits, kfold_splits(103, 5, 1), strict=True)
+    )

@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+from gemcont.evaluate.ridge import ALPHAS, kfold_splits, oof_r2
 from gemcont.evaluate.risk import KEY, embedding_columns, heldout, keyed
-
-ALPHAS = tuple(np.logspace(-4, 6, 21))
 
 
 def latent_columns(n_latent: int) -> list[str]:
     """latent_0, latent_0_genetic, latent_1, ... for ``n_latent`` traits."""
     return [f"latent_{k}{part}" for k in range(n_latent) for part in ("", "_genetic")]
-
-
-def oof_r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Column-wise 1 - SSE/SST (SST about the mean of ``y``); can be negative."""
-    sse = ((y - pred) ** 2).sum(axis=0)
-    sst = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    return 1.0 - sse / sst
 
 
 def latent_r2(
@@ -46,9 +34,13 @@ def latent_r2(
     data = data.sort_values(KEY).reset_index(drop=True)
     x = data[embedding_columns(data)].to_numpy(float)
     y = data[columns].to_numpy(float)
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
-    folds = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    pred = cross_val_predict(model, x, y, cv=folds)
+    pred = cross_val_predict(model, x, y, cv=kfold_splits(len(x), n_folds, seed))
     return dict(zip(columns, map(float, oof_r2(y, pred)), strict=True))
 
 
