@@ -15,6 +15,7 @@ include: "workflow/rules/phenotypes.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/gwas.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/rotation.smk"
 
 
 rule all:

@@ -1,0 +1,8 @@
+"""Rule rotation_collect: every run's metrics, and mean +- sd over seeds per setting."""
+
+from gemcont.logs import to_file
+from gemcont.rotation import collect
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+collect(sm.input.metrics, sm.output.metrics, sm.output.summary)

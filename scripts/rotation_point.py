@@ -1,0 +1,21 @@
+"""Rule rotation_point: one (point, method, seed) of the rotation simulation (Fig. 2)."""
+
+from pathlib import Path
+
+import torch
+
+from gemcont.logs import to_file
+from gemcont.rotation import Point, run_point, write_rows
+
+sm = snakemake  # noqa: F821
+to_file(sm.log[0])
+torch.set_num_threads(sm.threads)
+out = Path(sm.output.metrics)
+row = run_point(
+    sm.params.rotation,
+    Point(sm.wildcards.axis, sm.wildcards.value),
+    sm.wildcards.method,
+    int(sm.wildcards.seed),
+    out.parent,
+)
+write_rows([row], out)
