@@ -228,6 +228,21 @@ def test_run_chromosome__scheme_and_variant_set(cohort: dict) -> None:
         assert trait["ID"].tolist() == multi["ID"].tolist()
 
 
+def test_run_chromosome__float32_option_close_to_float64(cohort: dict) -> None:
+    root = cohort["root"]
+    run_chromosome(
+        "builtin", cohort["bfile"], cohort["pheno"], cohort["covar"], "1",
+        root / "f32.per_dim.tsv.gz", root / "f32.multi.tsv.gz", {**CFG, "dtype": "float32"}, 2,
+        root / "f32",
+    )  # fmt: skip
+    f32 = pd.read_csv(root / "f32.per_dim.tsv.gz", sep="\t", dtype={"CHR": str})
+    f64 = read_out(cohort, "builtin", "per_dim").query("CHR == '1'").reset_index(drop=True)
+    assert f32["ID"].tolist() == f64["ID"].tolist()
+    np.testing.assert_allclose(f32["BETA"], f64["BETA"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(f32["LOG10P"], f64["LOG10P"], atol=1e-3)
+    assert not np.array_equal(f32["BETA"], f64["BETA"])  # a different code path did run
+
+
 def test_engines_agree__per_dimension(cohort: dict) -> None:
     ours, plink = read_out(cohort, "builtin", "per_dim"), read_out(cohort, "plink2", "per_dim")
     variant = ["CHR", "POS", "ID", "EA", "OA", "N", "TRAIT"]

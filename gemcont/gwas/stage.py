@@ -205,7 +205,7 @@ def run_chromosome(
     if engine == "builtin":
         per_dim, multi = run_builtin_gwas(
             bfile, pheno_df, covar_df, chrom, s["min_maf"], s["min_mac"], s["block_size"],
-            s["device"], threads,
+            s["device"], threads, None if s["dtype"] == "auto" else s["dtype"],
         )  # fmt: skip
     else:
         workdir.mkdir(parents=True, exist_ok=True)
