@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from gemcont.errors import ConfigError
+
+try:
+    import jsonschema
+except ImportError:  # e.g. a GPU machine's bare Python: defaults are filled, not validated
+    jsonschema = None
+
+log = logging.getLogger(__name__)
 
 
 def _fill_defaults(validator_class: type) -> type:
@@ -32,7 +39,18 @@ def _copy(value: Any) -> Any:
     return yaml.safe_load(yaml.safe_dump(value))
 
 
-DefaultingValidator = _fill_defaults(jsonschema.Draft202012Validator)
+DefaultingValidator = _fill_defaults(jsonschema.Draft202012Validator) if jsonschema else None
+
+
+def fill_defaults(schema: dict, values: MutableMapping) -> dict:
+    """``values`` with ``schema``'s defaults filled in (recursively), without validation."""
+    out = _copy(dict(values))
+    for name, sub in schema.get("properties", {}).items():
+        if sub.get("type") == "object" and "properties" in sub:
+            out[name] = fill_defaults(sub, out.get(name) or {})
+        elif name not in out and "default" in sub:
+            out[name] = _copy(sub["default"])
+    return out
 
 
 def load_schema(path: str | Path) -> dict:
@@ -93,6 +111,10 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "co
 
 def with_defaults(section: str, values: MutableMapping | None = None) -> dict:
     """Config ``section`` with the schema's defaults under ``values`` (for library callers
-    that pass a partial section); validated like a full config."""
-    config = validate_config({section: _copy(dict(values or {}))}, load_schema(SCHEMA_PATH))
-    return config[section]
+    that pass a partial section); validated like a full config where jsonschema is
+    installed, only filled where it is not."""
+    schema = load_schema(SCHEMA_PATH)
+    if jsonschema is None:
+        log.warning("jsonschema is not installed: config section '%s' is not validated", section)
+        return fill_defaults(schema["properties"][section], values or {})
+    return validate_config({section: _copy(dict(values or {}))}, schema)[section]

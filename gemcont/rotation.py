@@ -28,7 +28,6 @@ on an in-memory genotype matrix; the ridge R² is numpy's).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import math
@@ -36,7 +35,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +44,7 @@ import yaml
 from scipy.stats import chi2
 
 from gemcont.errors import ConfigError
+from gemcont.io.tables import write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ METRIC_COLUMNS = [
     "train_seconds",
     "total_seconds",
 ]
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 # ---------------------------------------------------------------- points
@@ -173,30 +172,11 @@ def memory_mb(cfg: dict) -> int:
 # ---------------------------------------------------------------- config
 
 
-def _fill(schema: dict, values: dict) -> dict:
-    """Schema defaults under ``values`` (recursively), without validation."""
-    out = copy.deepcopy(values)
-    for name, sub in schema.get("properties", {}).items():
-        if sub.get("type") == "object" and "properties" in sub:
-            out[name] = _fill(sub, out.get(name) or {})
-        elif name not in out and "default" in sub:
-            out[name] = copy.deepcopy(sub["default"])
-    return out
+def rotation_config(values: dict | None = None) -> dict:
+    """The ``rotation`` section with schema defaults (validated where jsonschema is)."""
+    from gemcont.config import with_defaults
 
-
-def rotation_config(values: dict | None = None, schema_path: Path = SCHEMA_PATH) -> dict:
-    """The ``rotation`` section with schema defaults; validated when jsonschema is installed
-    (the GPU machine has no jsonschema: defaults are still filled there)."""
-    with open(schema_path) as fh:
-        schema = yaml.safe_load(fh)["properties"]["rotation"]
-    values = dict(values or {})
-    try:
-        from gemcont.config import with_defaults
-    except ImportError:
-        log.warning("jsonschema is not installed: the rotation config is not validated")
-        cfg = _fill(schema, values)
-    else:
-        cfg = dict(with_defaults("rotation", values))
+    cfg = dict(with_defaults("rotation", values or {}))
     check_rotation(cfg)
     return cfg
 
@@ -219,36 +199,10 @@ def read_rotation_config(path: str | Path) -> dict:
 
 def model_configs(train: dict, seed: int):  # -> tuple[ModelConfig, TrainConfig]
     """The trainer's configs from ``rotation.train`` (glyph augmentation, MSE target)."""
-    from gemcont.train.loop import TrainConfig
-    from gemcont.train.methods import ModelConfig
+    from gemcont.train.methods import configs_from
 
-    model = ModelConfig(
-        encoder=train["encoder"],
-        modality="glyph",
-        dim=train["dim"],
-        latent=train["latent"],
-        temperature=train["temperature"],
-        init_noise=train["init_noise"],
-        scarf_p=train["scarf_p"],
-        simclr_temperature=train["simclr_temperature"],
-        supervised_loss="mse",
-        width=train["width"],
-    )
-    loop = TrainConfig(
-        epochs=train["epochs"],
-        batch_size=train["batch_size"],
-        lr=train["lr"],
-        weight_decay=train["weight_decay"],
-        warmup_epochs=train["warmup_epochs"],
-        seed=seed,
-        device=train["device"],
-        amp=train["amp"],
-        patience=train["patience"],
-        num_workers=0,
-        val_fraction=train["val_fraction"],
-        progress=train["progress"],
-    )
-    return model, loop
+    model, loop = configs_from(train, "glyph", "mse")
+    return model, replace(loop, seed=seed, num_workers=0)
 
 
 def embedding_gwas(
@@ -412,7 +366,6 @@ def run_point(
         method, data, betas, model_cfg, loop_cfg, checkpoint, workdir / "training.tsv"
     )
     train_seconds = time.perf_counter() - t_train
-    _ensure_curve(checkpoint, workdir / "training.tsv")
     emb = embed(model, test.images, batch_size=4096, device=loop_cfg.device, amp=loop_cfg.amp)
     scores = score_embedding(
         emb, test.z, test.genetic, test.geno, arch.causal, cfg["evaluate"], seed
@@ -437,28 +390,10 @@ def run_point(
     return row
 
 
-def _ensure_curve(checkpoint: Path, curve: Path) -> None:
-    """Write the training curve from the checkpoint when a resumed run had no epoch left
-    to train (the trainer writes it after each epoch only)."""
-    if curve.exists() or not checkpoint.exists():
-        return
-    import torch
-
-    from gemcont.io.tables import write_tsv
-    from gemcont.train.loop import METRIC_COLUMNS as CURVE_COLUMNS
-
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    write_tsv(pd.DataFrame(state["metrics"], columns=CURVE_COLUMNS), curve)
-
-
 def write_rows(rows: Sequence[dict], path: str | Path) -> pd.DataFrame:
     """Metric rows as a TSV (atomically replaced)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(list(rows), columns=METRIC_COLUMNS)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    tmp.replace(path)
+    write_tsv(frame, path)
     return frame
 
 
@@ -497,26 +432,28 @@ def collect(
     metrics = read_metrics(paths)
     write_rows(metrics.to_dict("records"), metrics_out)
     summary = summarise(metrics)
-    summary.to_csv(summary_out, sep="\t", index=False, float_format="%.6g")
+    write_tsv(summary, summary_out)
     log.info("%d runs summarised:\n%s", len(metrics), summary.to_string(index=False))
     return summary
+
+
+def _at_defaults(summary: pd.DataFrame, cfg_defaults: dict, axes: Iterable[str]) -> pd.DataFrame:
+    """Summary rows whose ``axes`` are at their default values."""
+    mask = np.ones(len(summary), bool)
+    for axis in axes:
+        mask &= np.isclose(summary[axis].astype(float), float(cfg_defaults[axis]))
+    return summary[mask]
 
 
 def sweep_table(summary: pd.DataFrame, cfg_defaults: dict, axis: str) -> pd.DataFrame:
     """Summary rows of one sweep: the other two axes at their defaults."""
     others = [a for a in SWEEP_AXES if a != axis]
-    mask = np.ones(len(summary), bool)
-    for other in others:
-        mask &= np.isclose(summary[other].astype(float), float(cfg_defaults[other]))
-    return summary[mask].sort_values(axis)
+    return _at_defaults(summary, cfg_defaults, others).sort_values(axis)
 
 
 def default_table(summary: pd.DataFrame, cfg_defaults: dict) -> pd.DataFrame:
     """Summary rows of the default point."""
-    mask = np.ones(len(summary), bool)
-    for axis in SWEEP_AXES:
-        mask &= np.isclose(summary[axis].astype(float), float(cfg_defaults[axis]))
-    return summary[mask]
+    return _at_defaults(summary, cfg_defaults, SWEEP_AXES)
 
 
 # ---------------------------------------------------------------- command line

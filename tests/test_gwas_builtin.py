@@ -347,7 +347,7 @@ def test_Backend_genotypes__int8_block_equals_float_dosages(cohort, use_torch) -
     covariates = cohort["covar_df"][["age", "sex", "pc1"]].to_numpy()[:N_HELDOUT]
     keep, counts, expected = scan_block(g, null_model(y, covariates, Backend()), 0, 0, Backend())
     backend = Backend(use_torch=use_torch)
-    block, got_counts = backend.genotypes(backend.transfer(int8))
+    block, got_counts = backend.genotypes(int8)
     got_keep, _, got = score_block(block, got_counts, null_model(y, covariates, backend), 0, 0)
     assert (got_keep == keep).all()
     assert (got_counts.n_obs == counts.n_obs).all() and (counts.n_obs < N_HELDOUT).all()

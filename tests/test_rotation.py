@@ -231,19 +231,6 @@ def test_run_point__tiny_point_yields_every_metric(tmp_path):
     assert not (tmp_path / method / "checkpoint.pt").exists()
 
 
-def test_ensure_curve__rewrites_the_curve_of_a_resumed_finished_run(tmp_path):
-    import torch
-
-    from gemcont.rotation import _ensure_curve
-    from gemcont.train.loop import METRIC_COLUMNS as CURVE_COLUMNS
-
-    history = [dict(zip(CURVE_COLUMNS, [1, 5.5, 0.07, 5.4, 100.0, 1e-3], strict=True))]
-    torch.save({"metrics": history}, tmp_path / "checkpoint.pt")
-    _ensure_curve(tmp_path / "checkpoint.pt", tmp_path / "training.tsv")
-    curve = pd.read_csv(tmp_path / "training.tsv", sep="\t")
-    assert list(curve.columns) == CURVE_COLUMNS and curve["epoch"].tolist() == [1]
-
-
 def test_cli__runs_without_snakemake_bed_reader_jsonschema_or_sklearn(tmp_path):
     """The GPU machine has none of them (nor scikit-learn): the standalone path must not
     import them."""

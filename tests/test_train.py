@@ -93,6 +93,17 @@ def test_train__resume_after_kill_equals_uninterrupted(data, tmp_path, monkeypat
     assert metrics["epoch"].tolist() == [1, 2, 3, 4]
 
 
+def test_train__resumed_finished_run_rewrites_its_curve(data, tmp_path) -> None:
+    """A rerun whose checkpoint has no epoch left to train still writes the curve."""
+    train_data, beta = data
+    small = TrainData(train_data.pheno[:96], train_data.geno[:96], train_data.target[:96])
+    run("prs", small, beta, tmp_path, epochs=1)
+    (tmp_path / "prs.tsv").unlink()
+    run("prs", small, beta, tmp_path, epochs=1)
+    curve = pd.read_csv(tmp_path / "prs.tsv", sep="\t")
+    assert list(curve.columns) == loop.METRIC_COLUMNS and curve["epoch"].tolist() == [1]
+
+
 def test_train__memmap_source_equals_device_source(data, tmp_path) -> None:
     train_data, beta = data
     np.save(tmp_path / "x.npy", train_data.pheno)

@@ -175,28 +175,15 @@ class Backend:
 
         return torch.as_tensor(x, dtype=getattr(torch, self.dtype), device=self.device)
 
-    def transfer(self, block: np.ndarray) -> Array:
-        """An int8 block (samples x variants) on this backend, still int8."""
-        if not self.use_torch:
-            return block
-        import torch
-
-        return torch.from_numpy(block.T).to(self.device).T
-
     def genotypes(
-        self, dosages: Array, out: np.ndarray | None = None
+        self, dosages: np.ndarray, out: np.ndarray | None = None
     ) -> tuple[Array, AlleleCounts]:
         """Centred mean-imputed block on this backend (missing calls 0) and its counts.
 
-        dosages: samples x variants, int8 A1 counts (``MISSING_INT8`` = missing) or float
-        numpy (NaN = missing); torch int8 tensors (from :meth:`transfer`) are counted
-        and centred where they are. out: a samples x variants numpy buffer of this
-        dtype (numpy backend only). The counts carry the centred sums of squares.
+        dosages: samples x variants numpy, int8 A1 counts (``MISSING_INT8`` = missing) or
+        float (NaN = missing). out: a samples x variants numpy buffer of this dtype
+        (numpy backend only). The counts carry the centred sums of squares.
         """
-        if not isinstance(dosages, np.ndarray):
-            import torch
-
-            return _torch_int8_genotypes(dosages, getattr(torch, self.dtype))
         counts = allele_counts(dosages)
         direct = self.dtype == "float64" and not self.use_torch
         incomplete = counts.n_obs < dosages.shape[0]
@@ -205,21 +192,6 @@ class Backend:
         if not direct:
             g = self.array(g) if out is None or self.use_torch else np.copyto(out, g) or out
         return g, replace(counts, css=css)
-
-
-def _torch_int8_genotypes(x: Any, dtype: Any) -> tuple[Any, AlleleCounts]:
-    """Counts and centred mean-imputed ``dtype`` genotypes of an int8 torch block."""
-    import torch
-
-    missing = x == MISSING_INT8
-    n_miss = missing.sum(0)
-    observed = torch.where(missing, 0, x).to(torch.int64)
-    a1, sumsq = observed.sum(0), (observed * observed).sum(0)  # exact
-    n_obs = x.shape[0] - n_miss
-    mean = a1.double() / n_obs  # NaN where nothing is observed
-    g = torch.where(missing, 0.0, x.to(dtype) - mean.to(dtype))
-    counts = _counts(*(v.cpu().numpy() for v in (a1, n_obs, sumsq)))
-    return g, counts
 
 
 def _counts(a1: np.ndarray, n_obs: np.ndarray, sumsq: np.ndarray | None = None) -> AlleleCounts:
@@ -925,6 +897,9 @@ def scan_builtin_gwas(
 ) -> BuiltinScan:
     """The statistics of :func:`run_builtin_gwas` as arrays (no tables yet).
 
+    pheno_df: FID IID Y0..; covar_df: FID IID covariates (None: intercept only).
+    dtype: of the genotype block and the product, float64 (CPU default, equal to
+    float64 OLS to ~1e-12) or float32 (CUDA default; ~1e-6 relative, CPU ~1.7x faster).
     backend: overrides device/dtype, e.g. ``Backend(use_torch=True, dtype="float32")``
     runs the CUDA pipeline on the CPU (tests).
     """
@@ -954,30 +929,10 @@ def scan_builtin_gwas(
     )  # fmt: skip
 
 
-def run_builtin_gwas(
-    bfile: str,
-    pheno_df: pd.DataFrame,
-    covar_df: pd.DataFrame | None,
-    chrom: str | None = None,
-    min_maf: float = 0.01,
-    min_mac: float = 20,
-    block_size: int = DEFAULT_BLOCK_SIZE,
-    device: str = "auto",
-    threads: int | None = None,
-    dtype: str | None = None,
-    backend: Backend | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-dimension (long, column TRAIT) and multi-trait sumstats for one chromosome or all.
-
-    pheno_df: FID IID Y0..; covar_df: FID IID covariates (None: intercept only).
-    dtype: of the genotype block and the product, float64 (CPU default, equal to
-    float64 OLS to ~1e-12) or float32 (CUDA default; ~1e-6 relative, CPU ~1.7x faster).
-    """
-    scan = scan_builtin_gwas(
-        bfile, pheno_df, covar_df, chrom, min_maf, min_mac, block_size, device, threads,
-        dtype, backend,
-    )  # fmt: skip
-    return builtin_tables(scan)
+def run_builtin_gwas(*args: Any, **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-dimension (long, column TRAIT) and multi-trait sumstats for one chromosome or
+    all: :func:`builtin_tables` of :func:`scan_builtin_gwas` (same arguments)."""
+    return builtin_tables(scan_builtin_gwas(*args, **kwargs))
 
 
 def builtin_tables(scan: BuiltinScan) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -34,6 +34,7 @@ CONTROL_COLOUR = "#8aa6c1"
 CASE_COLOUR = "#c0392b"
 TRAIN_COLOUR = "#1b3a5c"
 VAL_COLOUR = "#e08214"
+ERROR_KW = {"elinewidth": 0.8, "capsize": 2, "ecolor": "0.2"}  # mean ± sd error bars
 KEY = ["FID", "IID"]
 R2_LATENT = re.compile(r"^r2_latent_(\d+)$")
 PANELS = (
@@ -107,7 +108,7 @@ def _grouped_bars(ax: Axes, stats: pd.DataFrame, series: Mapping[str, str]) -> N
             width,
             yerr=rows["sd"].to_numpy(),
             color=BAR_COLOURS[i % len(BAR_COLOURS)],
-            error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "0.2"},
+            error_kw=ERROR_KW,
             label=label,
         )
     ax.set_xticks(x, [method_label(m) for m in methods], rotation=30, ha="right")

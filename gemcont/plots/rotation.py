@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from gemcont.plots.figures import method_label, ordered_methods, style_axes
+from gemcont.plots.figures import CASE_COLOUR, ERROR_KW, method_label, ordered_methods, style_axes
 from gemcont.plots.gwas import save
 from gemcont.rotation import SWEEP_AXES, default_table, sweep_table
 
@@ -44,8 +44,7 @@ PAPER_SWEEPS = {
     ("h", 0.2): {"gemcont": {"recovery": 0.88}},
     ("n_train", 25000.0): {"gemcont": {"r2": 0.63}},
 }  # fmt: skip
-ERROR_KW = {"elinewidth": 0.8, "capsize": 2, "ecolor": "0.2"}
-PAPER_COLOUR = "#c0392b"
+PAPER_COLOUR = CASE_COLOUR
 PAPER_MARK = {"marker": "_", "s": 260, "linewidths": 2.2, "color": PAPER_COLOUR, "zorder": 4}
 
 

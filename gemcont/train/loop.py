@@ -502,6 +502,8 @@ def fit(
         save_checkpoint(checkpoint, run.state())
         write_tsv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), metrics)
         log.info("epoch %d/%d: %s", run.epoch, cfg.epochs, run.history[-1])
+    # again after the loop: a resumed run with no epoch left still has its curve
+    write_tsv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), metrics)
     if stopper is not None and stopper.weights:
         model.load_state_dict(stopper.weights)
     return model.cpu()

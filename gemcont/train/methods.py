@@ -3,8 +3,8 @@ one ``train_method`` dispatch, and ``embed`` (eval mode, batched, no augmentatio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,21 @@ class ModelConfig:
     supervised_loss: str = "bce"  # bce (disease) | mse (continuous latent trait)
     backbone_features: int = 768  # token width of the frozen backbone
     width: int = 32  # first-layer channels of cnn2d / cnn1d
+
+
+def configs_from(
+    section: Mapping, modality: str, supervised_loss: str
+) -> tuple[ModelConfig, TrainConfig]:
+    """Typed model and training configs from a config section whose keys name their fields
+    (``train``, ``rotation.train``); other keys are ignored."""
+    model_keys = {f.name for f in fields(ModelConfig)} - {"modality", "supervised_loss"}
+    loop_keys = {f.name for f in fields(TrainConfig)}
+    model = ModelConfig(
+        **{k: v for k, v in section.items() if k in model_keys},
+        modality=modality,
+        supervised_loss=supervised_loss,
+    )
+    return model, TrainConfig(**{k: v for k, v in section.items() if k in loop_keys})
 
 
 def channel_stats(pheno: np.ndarray, max_rows: int = 4096) -> tuple[list[float], list[float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +15,8 @@ from gemcont.errors import ConfigError
 from gemcont.io.ids import KEY, read_keyed_table
 from gemcont.phenotypes.store import open_images, read_index
 from gemcont.train.export import clinical_embedding, write_embeddings
-from gemcont.train.loop import TrainConfig, TrainData
-from gemcont.train.methods import ModelConfig, embed, load_trained, train_method
+from gemcont.train.loop import TrainData
+from gemcont.train.methods import configs_from, embed, load_trained, train_method
 
 log = logging.getLogger(__name__)
 TRAIN = "train"
@@ -98,18 +98,6 @@ def values_per_row(path: str | Path, column: str, index: pd.DataFrame, key: str)
     return values.loc[_keys(index)].to_numpy()
 
 
-def configs(train: dict, modality: str) -> tuple[ModelConfig, TrainConfig]:
-    """Typed model and training configs from the ``train`` config section."""
-    model_keys = {f.name for f in fields(ModelConfig)}
-    train_keys = {f.name for f in fields(TrainConfig)}
-    model = ModelConfig(
-        **{k: v for k, v in train.items() if k in model_keys and k != "modality"},
-        modality=modality,
-        supervised_loss=train["supervised_target"]["loss"],
-    )
-    return model, TrainConfig(**{k: v for k, v in train.items() if k in train_keys})
-
-
 def train_stage(
     method: str,
     split: int,
@@ -122,8 +110,8 @@ def train_stage(
 ) -> None:
     """Train ``method`` on split ``split``'s training people; resumes from ``checkpoint``."""
     data = load_stage_data(inputs["store"], inputs["features"], inputs["splits"], split)
-    model_cfg, loop_cfg = configs(train_cfg, modality)
-    loop_cfg = TrainConfig(**{**asdict(loop_cfg), "seed": loop_cfg.seed + split})
+    model_cfg, loop_cfg = configs_from(train_cfg, modality, train_cfg["supervised_target"]["loss"])
+    loop_cfg = replace(loop_cfg, seed=loop_cfg.seed + split)
     rows = np.flatnonzero(data.is_train)
     target = None
     if method == "supervised":
@@ -179,7 +167,9 @@ def export_stage(
         )
         emb = clinical_embedding(marker)
     else:
-        model_cfg, loop_cfg = configs(train_cfg, modality)
+        model_cfg, loop_cfg = configs_from(
+            train_cfg, modality, train_cfg["supervised_target"]["loss"]
+        )
         model = load_trained(
             method, inputs["checkpoint"], model_cfg, data.images.shape[1:], data.geno.shape[1]
         )
