@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gemcont.models.phenotype import timm_factory
+from gemcont.models.backbone import backbone_builder
 from gemcont.train.loop import (
     Batch,
     TrainConfig,
@@ -67,7 +67,7 @@ def measure(case: Case, args: argparse.Namespace, device: torch.device) -> dict:
     stats = ([0.5] * case.shape[0], [0.25] * case.shape[0])
     options = {"img_size": args.backbone_img_size} if args.backbone_img_size else {}
     backbone = (
-        timm_factory(args.backbone_arch, **options)() if case.encoder == "frozen_vit" else None
+        backbone_builder(args.backbone_arch, options)() if case.encoder == "frozen_vit" else None
     )
     if backbone is not None:
         mcfg.backbone_features = backbone.num_features

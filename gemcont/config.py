@@ -97,6 +97,20 @@ def check_consistency(config: MutableMapping) -> None:
             "simulate.disease.mediated_variance",
             f"mediated + direct + covariate variance shares sum to {shares:.3g}; must be < 1",
         )
+    train = config["train"]
+    needs_backbone = "frozen" in config["methods"] or train["encoder"] == "frozen_vit"
+    if needs_backbone and not train["backbone"]["path"]:
+        raise ConfigError(
+            "train.backbone.path",
+            "method 'frozen' and encoder 'frozen_vit' need a local pretrained checkpoint "
+            "(e.g. RETFound or DINOv2 weights); set it, or drop them",
+        )
+    channels = len(train["backbone"]["mean"])
+    if len(train["backbone"]["std"]) != channels:
+        raise ConfigError(
+            "train.backbone.std",
+            f"has {len(train['backbone']['std'])} entries, train.backbone.mean {channels}",
+        )
 
 
 def load_config(config: MutableMapping, schema_path: str | Path) -> MutableMapping:

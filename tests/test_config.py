@@ -26,6 +26,12 @@ def test_load_config__fills_every_default():
         ({"simulate": {"disease": {"prevalence": 0.7}}}, "simulate.disease.prevalence"),
         ({"simulate": {"disease": {"latent_weights": [1.0]}}}, "simulate.disease.latent_weights"),
         ({"bogus_section": {}}, "bogus_section"),
+        ({"methods": ["gemcont", "frozen"]}, "train.backbone.path"),
+        ({"train": {"encoder": "frozen_vit"}}, "train.backbone.path"),
+        (
+            {"train": {"backbone": {"path": "w.pth", "std": [0.2, 0.2]}}},
+            "train.backbone.std",
+        ),
     ],
 )
 def test_load_config__bad_value_names_key(override, key):

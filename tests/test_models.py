@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +11,20 @@ import torch
 from torch import nn
 
 from gemcont.errors import ConfigError
+from gemcont.models.backbone import (
+    FrozenFeatures,
+    backbone_builder,
+    feature_width,
+    load_backbone,
+)
 from gemcont.models.baselines import VAE
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.genetic import GeneticEncoder, scarf
-from gemcont.models.phenotype import build_phenotype_encoder, load_backbone
+from gemcont.models.phenotype import build_phenotype_encoder
+
+from .tiny_backbone import TinyViT
+
+TINY_BACKBONE = Path(__file__).with_name("tiny_backbone.py")
 
 
 def test_genetic_encoder__columns_equal_betas_up_to_noise() -> None:
@@ -88,19 +99,6 @@ def test_vae_decoder__reconstructs_input_shape(shape: tuple[int, ...]) -> None:
     assert recon.shape == (2, *shape) and mu.shape == (2, 16)
 
 
-class TinyViT(nn.Module):
-    """A timm-like token model: patch embedding + one transformer layer."""
-
-    def __init__(self, width: int = 24) -> None:
-        super().__init__()
-        self.patch = nn.Conv2d(3, width, 8, stride=8)
-        self.block = nn.TransformerEncoderLayer(width, 4, 48, batch_first=True)
-        self.head = nn.Identity()
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(self.patch(x).flatten(2).transpose(1, 2))
-
-
 def test_frozen_backbone__checkpoint_round_trip_weights_only(tmp_path) -> None:
     torch.manual_seed(0)
     source = TinyViT().eval()
@@ -124,5 +122,48 @@ def test_frozen_backbone__checkpoint_round_trip_weights_only(tmp_path) -> None:
 def test_load_backbone__missing_weights_is_an_error(tmp_path) -> None:
     path = tmp_path / "partial.pth"
     torch.save({"patch.weight": torch.zeros(24, 3, 8, 8)}, path)
-    with pytest.raises(ConfigError, match="backbone_arch"):
+    with pytest.raises(ConfigError, match="backbone.arch matches"):
         load_backbone(path, TinyViT)
+
+
+def test_load_backbone__wrong_shapes_name_file_and_options(tmp_path) -> None:
+    path = tmp_path / "wide.pth"
+    torch.save(TinyViT(width=32).state_dict(), path)
+    with pytest.raises(ConfigError, match=r"wide\.pth does not fit .*options") as err:
+        load_backbone(path, TinyViT)
+    assert err.value.key == "train.backbone.path"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_backbone(tmp_path / "absent.pth", TinyViT)
+
+
+def test_backbone_builder__file_function_with_options(tmp_path) -> None:
+    build = backbone_builder(f"{TINY_BACKBONE}:tiny_vit", {"width": 16})
+    assert build().num_features == 16
+    with pytest.raises(ConfigError, match="no function 'vit_l'"):
+        backbone_builder(f"{TINY_BACKBONE}:vit_l")
+    with pytest.raises(ConfigError, match="does not exist"):
+        backbone_builder(f"{tmp_path}/models_vit.py:vit_large_patch16")
+    path = tmp_path / "w.pth"
+    torch.save(TinyViT().state_dict(), path)
+    bad = backbone_builder(f"{TINY_BACKBONE}:tiny_vit", {"img_size": 224})
+    with pytest.raises(ConfigError, match="rejected its options") as err:
+        load_backbone(path, bad)
+    assert err.value.key == "train.backbone.options"
+
+
+def test_frozen_features__mean_of_patch_tokens_after_normalisation() -> None:
+    torch.manual_seed(0)
+    backbone = TinyViT().eval()
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    model = FrozenFeatures(backbone, mean, std)
+    assert not any(p.requires_grad for p in model.parameters())
+    x = torch.rand(3, 3, 32, 32)
+    normalised = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        tokens = backbone.forward_features(normalised)
+        expected = tokens[:, 1:].mean(dim=1)  # the class token is left out
+        torch.testing.assert_close(model.encode(x), expected)
+        grey = torch.rand(2, 1, 32, 32)
+        torch.testing.assert_close(model.encode(grey), model.encode(grey.expand(-1, 3, -1, -1)))
+    assert feature_width(backbone, (3, 32, 32)) == 24
+    assert feature_width(nn.Conv2d(3, 7, 3), (3, 16, 16)) == 7  # CNN map: channel axis

@@ -17,6 +17,8 @@ from gemcont.train.export import write_embeddings
 from gemcont.train.loop import TrainConfig, TrainData, draw_rows, lr_at, split_validation
 from gemcont.train.methods import ModelConfig, average_by_person, embed, load_trained, train_method
 
+from .tiny_backbone import TinyViT
+
 
 def glyphs(n: int, n_variants: int = 20, seed: int = 0) -> tuple[np.ndarray, ...]:
     """1 x 28 x 28 'L' glyphs rotated by 45 deg * tanh(z), z = standardised G beta."""
@@ -122,6 +124,27 @@ def test_train_method__baselines_run_and_reload(method: str, data, tmp_path) -> 
     model = run(method, small, beta, tmp_path, epochs=1, batch_size=32)
     assert np.isfinite(pd.read_csv(tmp_path / f"{method}.tsv", sep="\t")["train/loss"]).all()
     reloaded = load_trained(method, tmp_path / f"{method}.pt", ModelConfig(), (1, 28, 28), 20)
+    x = small.pheno[:5]
+    np.testing.assert_allclose(embed(reloaded, x, device="cpu"), embed(model, x, device="cpu"))
+
+
+def test_train_method__frozen_vit_encoder_keeps_backbone_and_reloads(data, tmp_path) -> None:
+    train_data, beta = data
+    small = TrainData(train_data.pheno[:96], train_data.geno[:96])
+    torch.manual_seed(1)
+    backbone = TinyViT()
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    cfg = ModelConfig(encoder="frozen_vit", backbone_features=24, dim=16, latent=8)
+    model = train_method(
+        "gemcont", small, beta, cfg, tiny_config(epochs=1, batch_size=32),
+        tmp_path / "g.pt", tmp_path / "g.tsv", backbone,
+    )  # fmt: skip
+    for key, value in backbone.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    # grey glyphs are normalised with the backbone's 3-channel (ImageNet) statistics
+    standardize = model.phenotype[0]
+    np.testing.assert_allclose(standardize.mean.numpy(), cfg.backbone_mean, rtol=1e-6)
+    reloaded = load_trained("gemcont", tmp_path / "g.pt", cfg, (1, 28, 28), 20, TinyViT())
     x = small.pheno[:5]
     np.testing.assert_allclose(embed(reloaded, x, device="cpu"), embed(model, x, device="cpu"))
 

@@ -6,10 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import torch
 import yaml
 
 from .conftest import REPO, SMALL_SIMULATION, merged
+from .tiny_backbone import TinyViT
+
+TINY_BACKBONE = REPO / "tests" / "tiny_backbone.py"
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -116,6 +121,9 @@ def test_workflow__slurm_profiles_parse_and_request_gpus(tmp_path, profile, gpu_
 
 
 def test_workflow__tiny_config_runs_to_the_report(tmp_path):
+    weights = tmp_path / "tiny_vit.pth"
+    torch.save({"model": TinyViT().state_dict()}, weights)
+    backbone = {"path": str(weights), "arch": f"{TINY_BACKBONE}:tiny_vit", "options": {}}
     tiny = tmp_path / "tiny_all.yaml"
     tiny.write_text(
         yaml.safe_dump(
@@ -125,8 +133,14 @@ def test_workflow__tiny_config_runs_to_the_report(tmp_path):
                 "pcs": {"n_pcs": 4},
                 "phenotypes": {"spirometry_raster_size": 32},
                 "splits": {"n_splits": 1, "min_people": 50},
-                "methods": ["gemcont", "clinical"],
-                "train": {"epochs": 2, "batch_size": 64, "warmup_epochs": 1, "width": 8},
+                "methods": ["gemcont", "frozen", "clinical"],
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 64,
+                    "warmup_epochs": 1,
+                    "width": 8,
+                    "backbone": backbone,
+                },
                 "gwas": {"n_components": 4, "covariates": {"n_pcs": 4}},
                 "evaluate": {"n_folds": 2, "inner_folds": 2, "n_cs": 3},
             }
@@ -135,8 +149,11 @@ def test_workflow__tiny_config_runs_to_the_report(tmp_path):
     result = snakemake("--cores", "2", "--directory", str(tmp_path), configs=(tiny,))
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     html = (tmp_path / "results" / "report" / "index.html").read_text()
-    assert "GEMCONT" in html and "Clinical marker" in html
+    assert "GEMCONT" in html and "Clinical marker" in html and "Frozen FM" in html
     emb = tmp_path / "results" / "embeddings" / "gemcont" / "split_0" / "embeddings.tsv.gz"
     assert emb.stat().st_size > 0
+    frozen = pd.read_csv(str(emb).replace("gemcont", "frozen"), sep="\t")
+    assert [c for c in frozen if c.startswith("e_")] == [f"e_{d}" for d in range(24)]
+    assert not (tmp_path / "results" / "train" / "frozen").exists()  # nothing trained
     dropped = (tmp_path / "results" / "splits" / "dropped.tsv").read_text()
     assert "no blow recorded" in dropped or "missing value" in dropped

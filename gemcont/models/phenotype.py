@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from gemcont.errors import ConfigError
+from gemcont.models.backbone import backbone_tokens
 
 ENCODERS = ("small_cnn", "cnn2d", "resnet18", "cnn1d", "frozen_vit")
 
@@ -130,12 +130,6 @@ class AttentionPool(nn.Module):
         return self.norm(pooled.squeeze(1))
 
 
-def backbone_tokens(backbone: nn.Module, x_t: torch.Tensor) -> torch.Tensor:
-    """Tokens (B, T, F) of a timm-style backbone (``forward_features``) or a plain callable."""
-    fn = getattr(backbone, "forward_features", backbone)
-    return fn(x_t)
-
-
 class FrozenBackbone(nn.Module):
     """A frozen token backbone used online + attention pooling + 2-layer MLP -> D.
 
@@ -159,45 +153,6 @@ class FrozenBackbone(nn.Module):
         return self.mlp(self.pool(tokens_t.float()))
 
 
-def timm_factory(arch: str, **options: object) -> Callable[[], nn.Module]:
-    """A builder of timm model ``arch`` without classification head (timm imported lazily);
-    ``options`` go to ``timm.create_model`` (e.g. ``img_size=224`` for DINOv2 ViTs)."""
-
-    def build() -> nn.Module:
-        try:
-            import timm
-        except ImportError as err:
-            raise ConfigError(
-                "train.backbone_arch",
-                f"the frozen backbone '{arch}' needs timm, which is not installed; "
-                "run `pip install timm`",
-            ) from err
-        return timm.create_model(arch, pretrained=False, num_classes=0, **options)
-
-    return build
-
-
-def load_backbone(path: str | Path, build: Callable[[], nn.Module]) -> nn.Module:
-    """Build the backbone and load its weights from a local checkpoint (``weights_only``).
-
-    Accepts a raw state dict or one nested under "model" / "state_dict"; keys the
-    backbone does not have (heads, decoders) are ignored, missing ones are an error.
-    """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    backbone = build()
-    missing, _ = backbone.load_state_dict(state, strict=False)
-    if missing:
-        raise ConfigError(
-            "train.backbone_path",
-            f"{path} lacks {len(missing)} backbone weights (e.g. {missing[0]}); "
-            "check that train.backbone_arch matches the checkpoint",
-        )
-    return backbone.eval()
-
-
 def build_phenotype_encoder(
     name: str,
     in_shape: Sequence[int],
@@ -218,7 +173,7 @@ def build_phenotype_encoder(
         return CNN1d(in_shape, dim, width=width)
     if name == "frozen_vit":
         if backbone is None:
-            raise ConfigError("train.encoder", "'frozen_vit' needs train.backbone_path")
+            raise ConfigError("train.encoder", "'frozen_vit' needs train.backbone.path")
         return FrozenBackbone(backbone, backbone_features, dim)
     raise ConfigError("train.encoder", f"unknown encoder '{name}' (known: {', '.join(ENCODERS)})")
 

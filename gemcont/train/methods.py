@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from gemcont.errors import ConfigError
+from gemcont.models.backbone import IMAGENET_MEAN, IMAGENET_STD
 from gemcont.models.baselines import VAE, SimCLR, Supervised
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.genetic import GeneticEncoder, scarf
@@ -48,6 +49,8 @@ class ModelConfig:
     simclr_temperature: float = 0.1
     supervised_loss: str = "bce"  # bce (disease) | mse (continuous latent trait)
     backbone_features: int = 768  # token width of the frozen backbone
+    backbone_mean: tuple[float, ...] = IMAGENET_MEAN  # frozen backbone's input normalisation
+    backbone_std: tuple[float, ...] = IMAGENET_STD
     width: int = 32  # first-layer channels of cnn2d / cnn1d
 
 
@@ -89,7 +92,10 @@ def build_model(
     stats: tuple[Sequence[float], Sequence[float]],
     backbone: nn.Module | None = None,
 ) -> nn.Module:
-    """The untrained model of ``method``; the phenotype path starts with Standardize."""
+    """The untrained model of ``method``; the phenotype path starts with Standardize
+    (a frozen backbone's own normalisation for encoder ``frozen_vit``, else ``stats``)."""
+    if cfg.encoder == "frozen_vit":
+        stats = (cfg.backbone_mean, cfg.backbone_std)
     encoder = build_phenotype_encoder(
         cfg.encoder, in_shape, cfg.dim, backbone, cfg.backbone_features, cfg.width
     )

@@ -10,13 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from torch import nn
 
 from gemcont.errors import ConfigError
 from gemcont.io.ids import KEY, read_keyed_table
+from gemcont.models.backbone import FrozenFeatures, backbone_from_config, feature_width
 from gemcont.phenotypes.store import open_images, read_index
 from gemcont.train.export import clinical_embedding, write_embeddings
-from gemcont.train.loop import TrainData
-from gemcont.train.methods import configs_from, embed, load_trained, train_method
+from gemcont.train.loop import TrainConfig, TrainData
+from gemcont.train.methods import (
+    ModelConfig,
+    configs_from,
+    embed,
+    load_trained,
+    train_method,
+)
 
 log = logging.getLogger(__name__)
 TRAIN = "train"
@@ -98,6 +106,26 @@ def values_per_row(path: str | Path, column: str, index: pd.DataFrame, key: str)
     return values.loc[_keys(index)].to_numpy()
 
 
+def stage_configs(
+    train_cfg: dict, modality: str, in_shape: tuple[int, ...]
+) -> tuple[ModelConfig, TrainConfig, nn.Module | None]:
+    """Model and loop configs from the ``train`` section, plus the frozen pretrained
+    backbone (its width and normalisation recorded in the model config) when the
+    encoder is ``frozen_vit``."""
+    model_cfg, loop_cfg = configs_from(train_cfg, modality, train_cfg["supervised_target"]["loss"])
+    if model_cfg.encoder != "frozen_vit":
+        return model_cfg, loop_cfg, None
+    section = train_cfg["backbone"]
+    backbone = backbone_from_config(section)
+    model_cfg = replace(
+        model_cfg,
+        backbone_features=feature_width(backbone, in_shape),
+        backbone_mean=tuple(section["mean"]),
+        backbone_std=tuple(section["std"]),
+    )
+    return model_cfg, loop_cfg, backbone
+
+
 def train_stage(
     method: str,
     split: int,
@@ -110,7 +138,7 @@ def train_stage(
 ) -> None:
     """Train ``method`` on split ``split``'s training people; resumes from ``checkpoint``."""
     data = load_stage_data(inputs["store"], inputs["features"], inputs["splits"], split)
-    model_cfg, loop_cfg = configs_from(train_cfg, modality, train_cfg["supervised_target"]["loss"])
+    model_cfg, loop_cfg, backbone = stage_configs(train_cfg, modality, data.images.shape[1:])
     loop_cfg = replace(loop_cfg, seed=loop_cfg.seed + split)
     rows = np.flatnonzero(data.is_train)
     target = None
@@ -146,7 +174,7 @@ def train_stage(
         )
         + "\n"
     )
-    train_method(method, train_data, data.betas, model_cfg, loop_cfg, checkpoint, metrics)
+    train_method(method, train_data, data.betas, model_cfg, loop_cfg, checkpoint, metrics, backbone)
 
 
 def export_stage(
@@ -167,12 +195,21 @@ def export_stage(
         )
         emb = clinical_embedding(marker)
     else:
-        model_cfg, loop_cfg = configs_from(
-            train_cfg, modality, train_cfg["supervised_target"]["loss"]
-        )
-        model = load_trained(
-            method, inputs["checkpoint"], model_cfg, data.images.shape[1:], data.geno.shape[1]
-        )
+        model_cfg, loop_cfg, backbone = stage_configs(train_cfg, modality, data.images.shape[1:])
+        if method == "frozen":
+            section = train_cfg["backbone"]
+            model = FrozenFeatures(
+                backbone or backbone_from_config(section), section["mean"], section["std"]
+            )
+        else:
+            model = load_trained(
+                method,
+                inputs["checkpoint"],
+                model_cfg,
+                data.images.shape[1:],
+                data.geno.shape[1],
+                backbone,
+            )
         emb = embed(model, data.images[data.index["row"].to_numpy()], device=loop_cfg.device)
     frame = write_embeddings(out, data.index, emb, train_iids)
     log.info(

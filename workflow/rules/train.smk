@@ -4,6 +4,7 @@ rule train_model:
         index=rules.build_phenotype_store.output.index,
         features=rules.extract_features.output.features,
         splits=rules.make_splits.output.splits,
+        backbone=lambda wc: backbone_input(wc.method),
     output:
         checkpoint="results/train/{method}/split_{split}/checkpoint.pt",
         metrics="results/train/{method}/split_{split}/metrics.tsv",
@@ -34,10 +35,11 @@ rule export_embeddings:
         features=rules.extract_features.output.features,
         splits=rules.make_splits.output.splits,
         checkpoint=lambda wc: (
-            []
-            if wc.method == "clinical"
-            else rules.train_model.output.checkpoint.format(**wc)
+            rules.train_model.output.checkpoint.format(**wc)
+            if wc.method in TRAINED
+            else []
         ),
+        backbone=lambda wc: backbone_input(wc.method),
         marker=DATA["clinical_marker"],
     output:
         embeddings="results/embeddings/{method}/split_{split}/embeddings.tsv.gz",
@@ -46,6 +48,11 @@ rule export_embeddings:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        # a pretrained ViT over the whole cohort wants the GPU; small CNNs do not
+        gpu=lambda wc: int(
+            bool(backbone_input(wc.method)) and config["train"]["device"] != "cpu"
+        ),
     params:
         train=config["train"],
         modality=DATA["modality"],

@@ -1,0 +1,169 @@
+"""Pretrained phenotype backbones (RETFound, DINOv2, ...) loaded from local files.
+
+A backbone is built from ``arch`` (a timm model name, or ``path/to/file.py:function``
+for the user's own model code) with ``options`` as keyword arguments, then its weights
+are read from a local checkpoint without unpickling code (``weights_only`` for
+``.pt``/``.pth``, or ``.safetensors``). ``FrozenFeatures`` is the ``frozen`` method:
+mean-pooled backbone tokens, no training.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gemcont.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def backbone_tokens(backbone: nn.Module, x_t: torch.Tensor) -> torch.Tensor:
+    """Tokens (B, T, F) or a feature map (B, F, H, W) of a timm-style backbone
+    (``forward_features``) or a plain callable."""
+    fn = getattr(backbone, "forward_features", backbone)
+    return fn(x_t)
+
+
+def _file_function(spec: str) -> Callable[..., nn.Module]:
+    """``path/to/file.py:function`` -> the function (the file is imported by path)."""
+    file, _, name = spec.rpartition(":")
+    path = Path(file)
+    if not path.is_file():
+        raise ConfigError("train.backbone.arch", f"{path} (from '{spec}') does not exist")
+    module_spec = importlib.util.spec_from_file_location(f"gemcont_backbone_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ConfigError("train.backbone.arch", f"{path} has no function '{name}'")
+    return fn
+
+
+def backbone_builder(arch: str, options: Mapping | None = None) -> Callable[[], nn.Module]:
+    """A builder of backbone ``arch`` without classification head: a timm name (timm
+    imported lazily, ``num_classes=0``) or ``file.py:function``; ``options`` are passed
+    as keyword arguments (e.g. ``dynamic_img_size=True`` for DINOv2 ViTs at 224 px)."""
+    options = dict(options or {})
+    if arch.partition(":")[0].endswith(".py"):
+        fn = _file_function(arch)
+        return lambda: fn(**options)
+
+    def build() -> nn.Module:
+        try:
+            import timm
+        except ImportError as err:
+            raise ConfigError(
+                "train.backbone.arch",
+                f"the backbone '{arch}' needs timm, which is not installed; "
+                "run `pip install timm` (keep the installed torch) or name a "
+                "file.py:function that builds the model",
+            ) from err
+        return timm.create_model(arch, pretrained=False, num_classes=0, **options)
+
+    return build
+
+
+def _read_state(path: Path) -> dict:
+    """A checkpoint's tensors: a raw state dict, or one nested under model/state_dict."""
+    if not path.is_file():
+        raise ConfigError(
+            "train.backbone.path",
+            f"{path} does not exist; download the pretrained weights and point the key at them",
+        )
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError as err:
+            raise ConfigError(
+                "train.backbone.path", f"{path} needs safetensors: `pip install safetensors`"
+            ) from err
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("model", "state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    return state
+
+
+def load_backbone(path: str | Path, build: Callable[[], nn.Module]) -> nn.Module:
+    """Build the backbone and load its weights from a local checkpoint.
+
+    Keys the backbone does not have (heads, decoders) are ignored; missing ones or
+    shape mismatches are errors naming the file and the likely fix.
+    """
+    path = Path(path)
+    state = _read_state(path)
+    try:
+        backbone = build()
+    except TypeError as err:
+        raise ConfigError(
+            "train.backbone.options", f"the backbone builder rejected its options: {err}"
+        ) from err
+    try:
+        missing, _ = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise ConfigError(
+            "train.backbone.path",
+            f"{path} does not fit train.backbone.arch ({str(err).splitlines()[1].strip()}); "
+            "check the architecture and train.backbone.options (e.g. img_size)",
+        ) from err
+    if missing:
+        raise ConfigError(
+            "train.backbone.path",
+            f"{path} lacks {len(missing)} backbone weights (e.g. {missing[0]}); "
+            "check that train.backbone.arch matches the checkpoint",
+        )
+    return backbone.eval()
+
+
+def backbone_from_config(section: Mapping) -> nn.Module:
+    """The frozen backbone named by the ``train.backbone`` config section."""
+    if not section.get("path"):
+        raise ConfigError(
+            "train.backbone.path",
+            "method 'frozen' and encoder 'frozen_vit' need a pretrained backbone checkpoint",
+        )
+    return load_backbone(section["path"], backbone_builder(section["arch"], section["options"]))
+
+
+def feature_width(backbone: nn.Module, in_shape: Sequence[int]) -> int:
+    """Token width F of ``backbone`` on items of ``in_shape`` (one zero item is run)."""
+    with torch.no_grad():
+        out = backbone_tokens(backbone, torch.zeros(1, *in_shape))
+    return int(out.shape[-1] if out.ndim == 3 else out.shape[1])
+
+
+def mean_pool(backbone: nn.Module, tokens_t: torch.Tensor) -> torch.Tensor:
+    """Mean over patch tokens (timm's ``num_prefix_tokens`` class/register tokens
+    skipped) or over the spatial axes of a CNN feature map: (B, F)."""
+    if tokens_t.ndim == 4:
+        return tokens_t.mean(dim=(2, 3))
+    return tokens_t[:, getattr(backbone, "num_prefix_tokens", 0) :].mean(dim=1)
+
+
+class FrozenFeatures(nn.Module):
+    """The ``frozen`` method: e_p = mean-pooled tokens of the pretrained backbone on the
+    item normalised with the backbone's ``mean``/``std`` (grey items repeated to its
+    channel count). Nothing is trained."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def encode(self, x_t: torch.Tensor) -> torch.Tensor:
+        if x_t.shape[1] == 1 and self.mean.shape[1] > 1:
+            x_t = x_t.expand(-1, self.mean.shape[1], -1, -1)
+        tokens_t = backbone_tokens(self.backbone, (x_t - self.mean) / self.std)
+        return mean_pool(self.backbone, tokens_t.float())
