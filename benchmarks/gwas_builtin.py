@@ -35,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the tables
@@ -81,6 +83,7 @@ def time_builtin(
     if tables:
         builtin_tables(scan)
     end = time.perf_counter()
+    phases = {k: v for k, v in scan.seconds.items() if k not in ("setup", "blocks")}
     return {
         "seconds": end - start,
         "cpu s": time.process_time() - cpu,
@@ -88,6 +91,7 @@ def time_builtin(
         "scan": scanned - start,
         "tables": end - scanned,
         "variants": scan.rows.size,
+        "phases": phases,
     }
 
 
@@ -151,7 +155,7 @@ def cpu_suite(args: argparse.Namespace, out: Path) -> None:
                 t = time_builtin(
                     out / "geno", pheno_k, covar_df, args.threads, args.block_size, backend
                 )
-                del t["variants"]
+                del t["variants"], t["phases"]
                 rows.append({"k": dims, "tool": f"builtin {dtype}", **t})
                 print(rows[-1], "load", os.getloadavg(), flush=True)
     table = pd.DataFrame(rows).groupby(["k", "tool"], sort=False).median().reset_index()
@@ -184,6 +188,63 @@ def compare(cpu: tuple[pd.DataFrame, pd.DataFrame], gpu: tuple[pd.DataFrame, pd.
             and (gpu_multi["N"].to_numpy() == cpu_multi["N"]).all()
         ),
     }
+
+
+def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.DataFrame:
+    """GB/s of the two copies every .bed byte makes on its way to the device, each alone:
+    page cache -> pinned host buffer (``read_packed``, per thread count) and pinned host
+    buffer -> device; with the variants/s each would allow at this N."""
+    import torch
+
+    from gemcont.io.plink import Genotypes
+
+    rows = []
+    with Genotypes(bfile) as genotypes:
+        width, m = genotypes.bytes_per_variant, genotypes.n_variants
+        pinned = device == "cuda"
+        host = torch.empty((block, width), dtype=torch.uint8, pin_memory=pinned)
+        target = "pinned host" if pinned else "host"
+        for n_threads in threads:
+            genotypes.threads = n_threads
+            seconds = _time_blocks(m, block, lambda r: genotypes.read_packed(r, out=host.numpy()))
+            rows.append(_ceiling(f"page cache -> {target}, pread, {n_threads} threads",
+                                 seconds, m, block, width))  # fmt: skip
+        with ThreadPoolExecutor(max(threads)) as pool:
+            for n_threads in threads:  # the alternative: copies out of the memory map
+                pieces = np.array_split(np.arange(block), n_threads)
+
+                def copy(r: np.ndarray, pieces: list = pieces) -> None:
+                    mapped = genotypes.read_packed(r)  # a view of the map
+                    out = host.numpy()
+                    list(pool.map(lambda p: np.copyto(out[p], mapped[p]), pieces))
+
+                seconds = _time_blocks(m, block, copy)
+                rows.append(_ceiling(f"page cache -> {target}, mmap copy, {n_threads} threads",
+                                     seconds, m, block, width))  # fmt: skip
+        if pinned:
+            dev = torch.empty_like(host, device="cuda")
+            dev.copy_(host, non_blocking=True)
+            torch.cuda.synchronize()
+            start, repeats = time.perf_counter(), 20
+            for _ in range(repeats):
+                dev.copy_(host, non_blocking=True)
+            torch.cuda.synchronize()
+            seconds = (time.perf_counter() - start) / repeats
+            rows.append(_ceiling("pinned host -> device", seconds, block, block, width))
+    return pd.DataFrame(rows)
+
+
+def _time_blocks(m: int, block: int, read: Callable[[np.ndarray], object]) -> float:
+    """Seconds to ``read`` every whole block of ``block`` consecutive variants."""
+    start = time.perf_counter()
+    for lo in range(0, m - block + 1, block):
+        read(np.arange(lo, lo + block))
+    return time.perf_counter() - start
+
+
+def _ceiling(copy: str, seconds: float, m: int, block: int, width: int) -> dict:
+    done = (m // block) * block
+    return {"copy": copy, "GB/s": done * width / seconds / 1e9, "variants/s": done / seconds}
 
 
 def gpu_suite(args: argparse.Namespace, out: Path) -> None:
@@ -220,7 +281,7 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
     seconds = time.perf_counter() - start
     verdict = "PASS" if ok else "FAIL"
     print(f"parity on {check} variants vs CPU float64 ({seconds:.1f} s): {summary} -> {verdict}")
-    rows = []
+    rows, phases = [], []
     for run in range(args.repeats):
         t = time_builtin(
             bfile, pheno_df, covar_df, args.threads, args.block_size, backend, tables=False
@@ -238,10 +299,19 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
             }
         )
         print(rows[-1], flush=True)
+        phases.append({"run": run + 1, **t["phases"]})
+    ceilings = io_ceilings(bfile, args.block_size, sorted({1, 4, args.threads}), device)
     t = time_builtin(bfile, pheno_df, covar_df, args.threads, args.block_size, backend, "1")
     print(f"\n{name}\n{sizes}, float32 products, {os.cpu_count()} CPUs; "
           "target >= 700,000 variants/s end to end")  # fmt: skip
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    print(
+        "\nseconds per phase of the blocks (main thread: waiting for reads, queueing device "
+        "work, waiting for the device, storing results; reading .bed: the reader thread)"
+    )
+    print(pd.DataFrame(phases).to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    print("\neach copy alone, one block of variants at a time")
+    print(ceilings.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
     print(f"with tables, chromosome 1 only ({check} variants x {args.dims[0]} = "
           f"{check * args.dims[0]:,} rows): {t['seconds']:.2f} s = setup {t['setup']:.2f} "
           f"+ blocks {t['scan'] - t['setup']:.2f} + tables {t['tables']:.2f}")  # fmt: skip

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from gemcont.gwas import builtin
-from gemcont.gwas.builtin import Backend, run_builtin_gwas, t_mlog10p
+from gemcont.gwas.builtin import Backend, run_builtin_gwas, scan_builtin_gwas, t_mlog10p
 from gemcont.io import plink
 from gemcont.io.plink import (
     Genotypes,
@@ -239,6 +239,22 @@ def test_torch_pipeline_on_cpu__equals_the_numpy_engine(cohort, fraction, dtype,
     got = run_builtin_gwas(*args, min_maf=0, min_mac=0, block_size=64, backend=backend)
     assert len(want[1]) == N_VARIANTS - 1  # the monomorphic variant is dropped
     assert_tables_close(got, want, rtol)
+
+
+@pytest.mark.parametrize("use_torch", [False, True])
+def test_scan_builtin_gwas__reports_seconds_per_phase(cohort, use_torch) -> None:
+    backend = Backend(dtype="float32", use_torch=use_torch)
+    scan = scan_builtin_gwas(
+        cohort["bfile"], subset(cohort, 1.0), cohort["covar_df"], min_maf=0, min_mac=0,
+        block_size=64, backend=backend,
+    )  # fmt: skip
+    reader = "reading .bed" if use_torch else "reading and decoding"
+    main = ["waiting for reads", "queueing device work", "storing results"]
+    main = main if use_torch else ["waiting for reads", "statistics"]
+    assert set(scan.seconds) >= {"setup", "blocks", reader, *main}
+    assert all(scan.seconds[k] > 0 for k in (reader, *main[1:]))
+    # main-thread phases are disjoint parts of the blocks' wall time
+    assert sum(scan.seconds[k] for k in main) <= scan.seconds["blocks"]
 
 
 def test_numpy_float32__within_the_float64_engine(cohort) -> None:

@@ -625,16 +625,37 @@ def variant_rows(genotypes: Genotypes, chrom: str | None) -> np.ndarray:
     return rows
 
 
-def read_ahead(load: Callable[[T], R], keys: Sequence[T]) -> Iterator[R]:
-    """``load(key)`` for each key in order, the next one running in a background thread."""
+class Timings(dict):
+    """Seconds spent per pipeline phase, summed over blocks (each phase timed by one
+    thread): where a scan's time went, logged and reported by the benchmarks."""
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - start
+
+
+def read_ahead(
+    load: Callable[[T], R], keys: Sequence[T], timings: Timings | None = None
+) -> Iterator[R]:
+    """``load(key)`` for each key in order, the next one running in a background thread;
+    the time the caller waits for a load goes to ``timings["waiting for reads"]``."""
     if not keys:
         return
+    timings = Timings() if timings is None else timings
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(load, keys[0])
         for key in keys[1:]:
-            done, pending = pending.result(), pool.submit(load, key)
+            with timings.phase("waiting for reads"):
+                done = pending.result()
+            pending = pool.submit(load, key)
             yield done
-        yield pending.result()
+        with timings.phase("waiting for reads"):
+            done = pending.result()
+        yield done
 
 
 def _check_filters(min_maf: float, min_mac: float, block_size: int) -> None:
@@ -654,6 +675,7 @@ class _Results:
         self.n_obs = np.zeros(m, dtype=np.int64)
         self.eaf = np.full(m, np.nan)
         self.keep = np.zeros(m, dtype=bool)
+        self.seconds = Timings()
 
     def store(
         self, lo: int, counts: AlleleCounts, dof: int, min_maf: float, min_mac: float
@@ -689,20 +711,22 @@ def _numpy_scan(
 
     def load(i: int) -> tuple[np.ndarray, AlleleCounts]:
         rows, slot = blocks[i], i % 2
-        counts = counts_from_codes(*code_counts(genotypes.read_packed(rows), selected), n)
-        dosages = genotypes.read_int8(rows, samples, out=codes[slot][: rows.size])
-        g = centre_impute(
-            dosages, 2.0 * counts.eaf, backend.dtype, floats[slot][: rows.size].T,
-            counts.n_obs < n, centre=backend.dtype != "float64",
-        )  # fmt: skip
+        with results.seconds.phase("reading and decoding"):
+            counts = counts_from_codes(*code_counts(genotypes.read_packed(rows), selected), n)
+            dosages = genotypes.read_int8(rows, samples, out=codes[slot][: rows.size])
+            g = centre_impute(
+                dosages, 2.0 * counts.eaf, backend.dtype, floats[slot][: rows.size].T,
+                counts.n_obs < n, centre=backend.dtype != "float64",
+            )  # fmt: skip
         return g, counts
 
     lo = 0
-    for g, counts in read_ahead(load, range(len(blocks))):
-        product = _to_numpy64(g.T @ model.basis)  # the one big product
-        _numpy_stats_into(results.arrays, lo, product, counts.css, model.yty, model.c_inv,
-                          dof, tol)  # fmt: skip
-        results.store(lo, counts, dof, min_maf, min_mac)
+    for g, counts in read_ahead(load, range(len(blocks)), results.seconds):
+        with results.seconds.phase("statistics"):
+            product = _to_numpy64(g.T @ model.basis)  # the one big product
+            _numpy_stats_into(results.arrays, lo, product, counts.css, model.yty,
+                              model.c_inv, dof, tol)  # fmt: skip
+            results.store(lo, counts, dof, min_maf, min_mac)
         lo += counts.n_obs.size
         yield counts.n_obs.size
 
@@ -787,7 +811,8 @@ def _torch_scan(
         if copied[slot] is not None:
             copied[slot].synchronize()
         host = packed_host[slot][: rows.size]
-        genotypes.read_packed(rows, out=host.numpy())
+        with results.seconds.phase("reading .bed"):
+            genotypes.read_packed(rows, out=host.numpy())
         if not cuda:
             return rows, host.clone(), None
         with torch.cuda.stream(stream):
@@ -837,26 +862,31 @@ def _torch_scan(
 
     def finish(lo: int, host: dict[str, np.ndarray], done: Any) -> int:
         if done is not None:
-            done.synchronize()
+            with results.seconds.phase("waiting for the device"):
+                done.synchronize()
         hi = lo + host["chisq"].size
 
         def copy(key: str) -> None:
             results.arrays[key][lo:hi] = host[key]
 
-        list(copiers.map(copy, (*keys, "chisq")))  # out of the buffers, in parallel
-        results.store(lo, counts_from_codes(*host["counts"].T, n), dof, min_maf, min_mac)
+        with results.seconds.phase("storing results"):
+            list(copiers.map(copy, (*keys, "chisq")))  # out of the buffers, in parallel
+            counts = counts_from_codes(*host["counts"].T, n)
+            results.store(lo, counts, dof, min_maf, min_mac)
         return hi - lo
 
     results_stream = torch.cuda.Stream(device) if cuda else None
     pending, lo = None, 0
     context = _ieee_float32_matmul() if cuda else nullcontext()
     with context, torch.no_grad(), ThreadPoolExecutor(len(keys) + 1) as copiers:
-        for i, (rows, packed, ready) in enumerate(read_ahead(load, range(len(blocks)))):
+        loads = read_ahead(load, range(len(blocks)), results.seconds)
+        for i, (rows, packed, ready) in enumerate(loads):
             if cuda:
                 current = torch.cuda.current_stream(device)
                 current.wait_event(ready)
                 packed.record_stream(current)  # allocated on the side stream
-            host, done = score(packed, i % 2)
+            with results.seconds.phase("queueing device work"):
+                host, done = score(packed, i % 2)
             if pending is not None:
                 yield finish(*pending)
             pending, lo = (lo, host, done), lo + rows.size
@@ -879,7 +909,7 @@ class BuiltinScan:
     mlog10p: np.ndarray  # rows x D
     chisq: np.ndarray
     chisq_mlog10p: np.ndarray
-    seconds: dict[str, float]  # setup (inputs, null model), blocks (the scan itself)
+    seconds: dict[str, float]  # setup (inputs, null model), blocks (the scan), phases
 
 
 def scan_builtin_gwas(
@@ -921,8 +951,10 @@ def scan_builtin_gwas(
         for _ in tqdm(sizes, total=len(blocks), unit="block", desc="builtin GWAS"):
             pass
         seconds = {"setup": setup - start, "blocks": time.perf_counter() - setup}
-        log.info("builtin GWAS: %d variants in %.1f s (+ %.1f s setup) on %s",
-                 rows.size, seconds["blocks"], seconds["setup"], backend)  # fmt: skip
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in results.seconds.items())
+        log.info("builtin GWAS: %d variants in %.1f s (+ %.1f s setup) on %s; %s",
+                 rows.size, seconds["blocks"], seconds["setup"], backend, phases)  # fmt: skip
+        seconds.update(results.seconds)
     return BuiltinScan(
         genotypes.bim, phenotype_names(pheno_df), rows, results.keep, results.n_obs,
         results.eaf, **results.arrays, seconds=seconds,
