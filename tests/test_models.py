@@ -167,3 +167,5 @@ def test_frozen_features__mean_of_patch_tokens_after_normalisation() -> None:
         torch.testing.assert_close(model.encode(grey), model.encode(grey.expand(-1, 3, -1, -1)))
     assert feature_width(backbone, (3, 32, 32)) == 24
     assert feature_width(nn.Conv2d(3, 7, 3), (3, 16, 16)) == 7  # CNN map: channel axis
+    with pytest.raises(ConfigError, match=r"stored items \(1 x 16 x 16\).*fundus_image_size"):
+        feature_width(backbone, (1, 16, 16))  # a 3-channel patch embedding

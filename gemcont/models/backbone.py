@@ -133,8 +133,16 @@ def backbone_from_config(section: Mapping) -> nn.Module:
 
 def feature_width(backbone: nn.Module, in_shape: Sequence[int]) -> int:
     """Token width F of ``backbone`` on items of ``in_shape`` (one zero item is run)."""
-    with torch.no_grad():
-        out = backbone_tokens(backbone, torch.zeros(1, *in_shape))
+    try:
+        with torch.no_grad():
+            out = backbone_tokens(backbone, torch.zeros(1, *in_shape))
+    except (AssertionError, RuntimeError, ValueError) as err:
+        raise ConfigError(
+            "train.backbone.options",
+            f"the backbone does not take the stored items ({' x '.join(map(str, in_shape))}): "
+            f"{err}; store images at the backbone's size (phenotypes.fundus_image_size, e.g. "
+            "224) or pass options such as dynamic_img_size / dynamic_img_pad",
+        ) from err
     return int(out.shape[-1] if out.ndim == 3 else out.shape[1])
 
 

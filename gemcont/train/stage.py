@@ -107,13 +107,13 @@ def values_per_row(path: str | Path, column: str, index: pd.DataFrame, key: str)
 
 
 def stage_configs(
-    train_cfg: dict, modality: str, in_shape: tuple[int, ...]
+    method: str, train_cfg: dict, modality: str, in_shape: tuple[int, ...]
 ) -> tuple[ModelConfig, TrainConfig, nn.Module | None]:
     """Model and loop configs from the ``train`` section, plus the frozen pretrained
-    backbone (its width and normalisation recorded in the model config) when the
-    encoder is ``frozen_vit``."""
+    backbone (checked on one item of ``in_shape``; its width and normalisation recorded
+    in the model config) when ``method`` is ``frozen`` or the encoder ``frozen_vit``."""
     model_cfg, loop_cfg = configs_from(train_cfg, modality, train_cfg["supervised_target"]["loss"])
-    if model_cfg.encoder != "frozen_vit":
+    if method != "frozen" and model_cfg.encoder != "frozen_vit":
         return model_cfg, loop_cfg, None
     section = train_cfg["backbone"]
     backbone = backbone_from_config(section)
@@ -138,7 +138,9 @@ def train_stage(
 ) -> None:
     """Train ``method`` on split ``split``'s training people; resumes from ``checkpoint``."""
     data = load_stage_data(inputs["store"], inputs["features"], inputs["splits"], split)
-    model_cfg, loop_cfg, backbone = stage_configs(train_cfg, modality, data.images.shape[1:])
+    model_cfg, loop_cfg, backbone = stage_configs(
+        method, train_cfg, modality, data.images.shape[1:]
+    )
     loop_cfg = replace(loop_cfg, seed=loop_cfg.seed + split)
     rows = np.flatnonzero(data.is_train)
     target = None
@@ -195,12 +197,11 @@ def export_stage(
         )
         emb = clinical_embedding(marker)
     else:
-        model_cfg, loop_cfg, backbone = stage_configs(train_cfg, modality, data.images.shape[1:])
+        model_cfg, loop_cfg, backbone = stage_configs(
+            method, train_cfg, modality, data.images.shape[1:]
+        )
         if method == "frozen":
-            section = train_cfg["backbone"]
-            model = FrozenFeatures(
-                backbone or backbone_from_config(section), section["mean"], section["std"]
-            )
+            model = FrozenFeatures(backbone, model_cfg.backbone_mean, model_cfg.backbone_std)
         else:
             model = load_trained(
                 method,
