@@ -27,6 +27,7 @@ from tqdm import tqdm
 from gemcont.errors import ConfigError
 from gemcont.io.tables import write_tsv
 from gemcont.models.gemcont import Gemcont
+from gemcont.models.phenotype import load_without_backbones, state_without_backbones
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +374,7 @@ def load_checkpoint(
 ) -> dict:
     """Restore weights (and optimizer, scheduler, RNG when given); returns the dict."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
+    load_without_backbones(model, state["model"])
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:
@@ -400,7 +401,8 @@ class EarlyStopping:
         """Record one epoch's validation loss (and the weights when it is the best)."""
         if val_loss < self.val_loss:
             self.val_loss, self.bad_epochs = val_loss, 0
-            self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            weights = state_without_backbones(model)
+            self.weights = {k: v.detach().cpu().clone() for k, v in weights.items()}
         else:
             self.bad_epochs += 1
 
@@ -438,7 +440,7 @@ class Run:
     def state(self) -> dict:
         """The checkpoint dict: weights, optimizer, scheduler, epoch, RNG, metrics."""
         return {
-            "model": self.model.state_dict(),
+            "model": state_without_backbones(self.model),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "epoch": self.epoch,
@@ -505,5 +507,5 @@ def fit(
     # again after the loop: a resumed run with no epoch left still has its curve
     write_tsv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), metrics)
     if stopper is not None and stopper.weights:
-        model.load_state_dict(stopper.weights)
+        load_without_backbones(model, stopper.weights)
     return model.cpu()

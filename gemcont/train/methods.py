@@ -18,7 +18,11 @@ from gemcont.models.baselines import VAE, SimCLR, Supervised
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.genetic import GeneticEncoder, scarf
 from gemcont.models.loss import ClipLoss, nt_xent, supervised_loss, vae_loss
-from gemcont.models.phenotype import Standardize, build_phenotype_encoder
+from gemcont.models.phenotype import (
+    Standardize,
+    build_phenotype_encoder,
+    load_without_backbones,
+)
 from gemcont.train.augment import Augmentation, augmenter
 from gemcont.train.loop import (
     Batch,
@@ -209,7 +213,7 @@ def load_trained(
     model = build_model(method, cfg, in_shape, np.ones(n_in), stats, backbone)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     best = state.get("early_stopping") or {}
-    model.load_state_dict(best.get("weights") or state["model"])
+    load_without_backbones(model, best.get("weights") or state["model"])
     return model
 
 
