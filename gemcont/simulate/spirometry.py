@@ -243,7 +243,8 @@ def simulate_blow(
     upper = ~rising & ~lower
     flow[rising] = pef * np.sin(0.5 * np.pi * t[rising] / t_rise) ** p
     flow[upper] = _descending_flow(t[upper] - t_rise, pef, r0, k)
-    flow[lower] = _descending_flow(t[lower] - t_knee, f_knee, knee_at * r0, k_low)
+    if lower.any():  # no knee: knee_at * r0 is 0
+        flow[lower] = _descending_flow(t[lower] - t_knee, f_knee, knee_at * r0, k_low)
 
     if noise.flow_noise_sd > 0:
         # slow multiplicative fluctuations: AR(1) with ~150 ms correlation time
