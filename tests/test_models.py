@@ -12,6 +12,8 @@ from torch import nn
 
 from gemcont.errors import ConfigError
 from gemcont.models.backbone import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     FrozenFeatures,
     backbone_builder,
     feature_width,
@@ -158,14 +160,20 @@ def test_frozen_features__mean_of_patch_tokens_after_normalisation() -> None:
     model = FrozenFeatures(backbone, mean, std)
     assert not any(p.requires_grad for p in model.parameters())
     x = torch.rand(3, 3, 32, 32)
-    normalised = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+    def normalise(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+        return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
     with torch.no_grad():
-        tokens = backbone.forward_features(normalised)
+        tokens = backbone.forward_features(normalise(x, mean, std))
         expected = tokens[:, 1:].mean(dim=1)  # the class token is left out
         torch.testing.assert_close(model.encode(x), expected)
         grey = torch.rand(2, 1, 32, 32)
         torch.testing.assert_close(model.encode(grey), model.encode(grey.expand(-1, 3, -1, -1)))
     assert feature_width(backbone, (3, 32, 32)) == 24
-    assert feature_width(nn.Conv2d(3, 7, 3), (3, 16, 16)) == 7  # CNN map: channel axis
+    cnn = nn.Conv2d(3, 7, 3)  # a feature map: its pixels are the tokens
+    assert feature_width(cnn, (3, 16, 16)) == 7
+    with torch.no_grad():
+        torch.testing.assert_close(FrozenFeatures(cnn).encode(x), cnn(normalise(x)).mean((2, 3)))
     with pytest.raises(ConfigError, match=r"stored items \(1 x 16 x 16\).*fundus_image_size"):
         feature_width(backbone, (1, 16, 16))  # a 3-channel patch embedding

@@ -23,10 +23,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def backbone_tokens(backbone: nn.Module, x_t: torch.Tensor) -> torch.Tensor:
-    """Tokens (B, T, F) or a feature map (B, F, H, W) of a timm-style backbone
-    (``forward_features``) or a plain callable."""
-    fn = getattr(backbone, "forward_features", backbone)
-    return fn(x_t)
+    """Tokens (B, T, F) of a timm-style backbone (``forward_features``) or a plain
+    callable; a CNN's feature map (B, F, H, W) becomes H x W tokens."""
+    out = getattr(backbone, "forward_features", backbone)(x_t)
+    return out.flatten(2).transpose(1, 2) if out.ndim == 4 else out
 
 
 def _file_function(spec: str) -> Callable[..., nn.Module]:
@@ -143,14 +143,12 @@ def feature_width(backbone: nn.Module, in_shape: Sequence[int]) -> int:
             f"{err}; store images at the backbone's size (phenotypes.fundus_image_size, e.g. "
             "224) or pass options such as dynamic_img_size / dynamic_img_pad",
         ) from err
-    return int(out.shape[-1] if out.ndim == 3 else out.shape[1])
+    return int(out.shape[-1])
 
 
 def mean_pool(backbone: nn.Module, tokens_t: torch.Tensor) -> torch.Tensor:
-    """Mean over patch tokens (timm's ``num_prefix_tokens`` class/register tokens
-    skipped) or over the spatial axes of a CNN feature map: (B, F)."""
-    if tokens_t.ndim == 4:
-        return tokens_t.mean(dim=(2, 3))
+    """Mean over patch tokens, timm's ``num_prefix_tokens`` class/register tokens
+    skipped: (B, F)."""
     return tokens_t[:, getattr(backbone, "num_prefix_tokens", 0) :].mean(dim=1)
 
 
