@@ -22,6 +22,10 @@ scan end to end (setup + blocks: from the page-cached .bed to every statistic in
 memory) and of the blocks alone, for two runs. Chromosome 1 is small
 (``--check-variants``): there the CUDA results are first compared with the CPU
 engine's (float64), and the long per-dimension table (variants x k rows) is timed.
+Then where the blocks' time went (the scan's phases: reading .bed in the reader thread;
+waiting for reads, queueing device work, waiting for the device and storing results in
+the main thread) and what each copy of the .bed bytes manages alone (page cache ->
+pinned memory by pread or by memory-map copies, per thread count; pinned -> device).
 Needs only numpy, pandas, scipy, tqdm, threadpoolctl and torch besides gemcont (no
 bed-reader).
 """
