@@ -139,6 +139,7 @@ def test_workflow__tiny_config_runs_to_the_report(tmp_path):
                     "batch_size": 64,
                     "warmup_epochs": 1,
                     "width": 8,
+                    "encoder": "frozen_vit",  # GEMCONT on the pretrained backbone
                     "backbone": backbone,
                 },
                 "gwas": {"n_components": 4, "covariates": {"n_pcs": 4}},
@@ -155,5 +156,9 @@ def test_workflow__tiny_config_runs_to_the_report(tmp_path):
     frozen = pd.read_csv(str(emb).replace("gemcont", "frozen"), sep="\t")
     assert [c for c in frozen if c.startswith("e_")] == [f"e_{d}" for d in range(24)]
     assert not (tmp_path / "results" / "train" / "frozen").exists()  # nothing trained
+    trained = tmp_path / "results" / "train" / "gemcont" / "split_0"
+    assert '"backbone_features": 24' in (trained / "hparams.json").read_text()
+    saved = torch.load(trained / "checkpoint.pt", weights_only=True)["model"]
+    assert not [k for k in saved if ".backbone." in k]  # read from train.backbone.path
     dropped = (tmp_path / "results" / "splits" / "dropped.tsv").read_text()
     assert "no blow recorded" in dropped or "missing value" in dropped
