@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,16 @@ def test_backbone_builder__file_function_with_options(tmp_path) -> None:
         backbone_builder(f"{TINY_BACKBONE}:vit_l")
     with pytest.raises(ConfigError, match="does not exist"):
         backbone_builder(f"{tmp_path}/models_vit.py:vit_large_patch16")
+    # a model repository's file imports its sibling modules
+    (tmp_path / "pos_embed.py").write_text("WIDTH = 8\n")
+    (tmp_path / "models_vit.py").write_text(
+        "from torch import nn\nfrom pos_embed import WIDTH\ndef vit(): return nn.Linear(3, WIDTH)\n"
+    )
+    assert backbone_builder(f"{tmp_path}/models_vit.py:vit")().out_features == 8
+    assert str(tmp_path) not in sys.path
+    (tmp_path / "broken.py").write_text("import util.absent\n")
+    with pytest.raises(ConfigError, match="importing .*broken.py failed"):
+        backbone_builder(f"{tmp_path}/broken.py:vit")
     path = tmp_path / "w.pth"
     torch.save(TinyViT().state_dict(), path)
     bad = backbone_builder(f"{TINY_BACKBONE}:tiny_vit", {"img_size": 224})

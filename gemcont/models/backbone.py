@@ -10,6 +10,7 @@ mean-pooled backbone tokens, no training.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,7 +38,15 @@ def _file_function(spec: str) -> Callable[..., nn.Module]:
         raise ConfigError("train.backbone.arch", f"{path} (from '{spec}') does not exist")
     module_spec = importlib.util.spec_from_file_location(f"gemcont_backbone_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent.resolve()))  # its sibling modules (a model repo)
+    try:
+        module_spec.loader.exec_module(module)
+    except ImportError as err:
+        raise ConfigError(
+            "train.backbone.arch", f"importing {path} failed: {err}; install what it needs"
+        ) from err
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ConfigError("train.backbone.arch", f"{path} has no function '{name}'")
