@@ -215,11 +215,12 @@ def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.D
                                  seconds, m, block, width))  # fmt: skip
         with ThreadPoolExecutor(max(threads)) as pool:
             for n_threads in threads:  # the alternative: copies out of the memory map
-                pieces = np.array_split(np.arange(block), n_threads)
+                edges = np.linspace(0, block, n_threads + 1).astype(int)
+                pieces = [slice(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
 
                 def copy(r: np.ndarray, pieces: list = pieces) -> None:
                     mapped = genotypes.read_packed(r)  # a view of the map
-                    out = host.numpy()
+                    out = host.numpy()  # row slices: views, copied into in place
                     list(pool.map(lambda p: np.copyto(out[p], mapped[p]), pieces))
 
                 seconds = _time_blocks(m, block, copy)
