@@ -41,7 +41,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy.stats import chi2
 
 from gemcont.errors import ConfigError
 from gemcont.io.tables import write_tsv
@@ -207,9 +206,9 @@ def model_configs(train: dict, seed: int):  # -> tuple[ModelConfig, TrainConfig]
 
 def embedding_gwas(
     emb: np.ndarray, geno: np.ndarray, n_components: int | None, block: int = 512
-) -> tuple[np.ndarray, np.ndarray]:
-    """Multi-trait (χ², -log10 P) per variant of the test embedding (samples x D) on
-    ``geno`` (samples x M): PCA to ``n_components``, rank-inverse-normal, built-in engine
+) -> np.ndarray:
+    """Multi-trait -log10 P per variant of the test embedding (samples x D) on ``geno``
+    (samples x M): PCA to ``n_components``, rank-inverse-normal, built-in engine
     (intercept only; NaN for monomorphic variants)."""
     from gemcont.gwas.builtin import Backend, null_model, scan_block
     from gemcont.gwas.prepare import pca_scores, rank_inverse_normal
@@ -217,14 +216,12 @@ def embedding_gwas(
     y = rank_inverse_normal(pca_scores(emb.astype(np.float64), n_components))
     backend = Backend()
     model = null_model(y, np.zeros((len(y), 0)), backend)
-    chisq = np.full(geno.shape[1], np.nan)
     mlog10p = np.full(geno.shape[1], np.nan)
     for start in range(0, geno.shape[1], block):
         cols = np.arange(start, min(start + block, geno.shape[1]))
         keep, _, result = scan_block(geno[:, cols], model, 0.0, 0.0, backend)
-        chisq[cols[keep]] = result.chisq
         mlog10p[cols[keep]] = result.chisq_mlog10p
-    return chisq, mlog10p
+    return mlog10p
 
 
 def score_embedding(
@@ -238,9 +235,10 @@ def score_embedding(
 ) -> dict[str, float]:
     """R² of z (and of its genetic part) and the embedding GWAS's recovery and calibration."""
     from gemcont.evaluate.ridge import ridge_r2
+    from gemcont.gwas.loci import lambda_gc
 
     r2, r2_genetic = ridge_r2(emb, np.column_stack([z, genetic]), seed, evaluate["r2_folds"])
-    chisq, mlog10p = embedding_gwas(emb, geno, evaluate["n_components"])
+    mlog10p = embedding_gwas(emb, geno, evaluate["n_components"])
     dof = min(evaluate["n_components"] or emb.shape[1], emb.shape[1])
     gw = -math.log10(evaluate["p_threshold"])
     bonferroni = -math.log10(0.05 / max(int(causal.sum()), 1))
@@ -252,9 +250,7 @@ def score_embedding(
         "recovery": float((hits[causal] > gw).mean()),
         "recovery_bonferroni": float((hits[causal] > bonferroni).mean()),
         "null_fp": int((hits[null] > gw).sum()),
-        "null_lambda": float(np.nanmedian(chisq[null]) / chi2.median(dof))
-        if null.any()
-        else float("nan"),
+        "null_lambda": lambda_gc(10.0 ** -mlog10p[null], dof) if null.any() else float("nan"),
     }
 
 

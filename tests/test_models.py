@@ -15,12 +15,11 @@ from gemcont.errors import ConfigError
 from gemcont.models.backbone import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    FrozenFeatures,
     backbone_builder,
     feature_width,
     load_backbone,
 )
-from gemcont.models.baselines import VAE
+from gemcont.models.baselines import VAE, FrozenFeatures
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.genetic import GeneticEncoder, scarf
 from gemcont.models.phenotype import build_phenotype_encoder

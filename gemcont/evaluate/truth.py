@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gemcont.evaluate.ridge import ALPHAS, kfold_splits, oof_r2
+from gemcont.evaluate.ridge import ALPHAS, ridge_r2
 from gemcont.evaluate.risk import KEY, embedding_columns, heldout, keyed
 
 
@@ -34,14 +34,8 @@ def latent_r2(
     data = data.sort_values(KEY).reset_index(drop=True)
     x = data[embedding_columns(data)].to_numpy(float)
     y = data[columns].to_numpy(float)
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
-    pred = cross_val_predict(model, x, y, cv=kfold_splits(len(x), n_folds, seed))
-    return dict(zip(columns, map(float, oof_r2(y, pred)), strict=True))
+    r2 = ridge_r2(x, y, seed, n_folds, alphas)
+    return dict(zip(columns, map(float, r2), strict=True))
 
 
 def _near(loci: pd.DataFrame, variants: pd.DataFrame, window_bp: float) -> np.ndarray:

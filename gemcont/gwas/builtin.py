@@ -638,14 +638,11 @@ class Timings(dict):
             self[name] = self.get(name, 0.0) + time.perf_counter() - start
 
 
-def read_ahead(
-    load: Callable[[T], R], keys: Sequence[T], timings: Timings | None = None
-) -> Iterator[R]:
+def read_ahead(load: Callable[[T], R], keys: Sequence[T], timings: Timings) -> Iterator[R]:
     """``load(key)`` for each key in order, the next one running in a background thread;
     the time the caller waits for a load goes to ``timings["waiting for reads"]``."""
     if not keys:
         return
-    timings = Timings() if timings is None else timings
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(load, keys[0])
         for key in keys[1:]:

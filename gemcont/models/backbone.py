@@ -3,8 +3,7 @@
 A backbone is built from ``arch`` (a timm model name, or ``path/to/file.py:function``
 for the user's own model code) with ``options`` as keyword arguments, then its weights
 are read from a local checkpoint without unpickling code (``weights_only`` for
-``.pt``/``.pth``, or ``.safetensors``). ``FrozenFeatures`` is the ``frozen`` method:
-mean-pooled backbone tokens, no training.
+``.pt``/``.pth``, or ``.safetensors``).
 """
 
 from __future__ import annotations
@@ -159,26 +158,3 @@ def mean_pool(backbone: nn.Module, tokens_t: torch.Tensor) -> torch.Tensor:
     """Mean over patch tokens, timm's ``num_prefix_tokens`` class/register tokens
     skipped: (B, F)."""
     return tokens_t[:, getattr(backbone, "num_prefix_tokens", 0) :].mean(dim=1)
-
-
-class FrozenFeatures(nn.Module):
-    """The ``frozen`` method: e_p = mean-pooled tokens of the pretrained backbone on the
-    item normalised with the backbone's ``mean``/``std`` (grey items repeated to its
-    channel count). Nothing is trained."""
-
-    def __init__(
-        self,
-        backbone: nn.Module,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-    ) -> None:
-        super().__init__()
-        self.backbone = backbone.eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def encode(self, x_t: torch.Tensor) -> torch.Tensor:
-        if x_t.shape[1] == 1 and self.mean.shape[1] > 1:
-            x_t = x_t.expand(-1, self.mean.shape[1], -1, -1)
-        tokens_t = backbone_tokens(self.backbone, (x_t - self.mean) / self.std)
-        return mean_pool(self.backbone, tokens_t.float())

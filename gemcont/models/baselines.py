@@ -1,4 +1,5 @@
-"""Phenotype-only baselines: SimCLR, VAE, supervised. Each has ``encode(x) -> e_p``."""
+"""Phenotype-only baselines: SimCLR, VAE, supervised, frozen pretrained features. Each
+has ``encode(x) -> e_p``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gemcont.models.backbone import IMAGENET_MEAN, IMAGENET_STD, backbone_tokens, mean_pool
+from gemcont.models.phenotype import Standardize
 
 
 class SimCLR(nn.Module):
@@ -100,3 +104,23 @@ class Supervised(nn.Module):
 
     def forward(self, x_t: torch.Tensor) -> torch.Tensor:
         return self.head(self.encode(x_t))
+
+
+class FrozenFeatures(nn.Module):
+    """The ``frozen`` baseline: e_p = mean-pooled tokens of a pretrained backbone on the
+    item standardised with the backbone's ``mean``/``std`` (a grey item broadcasts to
+    its channels). Nothing is trained."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        self.standardize = Standardize(mean, std)
+        self.backbone = backbone.eval().requires_grad_(False)
+
+    def encode(self, x_t: torch.Tensor) -> torch.Tensor:
+        tokens_t = backbone_tokens(self.backbone, self.standardize(x_t))
+        return mean_pool(self.backbone, tokens_t.float())

@@ -165,14 +165,14 @@ def state_without_backbones(model: nn.Module) -> dict[str, torch.Tensor]:
     """``model.state_dict()`` less the weights of frozen pretrained backbones, which are
     read from their own checkpoint (a ViT-B would add ~350 MB to every checkpoint)."""
     skip = _backbone_prefixes(model)
-    return {k: v for k, v in model.state_dict().items() if not (skip and k.startswith(skip))}
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
 
 
 def load_without_backbones(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Load a :func:`state_without_backbones` dict: strict for everything else."""
     skip = _backbone_prefixes(model)
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not (skip and k.startswith(skip))]
+    missing = [k for k in missing if not k.startswith(skip)]
     if missing or unexpected:
         raise RuntimeError(f"checkpoint does not fit the model: missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]}")  # fmt: skip

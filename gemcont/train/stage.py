@@ -14,7 +14,8 @@ from torch import nn
 
 from gemcont.errors import ConfigError
 from gemcont.io.ids import KEY, read_keyed_table
-from gemcont.models.backbone import FrozenFeatures, backbone_from_config, feature_width
+from gemcont.models.backbone import backbone_from_config, feature_width
+from gemcont.models.baselines import FrozenFeatures
 from gemcont.phenotypes.store import open_images, read_index
 from gemcont.train.export import clinical_embedding, write_embeddings
 from gemcont.train.loop import TrainConfig, TrainData
