@@ -194,10 +194,12 @@ def compare(cpu: tuple[pd.DataFrame, pd.DataFrame], gpu: tuple[pd.DataFrame, pd.
     }
 
 
-def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.DataFrame:
+def io_ceilings(bfile: str, block: int, threads: list[int], device: str, dims: int) -> pd.DataFrame:
     """GB/s of the two copies every .bed byte makes on its way to the device, each alone:
     page cache -> pinned host buffer (``read_packed``, per thread count) and pinned host
-    buffer -> device; with the variants/s each would allow at this N."""
+    buffer -> device; and of storing the float32 results (BETA, SE, -log10 P of ``dims``
+    dimensions) into fresh and into reused host memory (fresh pages cost a fault each,
+    dearer in some VMs); with the variants/s each would allow at this N and D."""
     import torch
 
     from gemcont.io.plink import Genotypes
@@ -236,6 +238,13 @@ def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.D
             torch.cuda.synchronize()
             seconds = (time.perf_counter() - start) / repeats
             rows.append(_ceiling("pinned host -> device", seconds, block, block, width))
+    per_variant = 3 * dims * 4
+    results = np.empty((m, per_variant // 4), np.float32)  # the scan's result arrays
+    for memory in ("fresh", "reused"):
+        start = time.perf_counter()
+        results.fill(1.0)
+        rows.append(_ceiling(f"results -> {memory} host memory", time.perf_counter() - start,
+                             m, m, per_variant))  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -305,7 +314,8 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
         )
         print(rows[-1], flush=True)
         phases.append({"run": run + 1, **t["phases"]})
-    ceilings = io_ceilings(bfile, args.block_size, sorted({1, 4, args.threads}), device)
+    threads = sorted({1, 4, args.threads})
+    ceilings = io_ceilings(bfile, args.block_size, threads, device, args.dims[0])
     t = time_builtin(bfile, pheno_df, covar_df, args.threads, args.block_size, backend, "1")
     print(f"\n{name}\n{sizes}, float32 products, {os.cpu_count()} CPUs; "
           "target >= 700,000 variants/s end to end")  # fmt: skip

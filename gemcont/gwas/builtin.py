@@ -87,6 +87,9 @@ DENSE_FRACTION = 0.7
 # numpy statistics run over slices of about this many variant x dimension values
 # (temporaries in L2; fresh large ones cost page faults: ~2x the CPU time)
 STATS_CHUNK = 1 << 12
+# the variants x dimensions statistics, stored in the scan's precision (float32 halves
+# the bytes to move, store and write: fresh host memory costs ~2 s/GB in some VMs)
+PER_DIM_KEYS = ("beta", "se", "mlog10p")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -211,6 +214,15 @@ def counts_from_codes(
     return _counts(het + 2 * a1a1, n_samples - missing.astype(np.int64), het + 4 * a1a1)
 
 
+def _where(x: Array) -> Callable[[Array, Any, Array], Array]:
+    """``where(condition, a, b)`` of x's library (numpy or torch)."""
+    if _is_torch(x):
+        import torch
+
+        return torch.where
+    return np.where
+
+
 def _hill_log_p(tstat: Array, dof: int) -> Array:
     """ln of the two-sided Student t P by Hill's normal approximation; NaN outside its
     exact range (dof < HILL_MIN_DOF or t² > HILL_MAX_T2_PER_DOF·dof). numpy or torch."""
@@ -218,9 +230,9 @@ def _hill_log_p(tstat: Array, dof: int) -> Array:
         import torch
 
         log1p, ndtr, sqrt = torch.log1p, torch.special.log_ndtr, torch.sqrt
-        where = torch.where
     else:
-        log1p, ndtr, sqrt, where = np.log1p, log_ndtr, np.sqrt, np.where
+        log1p, ndtr, sqrt = np.log1p, log_ndtr, np.sqrt
+    where = _where(tstat)
     t2 = tstat * tstat
     if dof < HILL_MIN_DOF:
         return t2 * np.nan
@@ -260,7 +272,7 @@ def _fill_exact(mlog10p: np.ndarray, tstat: Callable[[], np.ndarray], dof: int) 
     """Replace NaN -log10 P left by Hill's approximation, where t is a number, exactly."""
     todo = np.isnan(mlog10p)
     if todo.any():
-        t = np.abs(tstat()[todo])
+        t = np.abs(tstat()[todo], dtype=np.float64)  # float64 even from float32 results
         ok = ~np.isnan(t)
         values = np.full(t.shape, np.nan)
         values[ok] = -_exact_log_p(t[ok], dof) / LN10
@@ -298,7 +310,8 @@ def _block_stats(
     d = c_inv.shape[0]
     gty, qtg = product[:, :d], product[:, d + 1 :]  # GᵀY_res = G̃ᵀY_res; QᵀG but 1ᵀG
     gtg = css - (qtg * qtg).sum(1)  # G̃ᵀG̃ = ‖G‖² - ‖QᵀG‖², ‖G‖² - (1ᵀG)²/N = css
-    gtg[gtg <= tol * css] = np.nan  # collinear with the covariates (or monomorphic)
+    where = _where(product)  # not masked assignment: on a GPU that waits for the device
+    gtg = where(gtg <= tol * css, np.nan, gtg)  # collinear with the covariates (or monomorphic)
     beta = gty / gtg[:, None]  # variants x D
     rss = (yty[None, :] - beta * gty).clip(0.0)  # residual SS, closed form
     se = (rss / (dof * gtg[:, None])) ** 0.5
@@ -345,10 +358,11 @@ def _finish_stats(out: dict[str, np.ndarray], lo: int, hi: int, dof: int) -> Non
     out["chisq_mlog10p"][lo:hi] = chi2_mlog10p(out["chisq"][lo:hi], beta.shape[1])
 
 
-def _result_arrays(m: int, d: int) -> dict[str, np.ndarray]:
-    """Uninitialised per-variant result arrays for m variants and d dimensions."""
+def _result_arrays(m: int, d: int, dtype: str = "float64") -> dict[str, np.ndarray]:
+    """Uninitialised per-variant result arrays for m variants and d dimensions; the
+    m x d ones (BETA, SE, -log10 P) in ``dtype``, the multi-trait ones in float64."""
     return {
-        **{k: np.empty((m, d)) for k in ("beta", "se", "mlog10p")},
+        **{k: np.empty((m, d), dtype) for k in PER_DIM_KEYS},
         **{k: np.empty(m) for k in ("chisq", "chisq_mlog10p")},
     }
 
@@ -667,8 +681,8 @@ def _check_filters(min_maf: float, min_mac: float, block_size: int) -> None:
 class _Results:
     """The scan's statistics, one row per scanned variant, filled block by block."""
 
-    def __init__(self, m: int, d: int) -> None:
-        self.arrays = _result_arrays(m, d)
+    def __init__(self, m: int, d: int, dtype: str) -> None:
+        self.arrays = _result_arrays(m, d, dtype)
         self.n_obs = np.zeros(m, dtype=np.int64)
         self.eaf = np.full(m, np.nan)
         self.keep = np.zeros(m, dtype=bool)
@@ -818,10 +832,9 @@ def _torch_scan(
             copied[slot].record(stream)
         return rows, packed, copied[slot]
 
-    keys = ("beta", "se", "mlog10p")
     staging = [
         {
-            **{k: host_buffer(size, d, kind=torch.float64) for k in keys},
+            **{k: host_buffer(size, d, kind=dtype) for k in PER_DIM_KEYS},
             "chisq": host_buffer(size, kind=torch.float64),
             "counts": host_buffer(size, 3, kind=torch.int64),
         }
@@ -840,7 +853,7 @@ def _torch_scan(
         if not dense:
             g = g.index_select(1, rows_of)
         stats = _block_stats((g @ basis).double(), css, yty, c_inv, dof, tol)
-        stats["counts"] = counts
+        stats.update({k: stats[k].to(dtype) for k in PER_DIM_KEYS}, counts=counts)
         out = {k: staging[slot][k][: packed.shape[0]] for k in staging[slot]}
         if not cuda:
             for k, v in stats.items():
@@ -867,7 +880,7 @@ def _torch_scan(
             results.arrays[key][lo:hi] = host[key]
 
         with results.seconds.phase("storing results"):
-            list(copiers.map(copy, (*keys, "chisq")))  # out of the buffers, in parallel
+            list(copiers.map(copy, (*PER_DIM_KEYS, "chisq")))  # out of the buffers, in parallel
             counts = counts_from_codes(*host["counts"].T, n)
             results.store(lo, counts, dof, min_maf, min_mac)
         return hi - lo
@@ -875,7 +888,7 @@ def _torch_scan(
     results_stream = torch.cuda.Stream(device) if cuda else None
     pending, lo = None, 0
     context = _ieee_float32_matmul() if cuda else nullcontext()
-    with context, torch.no_grad(), ThreadPoolExecutor(len(keys) + 1) as copiers:
+    with context, torch.no_grad(), ThreadPoolExecutor(len(PER_DIM_KEYS) + 1) as copiers:
         loads = read_ahead(load, range(len(blocks)), results.seconds)
         for i, (rows, packed, ready) in enumerate(loads):
             if cuda:
@@ -901,7 +914,7 @@ class BuiltinScan:
     keep: np.ndarray  # passes MAF/MAC, not collinear (other rows: undefined values)
     n_obs: np.ndarray
     eaf: np.ndarray
-    beta: np.ndarray  # rows x D
+    beta: np.ndarray  # rows x D, in the scan dtype (float32 or float64)
     se: np.ndarray  # rows x D
     mlog10p: np.ndarray  # rows x D
     chisq: np.ndarray
@@ -925,8 +938,9 @@ def scan_builtin_gwas(
     """The statistics of :func:`run_builtin_gwas` as arrays (no tables yet).
 
     pheno_df: FID IID Y0..; covar_df: FID IID covariates (None: intercept only).
-    dtype: of the genotype block and the product, float64 (CPU default, equal to
-    float64 OLS to ~1e-12) or float32 (CUDA default; ~1e-6 relative, CPU ~1.7x faster).
+    dtype: of the genotype block, the product and the stored BETA, SE and -log10 P,
+    float64 (CPU default, equal to float64 OLS to ~1e-12) or float32 (CUDA default;
+    ~1e-6 relative, CPU ~1.7x faster; the sumstats files keep 6 digits either way).
     backend: overrides device/dtype, e.g. ``Backend(use_torch=True, dtype="float32")``
     runs the CUDA pipeline on the CPU (tests).
     """
@@ -941,7 +955,7 @@ def scan_builtin_gwas(
         everyone = np.array_equal(samples, np.arange(genotypes.n_samples))
         pick = None if everyone else samples  # read_int8's fast path decodes everyone
         blocks = [rows[i : i + block_size] for i in range(0, rows.size, block_size)]
-        results = _Results(rows.size, y.shape[1])
+        results = _Results(rows.size, y.shape[1], backend.dtype)
         pipeline = _torch_scan if backend.use_torch else _numpy_scan
         setup = time.perf_counter()
         sizes = pipeline(genotypes, blocks, pick, model, backend, results, min_maf, min_mac)
@@ -994,8 +1008,8 @@ def builtin_tables(scan: BuiltinScan) -> tuple[pd.DataFrame, pd.DataFrame]:
         LOG10P=chisq_mlog10p,
     )
 
-    def long(values: np.ndarray) -> np.ndarray:  # rows x D -> trait-major column
-        return kept(values).T.reshape(-1)
+    def long(values: np.ndarray) -> np.ndarray:  # rows x D -> trait-major float64 column
+        return np.ascontiguousarray(kept(values).T, dtype=np.float64).reshape(-1)
 
     mlog10p = long(scan.mlog10p)
     per_dim = {
