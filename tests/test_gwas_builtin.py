@@ -17,6 +17,7 @@ from gemcont.gwas.builtin import (
     Backend,
     Residualizer,
     association_block,
+    complete_cases,
     null_model,
     residual_correlation,
     resolve_device,
@@ -286,6 +287,16 @@ def test_write_builtin_gwas__shared_sumstats_scheme(tmp_path, cohort) -> None:
     assert list(dims.columns[:10]) == SINGLE_TRAIT_COLUMNS
     assert list(multi.columns[:10]) == MULTI_TRAIT_COLUMNS
     assert len(dims) == N_VARIANTS * D and len(multi) == N_VARIANTS
+
+
+def test_complete_cases__parses_text_columns_and_drops_incomplete_people() -> None:
+    ids = {"FID": ["a", "b", "c", "d"], "IID": ["1", "2", "3", "4"]}
+    pheno_df = pd.DataFrame({**ids, "Y0": [0.5, np.nan, 1.5, 2.0], "Y1": ["1", "2", "x", "4"]})
+    covar_df = pd.DataFrame({**ids, "C0": [1, 2, 3, 4], "C1": ["7", "8", "9", "NA"]})
+    kept, y, covariates = complete_cases(pheno_df, covar_df)
+    assert kept["IID"].tolist() == ["1"]  # b: missing Y0, c: Y1 not a number, d: C1 NA
+    np.testing.assert_array_equal(y, [[0.5, 1.0]])
+    np.testing.assert_array_equal(covariates, [[1.0, 7.0]])
 
 
 def test_Residualizer__too_few_dof_names_n_and_covariates() -> None:
