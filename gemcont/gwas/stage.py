@@ -30,7 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from gemcont.config import with_defaults
-from gemcont.errors import ConfigError, InputError
+from gemcont.errors import ConfigError
 from gemcont.gwas import loci
 from gemcont.gwas.builtin import (
     AlleleCounts,
@@ -62,7 +62,7 @@ from gemcont.io.sumstats import (
     VARIANT_COLUMNS,
     write_sumstats,
 )
-from gemcont.io.tables import write_tsv
+from gemcont.io.tables import concat_gzip_tables, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -262,41 +262,20 @@ def chrom_sort_key(chrom: str) -> tuple[int, int, str]:
     return 2, 0, name
 
 
-def _header(path: Path) -> str:
+def _first_chrom(path: Path) -> str | None:
+    """The chromosome of a per-chromosome file's first row (None when it has no rows)."""
     with gzip.open(path, "rt") as handle:
-        return handle.readline()
-
-
-def _file_chrom(path: Path) -> str | None:
-    """The one chromosome of a per-chromosome file (None when it has no rows)."""
-    chroms = pd.read_csv(path, sep="\t", usecols=["CHR"], dtype=str)["CHR"].unique()
-    if len(chroms) > 1:
-        raise InputError(path, f"holds chromosomes {list(chroms)}", "merge per-chromosome files")
-    return chroms[0] if len(chroms) else None
+        columns = handle.readline().rstrip("\n").split("\t")
+        row = handle.readline()
+    return row.rstrip("\n").split("\t")[columns.index("CHR")] if row else None
 
 
 def merge_chromosomes(paths: Sequence[str | Path], out: str | Path) -> None:
-    """Concatenate per-chromosome TSV.gz files in chromosome order (identical headers)."""
-    if not paths:
-        raise ValueError("merge_chromosomes needs at least one file")
-    paths = [Path(p) for p in paths]
-    header = _header(paths[0])
-    for path in paths[1:]:
-        if _header(path) != header:
-            raise InputError(path, f"header differs from {paths[0]}", "rerun the GWAS stage")
-    keyed = [(_file_chrom(p), p) for p in paths]
+    """Concatenate per-chromosome TSV.gz files (identical headers) in chromosome order,
+    copying their compressed rows (:func:`gemcont.io.tables.concat_gzip_tables`)."""
+    keyed = [(_first_chrom(Path(p)), p) for p in paths]
     keyed.sort(key=lambda kp: (kp[0] is None, chrom_sort_key(kp[0] or "")))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as sink:
-        sink.write(header.encode())
-        for _, path in tqdm(keyed, desc="merge", unit="file"):
-            with gzip.open(path, "rb") as source:
-                source.readline()
-                for line in source:
-                    sink.write(line)
-    tmp.replace(out)
+    concat_gzip_tables([p for _, p in keyed], out)
 
 
 # --- loci and recovery ---------------------------------------------------------------
