@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,15 +18,16 @@ from gemcont.gwas.builtin import (
     Backend,
     Residualizer,
     association_block,
+    builtin_frames,
     complete_cases,
     null_model,
     residual_correlation,
     resolve_device,
     run_builtin_gwas,
     scan_block,
+    scan_builtin_gwas,
     score_block,
     t_mlog10p,
-    write_builtin_gwas,
 )
 from gemcont.gwas.multitrait import combine_z
 from gemcont.gwas.prepare import prepare_phenotypes, read_phenotypes, write_phenotypes
@@ -280,13 +282,22 @@ def test_run_builtin_gwas__rejects_bad_config(cohort, kwargs, key) -> None:
         run_builtin_gwas(str(cohort["dir"] / "geno"), cohort["pheno_df"], None, **kwargs)
 
 
-def test_write_builtin_gwas__shared_sumstats_scheme(tmp_path, cohort) -> None:
-    paths = tmp_path / "dims.tsv.gz", tmp_path / "multi.tsv.gz"
-    write_builtin_gwas(cohort["per_dim"], cohort["multi"], *map(str, paths))
-    dims, multi = (pd.read_csv(p, sep="\t") for p in paths)
-    assert list(dims.columns[:10]) == SINGLE_TRAIT_COLUMNS
+def test_builtin_frames__one_frame_per_trait_from_the_scan_arrays(cohort) -> None:
+    scan = scan_builtin_gwas(str(cohort["dir"] / "geno"), cohort["pheno_df"], None, min_maf=0.2)
+    assert 0 < scan.keep.sum() < N_VARIANTS  # some variants filtered out
+    per_trait, multi = builtin_frames(scan)
+    assert inspect.isgenerator(per_trait)  # made one at a time, as written
+    frames = list(per_trait)
+    assert [f["TRAIT"].unique().tolist() for f in frames] == [[n] for n in scan.names]
+    ids = scan.bim["ID"].to_numpy()[scan.rows[scan.keep]]
+    assert multi["ID"].tolist() == ids.tolist()
+    for j, frame in enumerate(frames):
+        assert list(frame.columns[:10]) == SINGLE_TRAIT_COLUMNS
+        assert frame["ID"].tolist() == ids.tolist()
+        np.testing.assert_array_equal(frame["BETA"], scan.beta[scan.keep, j])
+        np.testing.assert_array_equal(frame["LOG10P"], scan.mlog10p[scan.keep, j])
+        np.testing.assert_allclose(frame["P"], 10 ** -scan.mlog10p[scan.keep, j], rtol=1e-12)
     assert list(multi.columns[:10]) == MULTI_TRAIT_COLUMNS
-    assert len(dims) == N_VARIANTS * D and len(multi) == N_VARIANTS
 
 
 def test_complete_cases__parses_text_columns_and_drops_incomplete_people() -> None:

@@ -24,19 +24,34 @@ def table(n: int, seed: int = 0, chrom: str = "1") -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("n", [0, 1, 1000])
-def test_write_tsv__gzipped_text_equals_the_plain_file(
+def test_write_tsv__plain_and_gzipped_text_equal_pandas_to_csv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
     monkeypatch.setattr(tables, "CHUNK_ROWS", 64)  # 1000 rows: 16 chunks
     df = table(n)
     write_tsv(df, tmp_path / "t.tsv")
     write_tsv(df, tmp_path / "t.tsv.gz")
-    assert (
-        gzip.decompress((tmp_path / "t.tsv.gz").read_bytes()) == (tmp_path / "t.tsv").read_bytes()
-    )
+    want = df.to_csv(sep="\t", index=False, float_format="%.6g").encode()
+    assert (tmp_path / "t.tsv").read_bytes() == want
+    assert gzip.decompress((tmp_path / "t.tsv.gz").read_bytes()) == want
     back = pd.read_csv(tmp_path / "t.tsv.gz", sep="\t", dtype={"CHR": str})
     assert len(back) == n and list(back.columns) == list(df.columns)
     np.testing.assert_allclose(back["BETA"].to_numpy(float), df["BETA"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["t.tsv", "t.tsv.gz"])
+def test_write_tsv__frames_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 64)
+    parts = [table(100, seed=1), table(0), table(130, seed=2)]
+    write_tsv(iter(parts), tmp_path / name)
+    want = pd.concat(parts).to_csv(sep="\t", index=False, float_format="%.6g").encode()
+    got = (tmp_path / name).read_bytes()
+    assert (gzip.decompress(got) if name.endswith(".gz") else got) == want
+    with pytest.raises(ValueError, match="at least one frame"):
+        write_tsv(iter([]), tmp_path / name)
+    assert (tmp_path / name).read_bytes() == got and not list(tmp_path.glob("*.tmp"))
 
 
 def test_write_tsv__same_bytes_every_time(tmp_path: Path) -> None:

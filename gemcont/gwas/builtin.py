@@ -65,7 +65,6 @@ from gemcont.io.plink import (
     selection_bits,
     unpack_bed_torch,
 )
-from gemcont.io.sumstats import MULTI_TRAIT_COLUMNS, SINGLE_TRAIT_COLUMNS, write_sumstats
 from gemcont.prefault import prefault
 
 log = logging.getLogger(__name__)
@@ -992,53 +991,43 @@ def run_builtin_gwas(*args: Any, **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def builtin_tables(scan: BuiltinScan) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assemble the kept variants into the sumstats scheme of gemcont.io.sumstats.
+    """Per-dimension (long, trait-major: all variants of the first trait, then the next)
+    and multi-trait tables: :func:`builtin_frames` with the trait frames concatenated."""
+    per_trait, multi_df = builtin_frames(scan)
+    return pd.concat(list(per_trait), ignore_index=True), multi_df
 
-    The long per-dimension table is trait-major (all variants of the first trait, then
-    the next); each column is built once for all traits, string columns by ``take`` on
-    the .bim's own arrays (no re-parsing of millions of strings), without a copy into
-    consolidated blocks.
+
+def builtin_frames(scan: BuiltinScan) -> tuple[Iterator[pd.DataFrame], pd.DataFrame]:
+    """The kept variants in the sumstats scheme of gemcont.io.sumstats: per-dimension
+    rows one trait at a time (each frame made when asked for, so that writing never
+    holds variants x D rows) and the multi-trait table.
+
+    String columns by ``take`` on the .bim's own arrays (no re-parsing of millions of
+    strings), shared by every frame; statistics as float64 columns.
     """
     bim, names, keep = scan.bim, scan.names, scan.keep
     every = bool(keep.all())
 
     def kept(values: np.ndarray) -> np.ndarray:
-        return values if every else values[keep]
+        return (values if every else values[keep]).astype(np.float64, copy=False)
 
-    rows, eaf, n_obs = kept(scan.rows), kept(scan.eaf), kept(scan.n_obs)
-    d, m = len(names), rows.size
-
-    def variants(index: np.ndarray, repeat: int) -> dict[str, Any]:
-        columns = {"CHR": "CHR", "POS": "POS", "ID": "ID", "EA": "A1", "OA": "A2"}
-        out = {name: bim[col].array.take(index) for name, col in columns.items()}
-        return {**out, "EAF": np.tile(eaf, repeat), "N": np.tile(n_obs, repeat)}
-
+    rows = scan.rows if every else scan.rows[keep]
+    columns = {"CHR": "CHR", "POS": "POS", "ID": "ID", "EA": "A1", "OA": "A2"}
+    variants = {name: bim[col].array.take(rows) for name, col in columns.items()}
+    variants.update(EAF=kept(scan.eaf), N=scan.n_obs if every else scan.n_obs[keep])
     chisq_mlog10p = kept(scan.chisq_mlog10p)
-    multi_df = pd.DataFrame(variants(rows, 1), copy=False).assign(
+    multi_df = pd.DataFrame(variants, copy=False).assign(
         CHISQ=kept(scan.chisq),
-        DF=d,
+        DF=len(names),
         P=np.exp(-LN10 * chisq_mlog10p),
         LOG10P=chisq_mlog10p,
     )
 
-    def long(values: np.ndarray) -> np.ndarray:  # rows x D -> trait-major float64 column
-        return np.ascontiguousarray(kept(values).T, dtype=np.float64).reshape(-1)
+    def per_trait() -> Iterator[pd.DataFrame]:
+        for j, name in enumerate(names):
+            mlog10p = kept(scan.mlog10p[:, j])
+            stats = {"BETA": kept(scan.beta[:, j]), "SE": kept(scan.se[:, j])}
+            stats.update(P=np.exp(-LN10 * mlog10p), LOG10P=mlog10p, TRAIT=name)
+            yield pd.DataFrame({**variants, **stats}, copy=False)
 
-    mlog10p = long(scan.mlog10p)
-    per_dim = {
-        **variants(np.tile(rows, d), d),
-        "BETA": long(scan.beta),
-        "SE": long(scan.se),
-        "P": np.exp(-LN10 * mlog10p),
-        "LOG10P": mlog10p,
-        "TRAIT": pd.Series(names).array.take(np.repeat(np.arange(d), m)),
-    }
-    return pd.DataFrame(per_dim, copy=False), multi_df
-
-
-def write_builtin_gwas(
-    per_dim_df: pd.DataFrame, multi_df: pd.DataFrame, per_dim_path: str, multi_path: str
-) -> None:
-    """Write both tables gzipped (paths ending .gz) in the shared sumstats scheme."""
-    write_sumstats(per_dim_df, per_dim_path, SINGLE_TRAIT_COLUMNS)
-    write_sumstats(multi_df, multi_path, MULTI_TRAIT_COLUMNS)
+    return per_trait(), multi_df

@@ -34,9 +34,10 @@ from gemcont.errors import ConfigError
 from gemcont.gwas import loci
 from gemcont.gwas.builtin import (
     AlleleCounts,
+    builtin_frames,
     maf_filter,
     residual_correlation,
-    run_builtin_gwas,
+    scan_builtin_gwas,
     t_mlog10p,
 )
 from gemcont.gwas.multitrait import chi2_mlog10p, combine_z
@@ -203,10 +204,11 @@ def run_chromosome(
     traits = phenotype_names(pheno_df)
     log.info("GWAS chromosome %s: engine %s, %d traits", chrom, engine, len(traits))
     if engine == "builtin":
-        per_dim, multi = run_builtin_gwas(
+        scan = scan_builtin_gwas(
             bfile, pheno_df, covar_df, chrom, s["min_maf"], s["min_mac"], s["block_size"],
             s["device"], threads, None if s["dtype"] == "auto" else s["dtype"],
         )  # fmt: skip
+        per_dim, multi = builtin_frames(scan)  # per_dim: a frame per trait, made as written
     else:
         workdir.mkdir(parents=True, exist_ok=True)
         if engine == "plink2":
@@ -220,8 +222,9 @@ def run_chromosome(
             )
         corr = residual_correlation(pheno_df, covar_df)
         per_dim, multi = combine_engine_output(raw, traits, corr, s["min_maf"], s["min_mac"])
+        per_dim = [per_dim]
     log.info("GWAS chromosome %s: %d variants written", chrom, len(multi))
-    write_sumstats(per_dim[PER_DIM_COLUMNS], out_per_dim, PER_DIM_COLUMNS)
+    write_sumstats((f[PER_DIM_COLUMNS] for f in per_dim), out_per_dim, PER_DIM_COLUMNS)
     write_sumstats(multi[MULTI_COLUMNS], out_multi, MULTI_COLUMNS)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +25,19 @@ SINGLE_TRAIT_COLUMNS = [*VARIANT_COLUMNS, "BETA", "SE", "P"]
 MULTI_TRAIT_COLUMNS = [*VARIANT_COLUMNS, "CHISQ", "DF", "P"]
 
 
-def write_sumstats(df: pd.DataFrame, path: str | Path, columns: list[str]) -> None:
-    """Write ``df[columns]`` (plus any extra columns after them) atomically as TSV(.gz)."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"sumstats frame lacks columns {missing}")
-    extra = [c for c in df.columns if c not in columns]
-    write_tsv(df[columns + extra], path)
+def write_sumstats(
+    df: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, columns: list[str]
+) -> None:
+    """Write ``df[columns]`` (plus any extra columns after them) atomically as TSV(.gz);
+    ``df`` may be frames written one after the other (see :func:`write_tsv`)."""
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"sumstats frame lacks columns {missing}")
+        return frame[columns + [c for c in frame.columns if c not in columns]]
+
+    write_tsv(map(ordered, [df] if isinstance(df, pd.DataFrame) else df), path)
 
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,8 +34,12 @@ def _atomic(path: str | Path) -> Iterator[BinaryIO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        yield handle
+    try:
+        with open(tmp, "wb") as handle:
+            yield handle
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
 
 
@@ -44,24 +48,41 @@ def _member(handle: BinaryIO) -> gzip.GzipFile:
     return gzip.GzipFile(filename="", fileobj=handle, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
 
 
-def write_tsv(df: pd.DataFrame, path: str | Path, float_format: str = "%.6g") -> None:
-    """Write a TSV (gzipped when the name ends in .gz) atomically and reproducibly."""
-    if Path(path).suffix != ".gz":
-        with _atomic(path) as handle:
-            df.to_csv(handle, sep="\t", index=False, float_format=float_format)
-        return
+def _text(frames: Iterable[pd.DataFrame], float_format: str) -> Iterator[bytes]:
+    """The header line, then the rows of every frame in chunks of CHUNK_ROWS."""
+    header = None
+    for df in frames:
+        if header is None:
+            header = df.iloc[:0].to_csv(sep="\t", index=False).encode()
+            yield header
+        for lo in range(0, len(df), CHUNK_ROWS):
+            rows = df.iloc[lo : lo + CHUNK_ROWS]
+            yield rows.to_csv(
+                sep="\t", index=False, header=False, float_format=float_format
+            ).encode()
+    if header is None:
+        raise ValueError("write_tsv needs at least one frame")
 
-    def text(rows: pd.DataFrame, header: bool) -> bytes:
-        out = rows.to_csv(sep="\t", index=False, header=header, float_format=float_format)
-        return out.encode()
 
+def write_tsv(
+    df: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, float_format: str = "%.6g"
+) -> None:
+    """Write a TSV (gzipped when the name ends in .gz) atomically and reproducibly.
+
+    ``df``: a table, or tables with the same columns written one after the other (e.g.
+    produced one at a time, so that the whole never needs to be in memory).
+    """
+    chunks = _text([df] if isinstance(df, pd.DataFrame) else df, float_format)
     with _atomic(path) as handle:
+        if Path(path).suffix != ".gz":
+            for chunk in chunks:
+                handle.write(chunk)
+            return
         with _member(handle) as member:
-            member.write(text(df.iloc[:0], header=True))
+            member.write(next(chunks))
         with _member(handle) as member, ThreadPoolExecutor(1) as compressor:
             pending: Future | None = None
-            for lo in range(0, len(df), CHUNK_ROWS):
-                chunk = text(df.iloc[lo : lo + CHUNK_ROWS], header=False)
+            for chunk in chunks:
                 if pending is not None:
                     pending.result()
                 pending = compressor.submit(member.write, chunk)
