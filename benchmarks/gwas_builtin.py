@@ -194,12 +194,26 @@ def compare(cpu: tuple[pd.DataFrame, pd.DataFrame], gpu: tuple[pd.DataFrame, pd.
     }
 
 
-def io_ceilings(bfile: str, block: int, threads: list[int], device: str, dims: int) -> pd.DataFrame:
+def result_memory(m: int, dims: int) -> pd.DataFrame:
+    """GB/s of storing a scan's float32 results (BETA, SE, -log10 P of ``dims``
+    dimensions, m variants) into fresh and then into reused host memory, and the
+    variants/s each allows. Run first, so that "fresh" is what a new process gets (each
+    page costs a fault; in some VMs ~0.5 GB/s)."""
+    per_variant = 3 * dims * 4
+    results = np.empty((m, per_variant // 4), np.float32)
+    rows = []
+    for memory in ("fresh", "reused"):
+        start = time.perf_counter()
+        results.fill(1.0)
+        seconds = time.perf_counter() - start
+        rows.append(_ceiling(f"results -> {memory} host memory", seconds, m, m, per_variant))
+    return pd.DataFrame(rows)
+
+
+def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.DataFrame:
     """GB/s of the two copies every .bed byte makes on its way to the device, each alone:
     page cache -> pinned host buffer (``read_packed``, per thread count) and pinned host
-    buffer -> device; and of storing the float32 results (BETA, SE, -log10 P of ``dims``
-    dimensions) into fresh and into reused host memory (fresh pages cost a fault each,
-    dearer in some VMs); with the variants/s each would allow at this N and D."""
+    buffer -> device; with the variants/s each would allow at this N."""
     import torch
 
     from gemcont.io.plink import Genotypes
@@ -238,13 +252,6 @@ def io_ceilings(bfile: str, block: int, threads: list[int], device: str, dims: i
             torch.cuda.synchronize()
             seconds = (time.perf_counter() - start) / repeats
             rows.append(_ceiling("pinned host -> device", seconds, block, block, width))
-    per_variant = 3 * dims * 4
-    results = np.empty((m, per_variant // 4), np.float32)  # the scan's result arrays
-    for memory in ("fresh", "reused"):
-        start = time.perf_counter()
-        results.fill(1.0)
-        rows.append(_ceiling(f"results -> {memory} host memory", time.perf_counter() - start,
-                             m, m, per_variant))  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -270,6 +277,7 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
     else:
         device, name = "cuda", init_cuda()
     backend = Backend(device=device, dtype="float32", use_torch=True)
+    memory = result_memory(args.variants, args.dims[0])  # first: fresh memory, as a new job's
     check = min(args.check_variants, args.variants)
     pheno_df, covar_df = simulate(args, out, first_chrom=check)
     bfile = str(out / "geno")
@@ -315,7 +323,7 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
         print(rows[-1], flush=True)
         phases.append({"run": run + 1, **t["phases"]})
     threads = sorted({1, 4, args.threads})
-    ceilings = io_ceilings(bfile, args.block_size, threads, device, args.dims[0])
+    ceilings = pd.concat([memory, io_ceilings(bfile, args.block_size, threads, device)])
     t = time_builtin(bfile, pheno_df, covar_df, args.threads, args.block_size, backend, "1")
     print(f"\n{name}\n{sizes}, float32 products, {os.cpu_count()} CPUs; "
           "target >= 700,000 variants/s end to end")  # fmt: skip
@@ -325,7 +333,9 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
         "work, waiting for the device, storing results; reading .bed: the reader thread)"
     )
     print(pd.DataFrame(phases).to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
-    print("\neach copy alone, one block of variants at a time")
+    print(
+        "\neach copy alone (results: the whole scan's, first thing in the process; .bed: by block)"
+    )
     print(ceilings.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
     print(f"with tables, chromosome 1 only ({check} variants x {args.dims[0]} = "
           f"{check * args.dims[0]:,} rows): {t['seconds']:.2f} s = setup {t['setup']:.2f} "
