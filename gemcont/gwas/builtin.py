@@ -694,7 +694,7 @@ class _Results:
         self.prefaulting = prefault(list(self.arrays.values()))
 
     def close(self) -> None:
-        """Wait for the page faulting (before the arrays may be freed)."""
+        """Wait for the page faulting to finish (its time belongs to the scan)."""
         if self.prefaulting is not None:
             self.prefaulting.join()
 
