@@ -51,6 +51,8 @@ def test_write_tsv__frames_one_after_the_other(
     assert (gzip.decompress(got) if name.endswith(".gz") else got) == want
     with pytest.raises(ValueError, match="at least one frame"):
         write_tsv(iter([]), tmp_path / name)
+    with pytest.raises(ValueError, match="differ from the first"):
+        write_tsv([parts[0], parts[2].rename(columns={"P": "Q"})], tmp_path / name)
     assert (tmp_path / name).read_bytes() == got and not list(tmp_path.glob("*.tmp"))
 
 

@@ -53,8 +53,10 @@ def _text(frames: Iterable[pd.DataFrame], float_format: str) -> Iterator[bytes]:
     header = None
     for df in frames:
         if header is None:
-            header = df.iloc[:0].to_csv(sep="\t", index=False).encode()
-            yield header
+            columns, header = list(df.columns), df.iloc[:0].to_csv(sep="\t", index=False)
+            yield header.encode()
+        elif list(df.columns) != columns:
+            raise ValueError(f"frame columns {list(df.columns)} differ from the first's {columns}")
         for lo in range(0, len(df), CHUNK_ROWS):
             rows = df.iloc[lo : lo + CHUNK_ROWS]
             yield rows.to_csv(
