@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import InputError
-from gemcont.io.plink import MISSING_INT8, Genotypes, bed_paths, check_bed_size, write_bed
+from gemcont.io.plink import (
+    MISSING_INT8,
+    Genotypes,
+    bed_paths,
+    check_bed_size,
+    count_chromosomes,
+    write_bed,
+)
 
 
 def _fileset(prefix: Path, n: int, m: int, seed: int) -> np.ndarray:
@@ -122,3 +129,11 @@ def test_missing_file_is_reported(tmp_path: Path, kind: str) -> None:
     shutil.move(bed_paths(tmp_path / "g")[kind], tmp_path / "moved")
     with pytest.raises(InputError, match=rf"g\.{kind}: missing \.{kind} file"):
         Genotypes(tmp_path / "g")
+
+
+def test_count_chromosomes__per_chromosome_in_file_order(tmp_path: Path) -> None:
+    lines = [f"{c}\tv{j}\t0\t{j}\tA\tG" for j, c in enumerate(["10", "10", "2", "X", "2", "2"])]
+    (tmp_path / "g.bim").write_text("\n".join(lines) + "\n")
+    assert list(count_chromosomes(tmp_path / "g.bim").items()) == [("10", 2), ("2", 3), ("X", 1)]
+    with pytest.raises(InputError, match="file not found"):
+        count_chromosomes(tmp_path / "missing.bim")

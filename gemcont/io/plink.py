@@ -70,6 +70,16 @@ def read_bim(path: str | Path) -> pd.DataFrame:
     return bim
 
 
+def count_chromosomes(path: str | Path) -> dict[str, int]:
+    """Variants per chromosome of a .bim, in file order (reads the first column only)."""
+    try:
+        chrom = pd.read_csv(path, sep=r"\s+", header=None, usecols=[0], dtype=str, engine="c")[0]
+    except FileNotFoundError as err:
+        raise InputError(path, "file not found", "check data.bfile in the config") from err
+    counts = chrom.value_counts(sort=False)
+    return {c: int(counts[c]) for c in pd.unique(chrom)}
+
+
 def read_fam(path: str | Path) -> pd.DataFrame:
     """Read a .fam file; FID and IID as strings."""
     try:

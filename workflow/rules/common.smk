@@ -1,6 +1,8 @@
+import functools
+
 from gemcont.config import load_config
 from gemcont.gwas.inputs import covariate_columns
-from gemcont.io.plink import read_bim
+from gemcont.io.plink import count_chromosomes
 
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -45,16 +47,32 @@ def simulation_mem_mb():
     return int(1000 + 4 * people * variants / 10**6)
 
 
-def gwas_chromosomes():
-    """Chromosomes scanned: configured, simulated, or those of the cohort .bim."""
-    if config["gwas"]["chromosomes"]:
-        return config["gwas"]["chromosomes"]
+@functools.cache
+def chromosome_variants():
+    """Variants per chromosome in .bim order: simulated (spread evenly) or counted in
+    the cohort .bim (one column read, once per run)."""
     if config["simulate"]["enabled"]:
-        return [
-            str(c)
-            for c in range(1, config["simulate"]["genotypes"]["n_chromosomes"] + 1)
-        ]
-    return list(dict.fromkeys(read_bim(f"{BFILE}.bim")["CHR"]))
+        g = config["simulate"]["genotypes"]
+        per_chromosome = int(g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"])
+        return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
+    return count_chromosomes(f"{BFILE}.bim")
+
+
+def gwas_chromosomes():
+    """Chromosomes scanned: configured, or every one of the cohort (or simulation)."""
+    return config["gwas"]["chromosomes"] or list(chromosome_variants())
+
+
+def gwas_mem_mb(chrom):
+    """gwas_chromosome's memory: genotype blocks (N x block), the whole .bim as a table
+    (~165 bytes a variant, measured), the chromosome's results (3 x 8 bytes a variant and
+    dimension; D = gwas.n_components, else train.dim)."""
+    variants = chromosome_variants()
+    dims = config["gwas"]["n_components"] or config["train"]["dim"]
+    blocks = 40 * cohort_size() * config["gwas"]["block_size"]
+    bim = 165 * sum(variants.values())
+    results = 24 * variants.get(str(chrom), 0) * dims
+    return int(1000 + (blocks + bim + results) / 10**6)
 
 
 TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]

@@ -63,8 +63,7 @@ rule gwas_chromosome:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, attempt: attempt
-        * (1000 + 40 * cohort_size() * config["gwas"]["block_size"] // 10**6),
+        mem_mb=lambda wc, attempt: attempt * gwas_mem_mb(wc.chrom),
         runtime=lambda wc, attempt: attempt * 60,
     params:
         gwas=config["gwas"],
