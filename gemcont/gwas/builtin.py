@@ -1008,13 +1008,16 @@ def builtin_frames(scan: BuiltinScan) -> tuple[Iterator[pd.DataFrame], pd.DataFr
     bim, names, keep = scan.bim, scan.names, scan.keep
     every = bool(keep.all())
 
-    def kept(values: np.ndarray) -> np.ndarray:
-        return (values if every else values[keep]).astype(np.float64, copy=False)
+    def select(values: np.ndarray) -> np.ndarray:
+        return values if every else values[keep]
 
-    rows = scan.rows if every else scan.rows[keep]
+    def kept(values: np.ndarray) -> np.ndarray:  # statistics, as float64
+        return select(values).astype(np.float64, copy=False)
+
+    rows = select(scan.rows)
     columns = {"CHR": "CHR", "POS": "POS", "ID": "ID", "EA": "A1", "OA": "A2"}
     variants = {name: bim[col].array.take(rows) for name, col in columns.items()}
-    variants.update(EAF=kept(scan.eaf), N=scan.n_obs if every else scan.n_obs[keep])
+    variants.update(EAF=kept(scan.eaf), N=select(scan.n_obs))
     chisq_mlog10p = kept(scan.chisq_mlog10p)
     multi_df = pd.DataFrame(variants, copy=False).assign(
         CHISQ=kept(scan.chisq),

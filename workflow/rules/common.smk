@@ -28,6 +28,7 @@ def phenotype_source():
     return DATA["spirometry_table"]
 
 
+@functools.cache
 def cohort_size():
     """People in the cohort: simulated size, or the .fam line count (for resources)."""
     if config["simulate"]["enabled"]:
@@ -36,25 +37,26 @@ def cohort_size():
         return sum(1 for _ in fam)
 
 
+def simulated_variants():
+    """Variants per simulated chromosome (chromosomes 1..n_chromosomes, evenly)."""
+    g = config["simulate"]["genotypes"]
+    per_chromosome = int(g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"])
+    return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
+
+
 def simulation_mem_mb():
     """Memory of simulate_genetics: int8 genotypes of both cohorts, a few copies."""
     sim = config["simulate"]
-    g = sim["genotypes"]
     people = sim["n_people"] + sim["external_gwas"]["n_people"]
-    variants = (
-        g["n_chromosomes"] * g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"]
-    )
-    return int(1000 + 4 * people * variants / 10**6)
+    return int(1000 + 4 * people * sum(simulated_variants().values()) / 10**6)
 
 
 @functools.cache
 def chromosome_variants():
-    """Variants per chromosome in .bim order: simulated (spread evenly) or counted in
-    the cohort .bim (one column read, once per run)."""
+    """Variants per chromosome in .bim order: simulated, or counted in the cohort .bim
+    (one column read, once per run)."""
     if config["simulate"]["enabled"]:
-        g = config["simulate"]["genotypes"]
-        per_chromosome = int(g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"])
-        return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
+        return simulated_variants()
     return count_chromosomes(f"{BFILE}.bim")
 
 
