@@ -377,7 +377,7 @@ def main() -> None:
         else:
             args.people, args.dims = 100_000, [256]
             args.block_size = args.block_size or 8192
-    args.block_size = args.block_size or DEFAULT_BLOCK_SIZE
+    args.block_size = args.block_size or DEFAULT_BLOCK_SIZE["cpu"]
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

@@ -1,6 +1,7 @@
 import functools
 
 from gemcont.config import load_config
+from gemcont.gwas.builtin import DEFAULT_BLOCK_SIZE
 from gemcont.gwas.inputs import covariate_columns
 from gemcont.io.plink import count_chromosomes
 
@@ -71,7 +72,7 @@ def gwas_mem_mb(chrom):
     dimension; D = gwas.n_components, else train.dim)."""
     variants = chromosome_variants()
     dims = config["gwas"]["n_components"] or config["train"]["dim"]
-    blocks = 40 * cohort_size() * config["gwas"]["block_size"]
+    blocks = 40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
     bim = 165 * sum(variants.values())
     results = 24 * variants.get(str(chrom), 0) * dims
     return int(1000 + (blocks + bim + results) / 10**6)
