@@ -13,10 +13,10 @@ the same run (the machine's load shifts both). Built-in times are end to end fro
 .bed to the sumstats frames in memory (the phenotype and covariate tables already
 parsed), split into setup (inputs, null model), scan (every block's statistics) and
 tables (the multi-trait frame and each trait's frame in turn, as the GWAS stage makes
-them for writing; not concatenated); plink2's include parsing its inputs and writing its .glm.linear files. CPU
-seconds (user + system, all threads) are reported too: on a shared machine their ratio
-moves less with the load than the wall-time ratio. The .bed is read once first, so
-both find it in the page cache.
+them for writing; not concatenated); plink2's include parsing its inputs and writing
+its .glm.linear files. CPU seconds (user + system, all threads) are reported too: on
+a shared machine their ratio moves less with the load than the wall-time ratio. The
+.bed is read once first, so both find it in the page cache.
 
 ``--gpu-target``: N = 100,000, k = 256 on CUDA, no plink2. Reports variants/s of the
 scan end to end (setup + blocks: from the page-cached .bed to every statistic in host

@@ -11,12 +11,16 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import InputError
+from gemcont.gwas.builtin import run_builtin_gwas
+from gemcont.io.bim_lines import chromosome_lines
 from gemcont.io.plink import (
     MISSING_INT8,
     Genotypes,
     bed_paths,
     check_bed_size,
     count_chromosomes,
+    read_bim,
+    read_bim_chromosome,
     write_bed,
 )
 
@@ -137,3 +141,68 @@ def test_count_chromosomes__per_chromosome_in_file_order(tmp_path: Path) -> None
     assert list(count_chromosomes(tmp_path / "g.bim").items()) == [("10", 2), ("2", 3), ("X", 1)]
     with pytest.raises(InputError, match="file not found"):
         count_chromosomes(tmp_path / "missing.bim")
+
+
+# chromosome codes that are prefixes of one another, interleaved; space and tab
+# separators; a blank line; Windows line ends on some lines; no final newline
+AWKWARD_BIM = (
+    "1\tv0\t0\t10\tA\tG\n"
+    "10 v1 0 20 C T\n"
+    "1_random\tv2\t0\t30\tA\tC\n"
+    "\n"
+    "1 \tv3\t0.5\t40\tG\tA\r\n"
+    "X\tv4\t0\t50\tT\tC\r\n"
+    "10\tv5\t0\t60\tA\tT\n"
+    "1\tv6\t0\t70\tAC\tA"
+)
+
+
+@pytest.mark.parametrize("chunk", [1 << 26, 24])  # one piece; many (lines cut across)
+@pytest.mark.parametrize("chrom", ["1", "10", "1_random", "X", "22"])
+def test_read_bim_chromosome__equals_filtering_the_whole_bim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, chrom: str
+) -> None:
+    monkeypatch.setattr("gemcont.io.bim_lines.CHUNK_BYTES", chunk)
+    path = tmp_path / "g.bim"
+    path.write_bytes(AWKWARD_BIM.encode())
+    whole = read_bim(path)
+    want = np.flatnonzero(whole["CHR"].to_numpy() == chrom)
+    bim, rows, n_rows = read_bim_chromosome(path, chrom)
+    assert n_rows == len(whole) == 7
+    np.testing.assert_array_equal(rows, want)
+    pd.testing.assert_frame_equal(bim, whole.iloc[want].reset_index(drop=True), check_dtype=False)
+    assert bim["POS"].dtype == np.int64 and (bim["CHR"] == chrom).all()
+
+
+def test_read_bim_chromosome__leading_whitespace_parses_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "g.bim"
+    path.write_text("1\tv0\t0\t10\tA\tG\n 2\tv1\t0\t20\tC\tT\n2\tv2\t0\t30\tA\tC\n")
+    assert chromosome_lines(path, "2") is None
+    bim, rows, n_rows = read_bim_chromosome(path, "2")
+    assert list(bim["ID"]) == ["v1", "v2"] and list(rows) == [1, 2] and n_rows == 3
+
+
+def test_genotypes_of_one_chromosome__read_the_same_dosages(tmp_path: Path) -> None:
+    g = _fileset(tmp_path / "g", 41, 30, seed=5)
+    bim_path = tmp_path / "g.bim"
+    bim = read_bim(bim_path)
+    bim["CHR"] = np.where(np.arange(30) % 3 == 0, "2", "1")  # chromosome 2 scattered
+    bim.to_csv(bim_path, sep="\t", header=False, index=False)
+    rows = np.flatnonzero(bim["CHR"] == "2")
+    with Genotypes(tmp_path / "g") as whole, Genotypes(tmp_path / "g", chrom="2") as chr2:
+        assert chr2.n_variants == rows.size and whole.n_variants == 30
+        pd.testing.assert_frame_equal(chr2.bim, bim.iloc[rows].reset_index(drop=True))
+        pick = np.array([5, 0, 3, 3])
+        np.testing.assert_array_equal(chr2.read_int8(pick), whole.read_int8(rows[pick]))
+        np.testing.assert_array_equal(chr2.read_packed(pick), whole.read_packed(rows[pick]))
+        out = np.empty((3, chr2.bytes_per_variant), np.uint8)
+        np.testing.assert_array_equal(
+            chr2.read_packed(np.arange(2, 5), out), whole.read_packed(rows[2:5])
+        )
+        np.testing.assert_array_equal(chr2.read(pick), g[:, rows[pick]])
+        np.testing.assert_array_equal(chr2.read(), g[:, rows])
+        with pytest.raises(IndexError):
+            chr2.read_int8(np.array([rows.size]))
+    with pytest.raises(InputError, match="no variants on chromosome '3'"):
+        pheno = whole.fam[["FID", "IID"]].assign(Y0=np.arange(41.0))
+        run_builtin_gwas(str(tmp_path / "g"), pheno, None, chrom="3", device="cpu")

@@ -963,7 +963,7 @@ def scan_builtin_gwas(
         backend = backend_for(resolve_device(device), dtype)
     block_size = block_size or DEFAULT_BLOCK_SIZE[backend.device]
     start = time.perf_counter()
-    with Genotypes(bfile, threads=threads) as genotypes, threadpool_limits(threads):
+    with Genotypes(bfile, threads, chrom) as genotypes, threadpool_limits(threads):
         rows = variant_rows(genotypes, chrom)
         names = phenotype_names(pheno_df)
         results = _Results(rows.size, len(names), backend.dtype)  # faults in meanwhile

@@ -56,7 +56,7 @@ from gemcont.gwas.regenie import (
     step2_command,
     step2_outputs,
 )
-from gemcont.io.plink import Genotypes, read_bim
+from gemcont.io.plink import Genotypes, read_bim_chromosome
 from gemcont.io.sumstats import (
     MULTI_TRAIT_COLUMNS,
     SINGLE_TRAIT_COLUMNS,
@@ -108,7 +108,7 @@ def _plink2_per_dim(
     traits: list[str], n_covar: int, settings: dict, threads: int | None, workdir: Path,
 ) -> pd.DataFrame:  # fmt: skip
     """plink2 --glm for all traits of one chromosome; LOG10P from T (no underflow)."""
-    bim = read_bim(f"{bfile}.bim")
+    bim, _, _ = read_bim_chromosome(f"{bfile}.bim", chrom)
     out = workdir / f"plink2_chr{chrom}"
     df = run_glm(
         bfile, pheno_path, out, traits, bim, binary=settings["plink2"]["binary"],
@@ -126,7 +126,7 @@ def _regenie_per_dim(
 ) -> pd.DataFrame:  # fmt: skip
     """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred)."""
     exe = regenie_binary(settings["regenie"]["binary"])
-    bim = read_bim(f"{bfile}.bim")
+    bim, _, _ = read_bim_chromosome(f"{bfile}.bim", chrom)
     out = workdir / f"regenie_chr{chrom}"
     cmd = step2_command(
         bfile, pheno_path, out, pred=pred, covar_file=covar_path, pheno_cols=traits,

@@ -15,6 +15,7 @@ on any torch device.
 
 from __future__ import annotations
 
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -25,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.bim_lines import chromosome_lines
 
 BIM_COLUMNS = ["CHR", "ID", "CM", "POS", "A1", "A2"]
+BIM_TEXT = ("CHR", "ID", "A1", "A2")  # read as strings
 FAM_COLUMNS = ["FID", "IID", "PAT", "MAT", "SEX", "PHENO"]
 COUNTED_ALLELE = "A1"
 OTHER_ALLELE = "A2"
@@ -54,16 +57,39 @@ def bed_paths(prefix: str | Path) -> dict[str, Path]:
 def read_bim(path: str | Path) -> pd.DataFrame:
     """Read a .bim file; CHR and alleles as strings, POS as int64."""
     try:
-        bim = pd.read_csv(
-            path,
-            sep=r"\s+",
-            header=None,
-            names=BIM_COLUMNS,
-            dtype={"CHR": str, "ID": str, "A1": str, "A2": str},
-            engine="c",
-        )
+        return _parse_bim(path, path)
     except FileNotFoundError as err:
         raise InputError(path, "file not found", "check data.bfile in the config") from err
+
+
+def read_bim_chromosome(path: str | Path, chrom: str) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """One chromosome's rows of a .bim (as :func:`read_bim`, index from 0), their row
+    numbers in the whole .bim, and its number of rows; only those lines are parsed
+    (:mod:`gemcont.io.bim_lines`)."""
+    try:
+        lines = chromosome_lines(path, chrom)
+    except FileNotFoundError as err:
+        raise InputError(path, "file not found", "check data.bfile in the config") from err
+    if lines is None:  # a line starts with whitespace: parse everything, as before
+        bim = read_bim(path)
+        rows = np.flatnonzero(bim["CHR"].to_numpy() == str(chrom))
+        return bim.iloc[rows].reset_index(drop=True), rows, len(bim)
+    if not lines.text:  # no such chromosome
+        empty = {c: pd.Series(dtype=str if c in BIM_TEXT else np.int64) for c in BIM_COLUMNS}
+        return pd.DataFrame(empty), lines.rows, lines.n_rows
+    return _parse_bim(io.BytesIO(lines.text), path), lines.rows, lines.n_rows
+
+
+def _parse_bim(source: str | Path | io.BytesIO, path: str | Path) -> pd.DataFrame:
+    """.bim text from ``source`` as a table; errors name ``path``."""
+    bim = pd.read_csv(
+        source,
+        sep=r"\s+",
+        header=None,
+        names=BIM_COLUMNS,
+        dtype=dict.fromkeys(BIM_TEXT, str),
+        engine="c",
+    )
     if bim.shape[1] != 6 or bim["POS"].isna().any():
         raise InputError(path, "not a 6-column .bim file", "regenerate it with plink --make-bed")
     bim["POS"] = bim["POS"].astype(np.int64)
@@ -114,15 +140,24 @@ def check_bed_size(prefix: str | Path, n_samples: int, n_variants: int) -> None:
 class Genotypes:
     """A PLINK fileset opened for reading dosages of the counted allele (A1)."""
 
-    def __init__(self, prefix: str | Path, threads: int | None = None) -> None:
+    def __init__(
+        self, prefix: str | Path, threads: int | None = None, chrom: str | None = None
+    ) -> None:
+        """``chrom``: only that chromosome's variants (only its .bim lines are parsed);
+        variant indices of every method are then rows of that :attr:`bim`."""
         paths = bed_paths(prefix)
         for kind, path in paths.items():
             if not path.exists():
                 raise InputError(path, f"missing .{kind} file", "check data.bfile in the config")
         self.prefix = Path(prefix)
-        self.bim = read_bim(paths["bim"])
+        self._bed_rows: np.ndarray | None = None  # .bed rows of bim's rows (None: the same)
+        if chrom is None:
+            self.bim = read_bim(paths["bim"])
+            bed_variants = len(self.bim)
+        else:
+            self.bim, self._bed_rows, bed_variants = read_bim_chromosome(paths["bim"], chrom)
         self.fam = read_fam(paths["fam"])
-        check_bed_size(prefix, len(self.fam), len(self.bim))
+        check_bed_size(prefix, len(self.fam), bed_variants)
         with open(paths["bed"], "rb") as handle:
             if handle.read(3) != BED_MAGIC:
                 raise InputError(
@@ -136,7 +171,7 @@ class Genotypes:
             dtype=np.uint8,
             mode="r",
             offset=len(BED_MAGIC),
-            shape=(len(self.bim), (len(self.fam) + 3) // 4),
+            shape=(bed_variants, (len(self.fam) + 3) // 4),
         )
 
     @cached_property
@@ -145,13 +180,16 @@ class Genotypes:
         path of :meth:`read_int8` runs where bed-reader's compiled module is absent)."""
         from bed_reader import open_bed
 
+        properties = {"iid": self.fam["IID"].to_numpy()}
+        if self._bed_rows is None:
+            properties["sid"] = self.bim["ID"].to_numpy()
         return open_bed(
             bed_paths(self.prefix)["bed"],
             iid_count=self.n_samples,
-            sid_count=self.n_variants,
+            sid_count=self._packed.shape[0],
             count_A1=True,
             num_threads=self.threads,
-            properties={"iid": self.fam["IID"].to_numpy(), "sid": self.bim["ID"].to_numpy()},
+            properties=properties,
         )
 
     @property
@@ -162,13 +200,18 @@ class Genotypes:
     def n_variants(self) -> int:
         return len(self.bim)
 
+    def _rows(self, variants: np.ndarray) -> np.ndarray:
+        """.bed rows of ``variants`` (rows of :attr:`bim`, or a boolean mask of them)."""
+        index = _check_index(variants, self.n_variants, "variant")
+        return index if self._bed_rows is None else self._bed_rows[index]
+
     @property
     def bytes_per_variant(self) -> int:
         """.bed bytes per variant: four samples per byte, the last one padded."""
         return (self.n_samples + 3) // 4
 
     def read_packed(self, variants: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The .bed bytes of ``variants`` (.bim rows), variants x :attr:`bytes_per_variant`.
+        """The .bed bytes of ``variants`` (rows of :attr:`bim`), variants x bytes per variant.
 
         Byte j of a row holds samples 4j..4j+3, the first in the lowest two bits (codes
         as in :data:`CODE_A1`). Without ``out``: a view of the memory map for
@@ -176,7 +219,7 @@ class Genotypes:
         memory): filled in place, consecutive rows by ``pread`` over ``threads``
         threads (no page faults on the map, the GIL released), and returned.
         """
-        variants = _check_index(variants, self.n_variants, "variant")
+        variants = self._rows(variants)
         run = variants.size > 0 and _is_run(variants)
         if out is None:
             if run:
@@ -223,6 +266,8 @@ class Genotypes:
         dtype: str = "float32",
     ) -> np.ndarray:
         """Dosages of A1, samples x variants, NaN where missing."""
+        if self._bed_rows is not None:
+            variants = self._bed_rows[slice(None) if variants is None else variants]
         index = (
             slice(None) if samples is None else samples,
             slice(None) if variants is None else variants,
@@ -239,11 +284,11 @@ class Genotypes:
 
         Same values as ``read(variants, samples, dtype="int8")`` but decoded here from the
         memory-mapped .bed with a byte lookup table, over ``threads`` threads.
-        ``variants`` are .bim rows in any order; ``samples`` .fam rows (None = everyone).
+        ``variants`` are rows of :attr:`bim` in any order; ``samples`` .fam rows (None = everyone).
         ``out``: a C-contiguous variants x samples int8 buffer to decode into (reusing
         one spares the page faults of a fresh array); its transpose is returned.
         """
-        variants = _check_index(variants, self.n_variants, "variant")
+        variants = self._rows(variants)
         if samples is not None:
             samples = _check_index(samples, self.n_samples, "sample")
         n_out = self.n_samples if samples is None else samples.size

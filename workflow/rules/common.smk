@@ -67,15 +67,16 @@ def gwas_chromosomes():
 
 
 def gwas_mem_mb(chrom):
-    """gwas_chromosome's memory: genotype blocks (N x block), the whole .bim as a table
-    (~165 bytes a variant, measured), the chromosome's results (3 x 8 bytes a variant and
-    dimension; D = gwas.n_components, else train.dim)."""
-    variants = chromosome_variants()
+    """gwas_chromosome's memory: genotype blocks (N x block), the chromosome's .bim rows
+    as a table (~165 bytes a variant, measured; only those lines are parsed) and its
+    results (3 x 8 bytes a variant and dimension; D = gwas.n_components, else
+    train.dim)."""
+    variants = chromosome_variants().get(str(chrom), 0)
     dims = config["gwas"]["n_components"] or config["train"]["dim"]
-    blocks = 40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
-    bim = 165 * sum(variants.values())
-    results = 24 * variants.get(str(chrom), 0) * dims
-    return int(1000 + (blocks + bim + results) / 10**6)
+    blocks = (
+        40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
+    )
+    return int(1000 + (blocks + 165 * variants + 24 * variants * dims) / 10**6)
 
 
 TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]
