@@ -85,3 +85,55 @@ def test_concat_gzip_tables__rejects_other_headers_and_foreign_files(tmp_path: P
     with pytest.raises(InputError, match="one_member.*header in a gzip member of its own"):
         concat_gzip_tables([tmp_path / "one_member.tsv.gz"], tmp_path / "d.tsv.gz")
     assert not (tmp_path / "c.tsv.gz").exists() and not (tmp_path / "d.tsv.gz").exists()
+
+
+def _awkward_values(n: int, rng: np.random.Generator) -> dict[str, object]:
+    """Columns of every kind write_tsv meets, plain ones and ones to_csv treats specially."""
+    floats = rng.normal(size=n) * 10.0 ** rng.integers(-320, 300, n)
+    floats[: min(n, 6)] = [np.nan, np.inf, -np.inf, -0.0, 5e-324, 0.5][: min(n, 6)]
+    text = np.array([f"rs{i}" for i in range(n)], dtype=object)
+    return {
+        "float64": floats,
+        "float32": rng.normal(size=n).astype(np.float32) * 1e-3,
+        "rounding": np.round(rng.uniform(0, 10, n), 7) + 5e-7,  # near %.6g ties
+        "int": rng.integers(-(2**62), 2**62, n),
+        "bool": rng.random(n) < 0.5,
+        "text": text,
+        "str": pd.array(text, dtype="str"),
+        "category": pd.Categorical(rng.choice(["A", "C", "AT"], n)),
+        "empty_text": [""] * n,
+        "text_with_missing": np.where(rng.random(n) < 0.3, None, text),
+        "text_to_quote": np.where(rng.random(n) < 0.3, 'say "hi"\tthere', text),
+        "nullable_int": pd.array(np.where(rng.random(n) < 0.3, None, 1), dtype="Int64"),
+        "object_numbers": np.array(rng.normal(size=n), dtype=object),
+    }
+
+
+PLAIN = ["float64", "float32", "rounding", "int", "bool", "text", "str", "category", "empty_text"]
+
+
+@pytest.mark.parametrize("float_format", ["%.6g", "%.8g", "%.17g", None])
+@pytest.mark.parametrize("extra", [None, "text_with_missing", "text_to_quote", "nullable_int",
+                                   "object_numbers"])  # fmt: skip
+def test_rows_text__equals_to_csv_byte_for_byte(float_format: str | None, extra: str) -> None:
+    rng = np.random.default_rng(7)
+    values = _awkward_values(3000, rng)
+    df = pd.DataFrame({c: values[c] for c in [*PLAIN, *([extra] if extra else [])]})
+    want = df.to_csv(sep="\t", index=False, header=False, float_format=float_format)
+    assert tables._rows_text(df, float_format) == want
+    assert tables._rows_text(df.iloc[:0], float_format) == ""
+    assert tables._rows_text(df[["empty_text"]], float_format) == df[["empty_text"]].to_csv(
+        sep="\t", index=False, header=False
+    )  # one column: to_csv quotes empty strings
+
+
+def test_rows_text__plain_columns_skip_to_csv(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = pd.DataFrame({c: v for c, v in _awkward_values(100, np.random.default_rng(1)).items()
+                       if c in PLAIN})  # fmt: skip
+    want = df.to_csv(sep="\t", index=False, header=False, float_format="%.6g")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("to_csv called for plain columns")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", refuse)
+    assert tables._rows_text(df, "%.6g") == want
