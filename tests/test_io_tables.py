@@ -1,5 +1,5 @@
-"""Gzipped tables: two-member files, chunked compression, concatenation without
-recompression (gemcont.io.tables)."""
+"""Gzipped tables: a header member and row members, compressed in parallel chunks,
+concatenation without recompression (gemcont.io.tables)."""
 
 from __future__ import annotations
 

@@ -57,11 +57,6 @@ def _atomic(path: str | Path) -> Iterator[BinaryIO]:
     tmp.replace(path)
 
 
-def _member(handle: BinaryIO) -> gzip.GzipFile:
-    """A new gzip member on ``handle``, reproducible (no name, no time stamp)."""
-    return gzip.GzipFile(filename="", fileobj=handle, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
-
-
 def _text(frames: Iterable[pd.DataFrame], float_format: str) -> Iterator[bytes]:
     """The header line, then the rows of every frame in chunks of CHUNK_ROWS."""
     header = None
@@ -80,8 +75,8 @@ def _text(frames: Iterable[pd.DataFrame], float_format: str) -> Iterator[bytes]:
 def _rows_text(rows: pd.DataFrame, float_format: str | None) -> str:
     """``rows.to_csv(sep="\t", index=False, header=False, float_format=float_format)``."""
     columns = [_plain_text(rows.iloc[:, j], float_format) for j in range(rows.shape[1])]
-    if rows.shape[1] < 2 or len(rows) == 0 or any(c is None for c in columns):  # one column:
-        # to_csv quotes an empty string
+    # to_csv quotes an empty string when it is a row's only field: one column goes there
+    if rows.shape[1] < 2 or len(rows) == 0 or any(c is None for c in columns):
         return rows.to_csv(sep="\t", index=False, header=False, float_format=float_format)
     return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
@@ -114,8 +109,7 @@ def write_tsv(
             for chunk in chunks:
                 handle.write(chunk)
             return
-        with _member(handle) as member:
-            member.write(next(chunks))
+        handle.write(_compress(next(chunks)))
         with ThreadPoolExecutor(COMPRESS_THREADS) as compressors:
             pending: deque[Future[bytes]] = deque()
             for chunk in chunks:  # formatted here while the threads compress
@@ -158,8 +152,7 @@ def concat_gzip_tables(paths: Sequence[str | Path], out: str | Path) -> None:
             fix = "rerun the rule that wrote it"
             raise InputError(path, f"header differs from {paths[0]}", fix)
     with _atomic(out) as sink:
-        with _member(sink) as member:
-            member.write(header)
+        sink.write(_compress(header))
         for path, (_, offset) in zip(paths, parts, strict=True):
             with open(path, "rb") as source:
                 source.seek(offset)
