@@ -631,20 +631,6 @@ def residual_correlation(pheno_df: pd.DataFrame, covar_df: pd.DataFrame | None) 
     return pd.DataFrame(np.corrcoef(y_res, rowvar=False), index=names, columns=names)
 
 
-def variant_rows(genotypes: Genotypes, chrom: str | None) -> np.ndarray:
-    """.bim rows of one chromosome, or all."""
-    if chrom is None:
-        return np.arange(genotypes.n_variants)
-    rows = np.flatnonzero(genotypes.bim["CHR"].to_numpy() == str(chrom))
-    if rows.size == 0:
-        raise InputError(
-            genotypes.prefix.with_suffix(".bim"),
-            f"no variants on chromosome '{chrom}'",
-            "check the chromosome list in the config against the .bim",
-        )
-    return rows
-
-
 class Timings(dict):
     """Seconds spent per pipeline phase, summed over blocks (each phase timed by one
     thread): where a scan's time went, logged and reported by the benchmarks."""
@@ -964,7 +950,7 @@ def scan_builtin_gwas(
     block_size = block_size or DEFAULT_BLOCK_SIZE[backend.device]
     start = time.perf_counter()
     with Genotypes(bfile, threads, chrom) as genotypes, threadpool_limits(threads):
-        rows = variant_rows(genotypes, chrom)
+        rows = np.arange(genotypes.n_variants)  # of the chromosome's .bim rows, or all
         names = phenotype_names(pheno_df)
         results = _Results(rows.size, len(names), backend.dtype)  # faults in meanwhile
         samples, y, covariates = align_samples(genotypes.fam, pheno_df, covar_df)

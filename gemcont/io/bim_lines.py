@@ -53,7 +53,7 @@ def chromosome_lines(path: str | Path, chrom: str) -> ChromosomeLines | None:
         n_rows += int(filled.sum())
         pieces.append(_gather(buf, starts[match], ends[match]))
     found = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    return ChromosomeLines(b"".join(pieces), found.astype(np.int64), n_rows)
+    return ChromosomeLines(b"".join(pieces), found, n_rows)
 
 
 def _line_chunks(path: str | Path) -> Iterator[np.ndarray]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -54,22 +56,27 @@ def bed_paths(prefix: str | Path) -> dict[str, Path]:
     return {ext: Path(f"{prefix}.{ext}") for ext in ("bed", "bim", "fam")}
 
 
-def read_bim(path: str | Path) -> pd.DataFrame:
-    """Read a .bim file; CHR and alleles as strings, POS as int64."""
+@contextmanager
+def _fileset_file(path: str | Path) -> Iterator[None]:
+    """A missing file of the fileset as an InputError naming it."""
     try:
-        return _parse_bim(path, path)
+        yield
     except FileNotFoundError as err:
         raise InputError(path, "file not found", "check data.bfile in the config") from err
+
+
+def read_bim(path: str | Path) -> pd.DataFrame:
+    """Read a .bim file; CHR and alleles as strings, POS as int64."""
+    with _fileset_file(path):
+        return _parse_bim(path, path)
 
 
 def read_bim_chromosome(path: str | Path, chrom: str) -> tuple[pd.DataFrame, np.ndarray, int]:
     """One chromosome's rows of a .bim (as :func:`read_bim`, index from 0), their row
     numbers in the whole .bim, and its number of rows; only those lines are parsed
     (:mod:`gemcont.io.bim_lines`)."""
-    try:
+    with _fileset_file(path):
         lines = chromosome_lines(path, chrom)
-    except FileNotFoundError as err:
-        raise InputError(path, "file not found", "check data.bfile in the config") from err
     if lines is None:  # a line starts with whitespace: parse everything, as before
         bim = read_bim(path)
         rows = np.flatnonzero(bim["CHR"].to_numpy() == str(chrom))
@@ -98,18 +105,16 @@ def _parse_bim(source: str | Path | io.BytesIO, path: str | Path) -> pd.DataFram
 
 def count_chromosomes(path: str | Path) -> dict[str, int]:
     """Variants per chromosome of a .bim, in file order (reads the first column only)."""
-    try:
+    with _fileset_file(path):
         chrom = pd.read_csv(path, sep=r"\s+", header=None, usecols=[0], dtype=str, engine="c")[0]
-    except FileNotFoundError as err:
-        raise InputError(path, "file not found", "check data.bfile in the config") from err
     counts = chrom.value_counts(sort=False)
     return {c: int(counts[c]) for c in pd.unique(chrom)}
 
 
 def read_fam(path: str | Path) -> pd.DataFrame:
     """Read a .fam file; FID and IID as strings."""
-    try:
-        fam = pd.read_csv(
+    with _fileset_file(path):
+        return pd.read_csv(
             path,
             sep=r"\s+",
             header=None,
@@ -117,9 +122,6 @@ def read_fam(path: str | Path) -> pd.DataFrame:
             dtype={"FID": str, "IID": str},
             engine="c",
         )
-    except FileNotFoundError as err:
-        raise InputError(path, "file not found", "check data.bfile in the config") from err
-    return fam
 
 
 def check_bed_size(prefix: str | Path, n_samples: int, n_variants: int) -> None:
@@ -156,6 +158,12 @@ class Genotypes:
             bed_variants = len(self.bim)
         else:
             self.bim, self._bed_rows, bed_variants = read_bim_chromosome(paths["bim"], chrom)
+            if self.bim.empty:
+                raise InputError(
+                    paths["bim"],
+                    f"no variants on chromosome '{chrom}'",
+                    "check the chromosome list in the config against the .bim",
+                )
         self.fam = read_fam(paths["fam"])
         check_bed_size(prefix, len(self.fam), bed_variants)
         with open(paths["bed"], "rb") as handle:

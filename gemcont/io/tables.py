@@ -74,9 +74,14 @@ def _text(frames: Iterable[pd.DataFrame], float_format: str) -> Iterator[bytes]:
 
 def _rows_text(rows: pd.DataFrame, float_format: str | None) -> str:
     """``rows.to_csv(sep="\t", index=False, header=False, float_format=float_format)``."""
-    columns = [_plain_text(rows.iloc[:, j], float_format) for j in range(rows.shape[1])]
-    # to_csv quotes an empty string when it is a row's only field: one column goes there
-    if rows.shape[1] < 2 or len(rows) == 0 or any(c is None for c in columns):
+    plain = rows.shape[1] > 1 and len(rows) > 0  # to_csv quotes a lone empty field
+    columns = []
+    for j in range(rows.shape[1] if plain else 0):
+        text = _plain_text(rows.iloc[:, j], float_format)
+        if text is None:  # the rest would be formatted for nothing
+            break
+        columns.append(text)
+    if not plain or len(columns) < rows.shape[1]:
         return rows.to_csv(sep="\t", index=False, header=False, float_format=float_format)
     return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
