@@ -1,4 +1,4 @@
-"""Time panel dosage extraction (gemcont.features.extract_dosages) against plink2.
+"""Time panel dosage extraction (gemcont.genotypes.features.extract_dosages) against plink2.
 
     python benchmarks/panel_extraction.py [--people N --variants S --total M --threads T]
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from synthetic_bed import simulate_bed
 
-from gemcont.features import extract_dosages
+from gemcont.genotypes.features import extract_dosages
 from gemcont.io.plink import Genotypes
 
 

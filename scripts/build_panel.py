@@ -4,7 +4,8 @@ from pathlib import Path
 
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
-from gemcont.panel.build import PanelPaths, build_panel
+from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
@@ -16,7 +17,7 @@ build_panel(
     sm.input.sumstats,
     sm.params.columns,
     prefix_of(sm.input.bed[0]),
-    sm.params.panel,
+    build(PanelSettings, sm.params.panel, "panel"),
     paths,
     sm.threads,
 )

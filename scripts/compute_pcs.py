@@ -2,10 +2,16 @@
 
 from pathlib import Path
 
-from gemcont.feature_stage import compute_pcs
+from gemcont.genotypes.stage import PcsSettings, compute_pcs
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-compute_pcs(prefix_of(sm.input.bed[0]), sm.params.pcs, Path(sm.output.pcs), sm.threads)
+compute_pcs(
+    prefix_of(sm.input.bed[0]),
+    build(PcsSettings, sm.params.pcs, "pcs"),
+    Path(sm.output.pcs),
+    sm.threads,
+)

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from gemcont.feature_stage import build_features
+from gemcont.genotypes.stage import FeaturesSettings, build_features
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
@@ -12,7 +13,7 @@ build_features(
     prefix_of(sm.input.bed[0]),
     sm.input.panel,
     sm.input.pcs,
-    sm.params.features,
+    build(FeaturesSettings, sm.params.features, "features"),
     sm.params.n_pcs,
     Path(sm.output.features).parent,
     sm.threads,

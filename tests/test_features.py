@@ -9,17 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gemcont.features import (
+from gemcont.genotypes.features import (
     extract_dosages,
-    ld_prune,
     make_features,
-    plink2_pcs,
     prs,
-    randomized_pcs,
-    read_user_pcs,
     regress_out,
     write_features,
 )
+from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
 from gemcont.io.plink import Genotypes, write_bed
 
 ALLELES = np.array(["A", "C", "G", "T"])

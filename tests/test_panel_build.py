@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from gemcont.errors import InputError
+from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes
-from gemcont.panel.build import PanelPaths, build_panel, read_panel
+from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
+from gemcont.settings import build
 
 from .conftest import make_config, read
 
@@ -24,9 +26,10 @@ def panel_paths(out: Path) -> PanelPaths:
     )
 
 
-def run_panel(sim, out: Path, **override) -> tuple[dict, PanelPaths]:
+def run_panel(sim, out: Path, **override) -> tuple[PanelSettings, PanelPaths]:
     _, paths = sim
-    cfg = make_config({"panel": {"min_variants": 3, **override}})["panel"]
+    section = make_config({"panel": {"min_variants": 3, **override}})["panel"]
+    cfg = build(PanelSettings, section, "panel")
     out_paths = panel_paths(out)
     build_panel(str(paths.sumstats), {}, paths.bfile, cfg, out_paths, threads=2)
     return cfg, out_paths

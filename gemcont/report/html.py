@@ -24,6 +24,7 @@ import yaml
 
 from gemcont.errors import InputError
 from gemcont.io.ids import join_summary
+from gemcont.io.panel import read_panel
 from gemcont.plots.figures import method_label, metric_summary, ordered_methods
 
 
@@ -291,7 +292,7 @@ def _exclusions(path: Path | None) -> str:
 
 def panel_section(inputs: ReportInputs) -> Section:
     """Panel size, allele harmonisation statuses and dosage-feature QC."""
-    panel = _read_tsv(inputs.panel)
+    panel = read_panel(inputs.panel)
     coverage = _read_tsv(inputs.coverage)
     coverage["status"] = coverage["status"].str.replace("_", " ")
     if "fraction" in coverage:

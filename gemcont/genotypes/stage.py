@@ -3,48 +3,69 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gemcont.errors import InputError
-from gemcont.features import (
-    extract_dosages,
-    ld_prune,
-    make_features,
-    plink2_pcs,
-    randomized_pcs,
-    read_user_pcs,
-    write_features,
-)
+from gemcont.genotypes.features import extract_dosages, make_features, write_features
+from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
 from gemcont.io.ids import align_rows
+from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes
 from gemcont.io.tables import write_tsv
-from gemcont.panel.build import read_panel
 
 log = logging.getLogger(__name__)
 
 
-def compute_pcs(bfile: str, cfg: dict, out: Path, threads: int) -> None:
+@dataclass(frozen=True)
+class PcsSettings:
+    """Config section ``pcs`` (meanings and defaults in the schema)."""
+
+    source: str
+    file: str | None
+    n_pcs: int
+    plink2_mode: str
+    ld_window_kb: float
+    ld_r2: float
+    maf_min: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class FeaturesSettings:
+    """Config section ``features``."""
+
+    max_missing: float
+
+
+def compute_pcs(bfile: str, cfg: PcsSettings, out: Path, threads: int) -> None:
     """Genetic PCs on LD-pruned variants (built-in randomized SVD or plink2), or the user's."""
     with Genotypes(bfile, threads=threads) as genotypes:
-        if cfg["source"] == "file":
-            pcs = read_user_pcs(cfg["file"], cfg["n_pcs"], fam=genotypes.fam)
+        if cfg.source == "file":
+            pcs = read_user_pcs(cfg.file, cfg.n_pcs, fam=genotypes.fam)
         else:
-            pruned = ld_prune(genotypes, cfg["ld_window_kb"], cfg["ld_r2"], cfg["maf_min"])
+            pruned = ld_prune(genotypes, cfg.ld_window_kb, cfg.ld_r2, cfg.maf_min)
             log.info("PCs from %d LD-pruned variants of %d", len(pruned), genotypes.n_variants)
-            if cfg["source"] == "plink2":
+            if cfg.source == "plink2":
                 ids = genotypes.bim["ID"].to_numpy()[pruned]
                 pcs = plink2_pcs(
-                    bfile, ids, cfg["n_pcs"], out.with_suffix(""), threads, cfg["plink2_mode"]
+                    bfile, ids, cfg.n_pcs, out.with_suffix(""), threads, cfg.plink2_mode
                 )
             else:
-                pcs = randomized_pcs(genotypes, pruned, cfg["n_pcs"], cfg["seed"])
+                pcs = randomized_pcs(genotypes, pruned, cfg.n_pcs, cfg.seed)
     write_tsv(pcs, out, float_format="%.8g")
 
 
 def build_features(
-    bfile: str, panel_path: str, pcs_path: str, cfg: dict, n_pcs: int, out_dir: Path, threads: int
+    bfile: str,
+    panel_path: str,
+    pcs_path: str,
+    cfg: FeaturesSettings,
+    n_pcs: int,
+    out_dir: Path,
+    threads: int,
 ) -> None:
     """Panel dosages of the effect allele (= .bim A1) and the PRS, top PCs regressed out."""
     panel = read_panel(panel_path)
@@ -62,7 +83,7 @@ def build_features(
                 "rerun the panel stage: snakemake -R build_panel",
             )
         bim_index = panel["BIM_INDEX"].to_numpy()
-        result = extract_dosages(genotypes, bim_index, None, cfg["max_missing"])
+        result = extract_dosages(genotypes, bim_index, None, cfg.max_missing)
         fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
     pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")

@@ -1,0 +1,19 @@
+"""panel.tsv, the variant panel: its columns and the one reader of the file.
+
+``EA`` is the cohort's counted allele (.bim A1, :mod:`gemcont.io.plink`) and ``BETA``
+its effect; ``BIM_INDEX`` is the variant's row in the cohort .bim/.bed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+PANEL_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "EAF", "BETA", "SE", "P", "BIM_INDEX"]
+TEXT_COLUMNS = ("ID", "CHR", "EA", "OA")
+
+
+def read_panel(path: str | Path) -> pd.DataFrame:
+    """Read panel.tsv: ID, CHR and the alleles as text, the numbers as numbers."""
+    return pd.read_csv(path, sep="\t", dtype=dict.fromkeys(TEXT_COLUMNS, str))
