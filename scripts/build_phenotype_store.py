@@ -3,10 +3,16 @@
 from pathlib import Path
 
 from gemcont.logs import to_file
-from gemcont.phenotypes.build import build_store
+from gemcont.phenotypes.build import PhenotypeSettings, build_store
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 build_store(
-    sm.params.data, sm.params.phenotypes, sm.input.fam, Path(sm.output.images).parent, sm.threads
+    sm.params.modality,
+    sm.input.source,
+    build(PhenotypeSettings, sm.params.phenotypes, "phenotypes"),
+    sm.input.fam,
+    Path(sm.output.images).parent,
+    sm.threads,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from gemcont.io.plink import read_fam
@@ -9,28 +10,50 @@ from gemcont.phenotypes.fundus import build_fundus_store
 from gemcont.phenotypes.spirometry import build_spirometry_store
 
 
-def build_store(data: dict, cfg: dict, fam_path: str, out_dir: Path, threads: int) -> None:
-    """Preprocess fundus images or spirometry blows into ``out_dir`` (images.npy + index)."""
+@dataclass(frozen=True)
+class PhenotypeSettings:
+    """Config section ``phenotypes`` (meanings and defaults in the schema)."""
+
+    min_kept_fraction: float
+    fundus_image_size: int
+    fundus_threshold: int
+    spirometry_raster_size: int
+    spirometry_curve_points: int
+    volume_max_l: float
+    flow_max_l_s: float
+    spirometry_instance: int
+
+
+def build_store(
+    modality: str,
+    source: str,
+    cfg: PhenotypeSettings,
+    fam_path: str,
+    out_dir: Path,
+    threads: int,
+) -> None:
+    """Preprocess the ``modality``'s raw file ``source`` (fundus manifest or spirometry
+    table, ``data.modality``) into ``out_dir`` (images.npy + index)."""
     fam = read_fam(fam_path)
-    if data["modality"] == "fundus":
+    if modality == "fundus":
         build_fundus_store(
-            data["fundus_manifest"],
+            source,
             out_dir,
-            image_size=cfg["fundus_image_size"],
-            threshold=cfg["fundus_threshold"],
-            min_kept_fraction=cfg["min_kept_fraction"],
+            image_size=cfg.fundus_image_size,
+            threshold=cfg.fundus_threshold,
+            min_kept_fraction=cfg.min_kept_fraction,
             threads=threads,
             fam=fam,
         )
     else:
         build_spirometry_store(
-            data["spirometry_table"],
+            source,
             out_dir,
-            raster_size=cfg["spirometry_raster_size"],
-            curve_points=cfg["spirometry_curve_points"],
-            volume_max_l=cfg["volume_max_l"],
-            flow_max_l_s=cfg["flow_max_l_s"],
-            min_kept_fraction=cfg["min_kept_fraction"],
-            instance=cfg["spirometry_instance"],
+            raster_size=cfg.spirometry_raster_size,
+            curve_points=cfg.spirometry_curve_points,
+            volume_max_l=cfg.volume_max_l,
+            flow_max_l_s=cfg.flow_max_l_s,
+            min_kept_fraction=cfg.min_kept_fraction,
+            instance=cfg.spirometry_instance,
             fam=fam,
         )

@@ -9,13 +9,14 @@ A store is a directory holding
   modality has one item per person;
 * ``exclusions.tsv``: FID, IID, item, reason -- every input item that was not stored.
 
-Each file is written to a temporary name and renamed into place (``os.replace``).
+Each file is written to a temporary name and renamed into place (:mod:`gemcont.io.atomic`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.atomic import atomic_open, atomic_path
 from gemcont.io.tables import write_tsv
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,9 @@ COPY_ROWS = 4096
 
 
 def save_npy(array: np.ndarray, path: Path) -> None:
-    """``np.save`` to a temporary file, then rename it to ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-    os.replace(tmp, path)
+    """``np.save`` to ``path`` atomically."""
+    with atomic_open(path) as handle:
+        np.save(handle, array)
 
 
 class StoreWriter:
@@ -53,8 +53,8 @@ class StoreWriter:
 
     def __init__(self, out_dir: str | Path, capacity: int, item_shape: tuple[int, ...]) -> None:
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.out_dir / (IMAGES + ".tmp")
+        self._images = ExitStack()  # renames images.npy into place when closed
+        self.tmp = self._images.enter_context(atomic_path(self.out_dir / IMAGES))
         self.array = np.lib.format.open_memmap(
             self.tmp, mode="w+", dtype=np.uint8, shape=(max(capacity, 1), *item_shape)
         )
@@ -77,7 +77,7 @@ class StoreWriter:
         if n < len(self.array):
             self._trim(n)
         del self.array
-        os.replace(self.tmp, self.out_dir / IMAGES)
+        self._images.close()
         exclusions = pd.DataFrame(self.excluded, columns=EXCLUSION_COLUMNS)
         write_tsv(exclusions, self.out_dir / EXCLUSIONS)
         index = pd.DataFrame(self.keys, columns=INDEX_COLUMNS[:3]).assign(row=np.arange(n))
@@ -109,7 +109,7 @@ class StoreWriter:
     ) -> None:
         if exc_type is not None:
             self.__dict__.pop("array", None)
-            self.tmp.unlink(missing_ok=True)
+            self._images.__exit__(exc_type, exc, tb)
 
 
 def check_kept(

@@ -22,13 +22,6 @@ BED = multiext(BFILE, ".bed", ".bim", ".fam")
 STORE = f"results/phenotypes/{DATA['modality']}"
 
 
-def phenotype_source():
-    """The raw phenotype file of the configured modality."""
-    if DATA["modality"] == "fundus":
-        return DATA["fundus_manifest"]
-    return DATA["spirometry_table"]
-
-
 @functools.cache
 def cohort_size():
     """People in the cohort: simulated size, or the .fam line count (for resources)."""

@@ -10,7 +10,7 @@ rule build_panel:
     log:
         "logs/panel/build_panel.log",
     benchmark:
-        "benchmarks/out/panel/build_panel.tsv"
+        "logs/benchmarks/panel/build_panel.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -29,7 +29,7 @@ rule compute_pcs:
     log:
         "logs/genotypes/compute_pcs.log",
     benchmark:
-        "benchmarks/out/genotypes/compute_pcs.tsv"
+        "logs/benchmarks/genotypes/compute_pcs.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -52,7 +52,7 @@ rule extract_features:
     log:
         "logs/features/extract_features.log",
     benchmark:
-        "benchmarks/out/features/extract_features.tsv"
+        "logs/benchmarks/features/extract_features.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2

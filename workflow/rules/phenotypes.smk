@@ -1,3 +1,10 @@
+def phenotype_source():
+    """The raw phenotype file of the configured modality."""
+    if DATA["modality"] == "fundus":
+        return DATA["fundus_manifest"]
+    return DATA["spirometry_table"]
+
+
 rule build_phenotype_store:
     input:
         source=phenotype_source(),
@@ -9,12 +16,12 @@ rule build_phenotype_store:
     log:
         f"logs/phenotypes/{DATA['modality']}_store.log",
     benchmark:
-        f"benchmarks/out/phenotypes/{DATA['modality']}_store.tsv"
+        f"logs/benchmarks/phenotypes/{DATA['modality']}_store.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        data=DATA,
+        modality=DATA["modality"],
         phenotypes=config["phenotypes"],
     script:
         "../../scripts/build_phenotype_store.py"
