@@ -5,12 +5,12 @@ counts the allele in .bim column 5 (``A1``), as bed-reader ``count_A1=True``,
 REGENIE ``ALLELE1`` and ``plink2 --glm omit-ref`` do. Sumstats files call it
 ``EA`` (effect allele) and the other allele ``OA``.
 
-Besides bed-reader (needed only by :meth:`Genotypes.read`), three readers work from
-the raw bytes with numpy alone: :meth:`Genotypes.read_int8` (int8 dosages),
+Besides bed-reader (needed only by :meth:`Genotypes.read`), two readers work from
+the raw bytes with numpy alone: :meth:`Genotypes.read_int8` (int8 dosages) and
 :meth:`Genotypes.read_packed` (the .bed bytes themselves, e.g. into pinned memory for
-a GPU) with :func:`code_counts` (genotype counts by popcount), and the torch decoder
-:func:`decode_bed_torch` / :func:`unpack_bed_torch` that turns .bed bytes into dosages
-on any torch device.
+a GPU). What is computed on those bytes (genotype counts by popcount, the torch
+decoders) lives in :mod:`gemcont.io.bed_codes`; its public names are importable
+from here too.
 """
 
 from __future__ import annotations
@@ -22,12 +22,23 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.bed_codes import (  # the byte arithmetic, importable beside the reader
+    BED_MAGIC,
+    BYTE_TO_A1,
+    check_index,
+    pack_bed,
+)
+from gemcont.io.bed_codes import MISSING_INT8 as MISSING_INT8
+from gemcont.io.bed_codes import code_counts as code_counts
+from gemcont.io.bed_codes import code_counts_torch as code_counts_torch
+from gemcont.io.bed_codes import decode_bed_torch as decode_bed_torch
+from gemcont.io.bed_codes import selection_bits as selection_bits
+from gemcont.io.bed_codes import unpack_bed_torch as unpack_bed_torch
 from gemcont.io.bim_lines import chromosome_lines
 
 BIM_COLUMNS = ["CHR", "ID", "CM", "POS", "A1", "A2"]
@@ -35,19 +46,8 @@ BIM_TEXT = ("CHR", "ID", "A1", "A2")  # read as strings
 FAM_COLUMNS = ["FID", "IID", "PAT", "MAT", "SEX", "PHENO"]
 COUNTED_ALLELE = "A1"
 OTHER_ALLELE = "A2"
-MISSING_INT8 = -127  # missing genotype in int8 dosages (as bed-reader)
-BED_MAGIC = bytes([0x6C, 0x1B, 0x01])  # PLINK 1 .bed, variant-major
 DECODE_CHUNK_BYTES = 1 << 18  # packed .bed bytes decoded per task (cache-sized)
-
-# A .bed byte holds four samples, first sample in the lowest 2 bits: 00 = A1/A1,
-# 01 = missing, 10 = A1/A2, 11 = A2/A2. _BYTE_TO_A1[b] are the four A1 counts of
-# byte b, packed as one int32 word so that decoding is one 4-byte gather per byte.
-_CODE_TO_A1 = np.array([2, MISSING_INT8, 1, 0], dtype=np.int8)
-BYTE_CODES = (np.arange(256)[:, None] >> np.arange(0, 8, 2)) & 3  # byte -> its 4 codes
-_BYTE_TO_A1 = np.ascontiguousarray(_CODE_TO_A1[BYTE_CODES]).view(np.int32)[:, 0]
-CODE_A1 = (2.0, float("nan"), 1.0, 0.0)  # A1 count of codes 00, 01, 10, 11 (NaN: missing)
 PREAD_CHUNK_BYTES = 1 << 23  # .bed bytes per pread task in read_packed
-COUNT_CHUNK_BYTES = 1 << 18  # .bed bytes counted at a time by code_counts
 
 
 def bed_paths(prefix: str | Path) -> dict[str, Path]:
@@ -210,7 +210,7 @@ class Genotypes:
 
     def _rows(self, variants: np.ndarray) -> np.ndarray:
         """.bed rows of ``variants`` (rows of :attr:`bim`, or a boolean mask of them)."""
-        index = _check_index(variants, self.n_variants, "variant")
+        index = check_index(variants, self.n_variants, "variant")
         return index if self._bed_rows is None else self._bed_rows[index]
 
     @property
@@ -298,7 +298,7 @@ class Genotypes:
         """
         variants = self._rows(variants)
         if samples is not None:
-            samples = _check_index(samples, self.n_samples, "sample")
+            samples = check_index(samples, self.n_samples, "sample")
         n_out = self.n_samples if samples is None else samples.size
         if out is None:
             out = np.empty((variants.size, n_out), dtype=np.int8)  # transposed on return
@@ -327,9 +327,9 @@ class Genotypes:
         packed = self._packed[rows[0] : rows[-1] + 1] if _is_run(rows) else self._packed[rows]
         target = out[dest[0] : dest[-1] + 1] if _is_run(dest) else None
         if samples is None and target is not None and out.shape[1] % 4 == 0:
-            np.take(_BYTE_TO_A1, packed, out=target.view(np.int32), mode="clip")
+            np.take(BYTE_TO_A1, packed, out=target.view(np.int32), mode="clip")
             return
-        decoded = np.take(_BYTE_TO_A1, packed, mode="clip").view(np.int8)
+        decoded = np.take(BYTE_TO_A1, packed, mode="clip").view(np.int8)
         decoded = decoded[:, : out.shape[1]] if samples is None else decoded[:, samples]
         if target is None:
             out[dest] = decoded
@@ -351,159 +351,9 @@ class Genotypes:
         self.close()
 
 
-def _check_index(index: np.ndarray, size: int, what: str) -> np.ndarray:
-    """``index`` (row numbers or a boolean mask) as a 1-D intp array in [0, size)."""
-    index = np.asarray(index).reshape(-1)
-    index = np.flatnonzero(index) if index.dtype == bool else index.astype(np.intp, copy=False)
-    if index.size and (index.min() < 0 or index.max() >= size):
-        raise IndexError(f"{what} index out of range [0, {size})")
-    return index
-
-
 def _is_run(index: np.ndarray) -> bool:
     """Whether ``index`` is consecutive increasing integers (a slice)."""
     return int(index[-1]) - int(index[0]) == index.size - 1 and bool(np.all(np.diff(index) == 1))
-
-
-def selection_bits(n_samples: int, samples: np.ndarray | None = None) -> np.ndarray:
-    """Per .bed byte of a variant, a mask with bit 2k set where sample 4j+k is selected.
-
-    ``samples``: .fam rows (None = everyone); padding samples past ``n_samples`` are
-    never selected. uint8, length ``(n_samples + 3) // 4``, for :func:`code_counts`.
-    """
-    chosen = np.zeros(4 * ((n_samples + 3) // 4), dtype=np.uint8)
-    chosen[:n_samples] = 1 if samples is None else 0
-    if samples is not None:
-        chosen[_check_index(samples, n_samples, "sample")] = 1
-    return (chosen.reshape(-1, 4) << np.arange(0, 8, 2, dtype=np.uint8)).sum(1, dtype=np.uint8)
-
-
-def code_counts(
-    packed: np.ndarray, selected: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Heterozygous, A1/A1 and missing calls per variant among the selected samples.
-
-    packed: variants x bytes .bed rows (:meth:`Genotypes.read_packed`); selected: from
-    :func:`selection_bits`. Counted 64 samples at a time by popcount on 64-bit words:
-    with lo/hi the low/high bit of each 2-bit code, missing (01) = lo - lo&hi,
-    heterozygous (10) = hi - lo&hi, A2/A2 (11) = lo&hi, A1/A1 (00) the rest.
-    Returns three int64 arrays (het, a1a1, missing).
-    """
-    n_var, n_bytes = packed.shape
-    width = -(-n_bytes // 8) * 8
-    mask = np.zeros(width, dtype=np.uint8)
-    mask[:n_bytes] = selected
-    mask = mask.view(np.uint64)
-    n_selected = int(_popcount_rows(mask[None, :])[0])
-    counts = np.empty((3, n_var), dtype=np.int64)  # lo, hi, lo & hi
-    step = max(1, COUNT_CHUNK_BYTES // width)  # cache-sized temporaries
-    words = np.zeros((min(step, n_var), width), dtype=np.uint8)
-    for start in range(0, n_var, step):
-        part = packed[start : start + step]
-        rows = words[: part.shape[0]]
-        rows[:, :n_bytes] = part
-        lo = rows.view(np.uint64) & mask
-        hi = (rows.view(np.uint64) >> np.uint64(1)) & mask
-        out = counts[:, start : start + step]
-        out[0], out[1] = _popcount_rows(lo), _popcount_rows(hi)
-        out[2] = _popcount_rows(np.bitwise_and(lo, hi, out=lo))
-    n_lo, n_hi, n_both = counts
-    missing, het = n_lo - n_both, n_hi - n_both
-    return het, n_selected - n_lo - het, missing
-
-
-_POPCOUNT8 = np.array([bin(b).count("1") for b in range(256)], dtype=np.uint8)
-
-
-def _popcount_rows(words: np.ndarray) -> np.ndarray:
-    """Set bits per row of a 2-D uint64 array (int64)."""
-    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
-        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
-    return _POPCOUNT8[words.view(np.uint8)].sum(axis=1, dtype=np.int64)
-
-
-def _on_device(name: str, table: np.ndarray, device: Any) -> Any:
-    """A constant numpy table as a torch tensor on ``device``, copied there once."""
-    import torch
-
-    key = (name, str(device))
-    if key not in _DEVICE_TABLES:  # a copy per call would stall the CUDA pipeline
-        _DEVICE_TABLES[key] = torch.as_tensor(table, device=device)
-    return _DEVICE_TABLES[key]
-
-
-_DEVICE_TABLES: dict[tuple[str, str], Any] = {}
-
-
-def unpack_bed_torch(packed, values):  # (torch.Tensor, torch.Tensor) -> torch.Tensor
-    """Dosages from .bed bytes on the bytes' torch device: one table lookup per byte.
-
-    packed: variants x bytes uint8 tensor (:meth:`Genotypes.read_packed`); values: the
-    value of each 2-bit code (00 A1/A1, 01 missing, 10 het, 11 A2/A2), shape (4,) for
-    all variants or variants x 4 for one set per variant (e.g. centred, missing
-    imputed). Returns variants x 4·bytes in ``values``' dtype: every sample of every
-    byte, padding samples included (slice ``[:, :n_samples]`` to drop them).
-    """
-    import torch
-    from torch.nn.functional import embedding
-
-    codes = _on_device("byte_codes", BYTE_CODES, packed.device)
-    index = packed.to(torch.int32)
-    if values.ndim == 1:
-        table = values[codes]  # 256 x 4
-    else:  # row v of the table for variant v: index byte + 256 v
-        table = values[:, codes].reshape(-1, 4)  # (variants · 256) x 4
-        offsets = torch.arange(packed.shape[0], dtype=torch.int32, device=packed.device)
-        index += (offsets * 256)[:, None]
-    return embedding(index, table).reshape(packed.shape[0], -1)
-
-
-def decode_bed_torch(packed, n_samples: int, dtype=None):  # -> torch.Tensor
-    """A1 dosages (NaN = missing), variants x samples, from .bed bytes on their device.
-
-    The torch counterpart of :meth:`Genotypes.read` (transposed): same values as
-    bed-reader with ``count_A1=True``. dtype: a torch floating dtype (float32 default).
-    """
-    import torch
-
-    values = torch.tensor(CODE_A1, dtype=dtype or torch.float32, device=packed.device)
-    return unpack_bed_torch(packed, values)[:, :n_samples]
-
-
-def code_counts_torch(packed, selected):  # (torch.Tensor, torch.Tensor) -> torch.Tensor
-    """:func:`code_counts` on a torch device: variants x 3 int64 (het, A1/A1, missing).
-
-    One lookup per byte in a table of the three counts packed in 21-bit fields of an
-    int64, indexed by the byte and its 4-bit sample selection (``selected`` from
-    :func:`selection_bits`, a uint8 tensor on the same device), then one sum per
-    variant: memory-bound, no per-variant loop. Fields hold up to 2,097,151 samples.
-    """
-    import torch
-
-    table = _on_device("code_counts", _COUNT_TABLE, packed.device)
-    nibble = (selected & 1) | ((selected >> 1) & 2) | ((selected >> 2) & 4) | ((selected >> 3) & 8)
-    index = packed.to(torch.int32)
-    index += nibble.to(torch.int32) * 256
-    total = table.index_select(0, index.reshape(-1)).reshape(index.shape).sum(dim=1)
-    mask = (1 << COUNT_FIELD_BITS) - 1
-    return torch.stack([(total >> (COUNT_FIELD_BITS * k)) & mask for k in range(3)], dim=1)
-
-
-COUNT_FIELD_BITS = 21
-
-
-def _count_table() -> np.ndarray:
-    """(4-bit selection, byte) -> het + A1/A1 << 21 + missing << 42 among the selected
-    samples, at 256·selection + byte (int64)."""
-    sel = (np.arange(16)[:, None] >> np.arange(4)) & 1  # 16 x 4
-    table = np.zeros((16, 256), dtype=np.int64)
-    for field, code in enumerate((2, 0, 1)):  # het (10), A1/A1 (00), missing (01)
-        hits = (sel[:, None, :] * (BYTE_CODES[None] == code)).sum(-1)
-        table += hits.astype(np.int64) << (COUNT_FIELD_BITS * field)
-    return table.reshape(-1)
-
-
-_COUNT_TABLE = _count_table()
 
 
 def write_bed(
@@ -542,19 +392,6 @@ def write_bed(
         "allele_2": bim["A2"].astype(str).to_list(),
     }
     to_bed(paths["bed"], dosages, properties=properties, count_A1=True, num_threads=threads)
-
-
-def pack_bed(dosages: np.ndarray) -> np.ndarray:
-    """samples x variants A1 dosages (0, 1, 2; NaN = missing) as .bed rows (variants x bytes)."""
-    n, m = dosages.shape
-    d = np.asarray(dosages).T
-    known = np.isnan(d) | (d == 0) | (d == 1) | (d == 2)
-    if not known.all():
-        raise ValueError("dosages must be 0, 1, 2 or NaN to be written as a .bed")
-    codes = np.zeros((m, 4 * ((n + 3) // 4)), dtype=np.uint8)  # padding: 00
-    codes[:, :n] = np.select([d == 2, d == 1, d == 0], [0, 2, 3], 1)  # 1: missing
-    shifts = np.arange(0, 8, 2, dtype=np.uint8)
-    return (codes.reshape(m, -1, 4) << shifts).sum(axis=2, dtype=np.uint8)
 
 
 def _write_bed_numpy(
