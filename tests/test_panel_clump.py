@@ -96,10 +96,16 @@ def _em_r2(x: np.ndarray, y: np.ndarray) -> float:
     def neg_loglik(d: float) -> float:
         f11, f12, f21, f22 = haplotypes(d)
         pairs = {
-            (2, 2): f11 * f11, (2, 1): 2 * f11 * f12, (2, 0): f12 * f12,
-            (1, 2): 2 * f11 * f21, (1, 1): 2 * (f11 * f22 + f12 * f21), (1, 0): 2 * f12 * f22,
-            (0, 2): f21 * f21, (0, 1): 2 * f21 * f22, (0, 0): f22 * f22,
-        }  # fmt: skip
+            (2, 2): f11 * f11,
+            (2, 1): 2 * f11 * f12,
+            (2, 0): f12 * f12,
+            (1, 2): 2 * f11 * f21,
+            (1, 1): 2 * (f11 * f22 + f12 * f21),
+            (1, 0): 2 * f12 * f22,
+            (0, 2): f21 * f21,
+            (0, 1): 2 * f21 * f22,
+            (0, 0): f22 * f22,
+        }
         return -sum(n[a, b] * np.log(max(prob, 1e-300)) for (a, b), prob in pairs.items())
 
     low = max(-p * q, -(1 - p) * (1 - q))

@@ -111,8 +111,10 @@ def test_read_sumstats__case_insensitive_aliases(tmp_path):
 
 
 def test_read_sumstats__chromosome_labels_normalised(tmp_path):
-    rows = [[c, "100", f"rs{i}", "A", "G", "0.3", "0.1", "0.02", "0.01"] for i, c in
-            enumerate(["chr1", "01", "chrX", "x", "23", "MT", "chrY"])]  # fmt: skip
+    labels = ["chr1", "01", "chrX", "x", "23", "MT", "chrY"]
+    rows = [
+        [c, "100", f"rs{i}", "A", "G", "0.3", "0.1", "0.02", "0.01"] for i, c in enumerate(labels)
+    ]
     df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
     assert df["CHR"].tolist() == ["1", "1", "23", "23", "23", "26", "24"]
 

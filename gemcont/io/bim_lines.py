@@ -2,12 +2,12 @@
 
 A per-chromosome job needs only its chromosome's rows of the .bim, and their row
 numbers (which locate the variants in the .bed). Parsing the whole .bim into a table
-cost each job 3.8 s and 1.6 GB at peak for 10M variants; matching the first field of
-every line in the raw bytes (numpy, 16 MB at a time) and parsing only one chromosome's
-lines (~450k) took 0.65 s and 0.12 GB at peak (above the imports). Fields and row
-numbers follow pandas' whitespace parsing of the whole file: blank lines are not rows;
-a line that starts with whitespace makes :func:`chromosome_lines` give up (None), so
-that the caller parses the whole file.
+costs every job the time and memory of all chromosomes; matching the first field of
+every line in the raw bytes (numpy, a block at a time) and parsing only one
+chromosome's lines costs a fraction of both (benchmarks/bim_chromosome.py; numbers in
+benchmarks/README.md). Fields and row numbers follow pandas' whitespace parsing of the
+whole file: blank lines are not rows; a line that starts with whitespace makes
+:func:`chromosome_lines` give up (None), so that the caller parses the whole file.
 """
 
 from __future__ import annotations

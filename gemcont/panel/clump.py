@@ -245,13 +245,11 @@ def clump_plink(
         work.mkdir(parents=True, exist_ok=True)
         infile, out = work / "clump_input.tsv", work / "clump"
         variants[["ID", "P"]].to_csv(infile, sep="\t", index=False, float_format="%.17g")
-        command = [
-            plink, "--bfile", str(bfile), "--clump", str(infile),
-            "--clump-snp-field", "ID", "--clump-field", "P",
-            "--clump-p1", repr(p_threshold), "--clump-p2", repr(p2),
-            "--clump-r2", repr(r2_threshold), "--clump-kb", repr(window_kb),
-            "--threads", str(threads), "--out", str(out),
-        ]  # fmt: skip
+        command = [plink, "--bfile", str(bfile), "--clump", str(infile)]
+        command += ["--clump-snp-field", "ID", "--clump-field", "P"]
+        command += ["--clump-p1", repr(p_threshold), "--clump-p2", repr(p2)]
+        command += ["--clump-r2", repr(r2_threshold), "--clump-kb", repr(window_kb)]
+        command += ["--threads", str(threads), "--out", str(out)]
         _run_plink(command, out)
         clumped = Path(f"{out}.clumped")
         if not clumped.exists():
