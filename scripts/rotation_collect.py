@@ -1,7 +1,7 @@
 """Rule rotation_collect: every run's metrics, and mean +- sd over seeds per setting."""
 
 from gemcont.logs import to_file
-from gemcont.rotation import collect
+from gemcont.rotation.tables import collect
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])

@@ -5,9 +5,10 @@ from pathlib import Path
 import pandas as pd
 
 from gemcont.logs import to_file
-from gemcont.plots.rotation import fig_rotation
+from gemcont.rotation.figure import fig_rotation
+from gemcont.rotation.settings import build_run
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 summary = pd.read_csv(sm.input.summary, sep="\t")
-fig_rotation(summary, sm.params.rotation, Path(sm.output.png).with_suffix(""))
+fig_rotation(summary, build_run(sm.params.rotation), Path(sm.output.png).with_suffix(""))

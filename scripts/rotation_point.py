@@ -5,14 +5,17 @@ from pathlib import Path
 import torch
 
 from gemcont.logs import to_file
-from gemcont.rotation import Point, run_point, write_rows
+from gemcont.rotation.jobs import Point
+from gemcont.rotation.run import run_point
+from gemcont.rotation.settings import build_run
+from gemcont.rotation.tables import write_rows
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 torch.set_num_threads(sm.threads)
 out = Path(sm.output.metrics)
 row = run_point(
-    sm.params.rotation,
+    build_run(sm.params.rotation),
     Point(sm.wildcards.axis, sm.wildcards.value),
     sm.wildcards.method,
     int(sm.wildcards.seed),

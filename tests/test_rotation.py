@@ -7,6 +7,7 @@ import gzip
 import struct
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,31 +15,7 @@ import pytest
 import yaml
 
 from gemcont.errors import InputError
-from gemcont.plots.rotation import fig_rotation
-from gemcont.rotation import (
-    DEFAULT_POINT,
-    METRIC_COLUMNS,
-    Point,
-    collect,
-    jobs,
-    parse_point,
-    point_methods,
-    read_rotation_config,
-    rotation_config,
-    run_point,
-    settings_at,
-    sweep_points,
-    write_rows,
-)
-from gemcont.simulate.glyphs import (
-    GlyphSettings,
-    font_bank,
-    glyph_bank,
-    read_idx_images,
-    render_people,
-    warp,
-)
-from gemcont.simulate.rotation import (
+from gemcont.rotation.data import (
     architecture,
     external_gwas,
     genetic_score,
@@ -49,10 +26,36 @@ from gemcont.simulate.rotation import (
     simulate_people,
     stream,
 )
+from gemcont.rotation.figure import fig_rotation
+from gemcont.rotation.glyphs import (
+    GlyphSettings,
+    font_bank,
+    glyph_bank,
+    read_idx_images,
+    render_people,
+    warp,
+)
+from gemcont.rotation.jobs import (
+    DEFAULT_POINT,
+    Point,
+    jobs,
+    parse_point,
+    point_methods,
+    settings_at,
+    sweep_points,
+)
+from gemcont.rotation.run import run_point
+from gemcont.rotation.settings import read_rotation_settings, rotation_settings
+from gemcont.rotation.tables import METRIC_COLUMNS, collect, write_rows
 
 from .conftest import REPO
 
 SMALL_GLYPHS = {"characters": "AB7k", "font_sizes": [16, 20], "stroke_widths": [0]}
+
+
+def glyph_settings(**values) -> GlyphSettings:
+    """``rotation.glyphs`` with the schema's defaults under ``values``."""
+    return rotation_settings({"glyphs": values}).glyphs
 
 
 def orientation(image: np.ndarray) -> float:
@@ -67,7 +70,7 @@ def orientation(image: np.ndarray) -> float:
 
 
 def test_glyph_bank__renders_every_combination_deterministically():
-    settings = GlyphSettings(**SMALL_GLYPHS)
+    settings = glyph_settings(**SMALL_GLYPHS)
     bank = font_bank(settings)
     assert bank.images.shape == (4 * 2, 28, 28)
     assert bank.images.dtype == np.float32
@@ -100,9 +103,9 @@ def test_rotation_angle__follows_alpha_max_tanh_cz():
     assert np.allclose(angle, 15.0 * np.tanh(0.5 * z))
     assert np.abs(angle).max() < 15.0 and np.all(np.diff(angle) > 0)
     arch = architecture(3, 10, 5)
-    bank = glyph_bank(GlyphSettings(**SMALL_GLYPHS))
+    bank = glyph_bank(glyph_settings(**SMALL_GLYPHS))
     people = simulate_people(
-        arch, 50, 0.3, 10.0, 0.5, bank, GlyphSettings(**SMALL_GLYPHS), stream(3, "test")
+        arch, 50, 0.3, 10.0, 0.5, bank, glyph_settings(**SMALL_GLYPHS), stream(3, "test")
     )
     assert np.allclose(people.angle, 10.0 * np.tanh(0.5 * people.z))
 
@@ -170,7 +173,7 @@ def test_read_idx_images__reads_emnist_layout_and_transposes(tmp_path):
     path = tmp_path / "emnist-tiny-images-idx3-ubyte.gz"
     write_idx(path, upright.transpose(0, 2, 1))  # NIST stores EMNIST transposed
     assert np.array_equal(read_idx_images(path), upright.transpose(0, 2, 1))
-    bank = glyph_bank(GlyphSettings(source="emnist", emnist_path=str(path)))
+    bank = glyph_bank(glyph_settings(source="emnist", emnist_path=str(path)))
     assert np.allclose(bank.images * 255, upright)
     labels = tmp_path / "labels-idx1-ubyte.gz"
     with gzip.open(labels, "wb") as fh:
@@ -184,7 +187,7 @@ def test_read_idx_images__reads_emnist_layout_and_transposes(tmp_path):
 
 
 def test_points__default_then_distinct_sweep_values():
-    cfg = rotation_config({"sweeps": {"n_train": [25000, 100000], "h": [0.3], "alpha_max": [5]}})
+    cfg = rotation_settings({"sweeps": {"n_train": [25000, 100000], "h": [0.3], "alpha_max": [5]}})
     points = sweep_points(cfg)
     assert points == [DEFAULT_POINT, Point("n_train", "25000"), Point("alpha_max", "5")]
     assert settings_at(cfg, Point("alpha_max", "5")) == {
@@ -193,10 +196,10 @@ def test_points__default_then_distinct_sweep_values():
         "alpha_max": 5.0,
     }
     assert parse_point("h=0.10") == Point("h", "0.1")
-    cfg["sweeps"]["methods"] = ["gemcont"]
-    assert point_methods(cfg, DEFAULT_POINT) == cfg["methods"]
+    cfg = replace(cfg, sweeps=replace(cfg.sweeps, methods=("gemcont",)))
+    assert point_methods(cfg, DEFAULT_POINT) == list(cfg.methods)
     assert point_methods(cfg, Point("n_train", "25000")) == ["gemcont"]
-    assert len(jobs(cfg)) == cfg["seeds"] * (len(cfg["methods"]) + 2)
+    assert len(jobs(cfg)) == cfg.seeds * (len(cfg.methods) + 2)
 
 
 TINY = {
@@ -220,7 +223,7 @@ TINY = {
 
 
 def test_run_point__tiny_point_yields_every_metric(tmp_path):
-    cfg, method = rotation_config(TINY), "gemcont"
+    cfg, method = rotation_settings(TINY), "gemcont"
     row = run_point(cfg, Point("alpha_max", "20"), method, 1, tmp_path / method)
     assert list(row) == METRIC_COLUMNS
     assert row["alpha_max"] == 20.0 and row["n_train"] == 256 and row["method"] == method
@@ -241,7 +244,7 @@ def test_cli__runs_without_snakemake_bed_reader_jsonschema_or_sklearn(tmp_path):
     code = (
         "import sys; sys.modules.update(bed_reader=None, snakemake=None, jsonschema=None, "
         "sklearn=None); "
-        f"from gemcont.rotation import main; raise SystemExit(main({args!r}))"
+        f"from gemcont.rotation.cli import main; raise SystemExit(main({args!r}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
@@ -254,7 +257,9 @@ def test_cli__runs_without_snakemake_bed_reader_jsonschema_or_sklearn(tmp_path):
 
 
 def test_collect_and_figure__summarise_seeds_and_draw_fig2(tmp_path):
-    cfg = rotation_config(TINY | {"sweeps": {"n_train": [128, 256], "h": [], "alpha_max": [5, 15]}})
+    cfg = rotation_settings(
+        TINY | {"sweeps": {"n_train": [128, 256], "h": [], "alpha_max": [5, 15]}}
+    )
     paths = []
     for i, (point, method, seed) in enumerate(jobs(cfg)):
         values = settings_at(cfg, point)
@@ -289,20 +294,20 @@ def test_collect_and_figure__summarise_seeds_and_draw_fig2(tmp_path):
 
 
 def test_configs__shipped_fig2_configs_are_valid():
-    paper = read_rotation_config(REPO / "config" / "paper_fig2.yaml")
-    assert (paper["n_train"], paper["n_test"], paper["h"], paper["alpha_max"]) == (
+    paper = read_rotation_settings(REPO / "config" / "paper_fig2.yaml")
+    assert (paper.n_train, paper.n_test, paper.h, paper.alpha_max) == (
         100000,
         100000,
         0.3,
         15,
     )
-    cpu = read_rotation_config(REPO / "config" / "fig2_cpu.yaml")
-    assert cpu["seeds"] >= 3 and cpu["train"]["device"] == "cpu"
-    assert {"gemcont", "simclr", "vae", "supervised"} <= set(cpu["methods"])
+    cpu = read_rotation_settings(REPO / "config" / "fig2_cpu.yaml")
+    assert cpu.seeds >= 3 and cpu.train["device"] == "cpu"
+    assert {"gemcont", "simclr", "vae", "supervised"} <= set(cpu.methods)
 
 
 def test_fig2__dry_run_lists_every_point(tmp_path):
-    cfg = read_rotation_config(REPO / "config" / "fig2_cpu.yaml")
+    cfg = read_rotation_settings(REPO / "config" / "fig2_cpu.yaml")
     result = subprocess.run(
         [
             sys.executable,

@@ -1,15 +1,10 @@
 # The rotation simulation of the paper's Fig. 2 (a separate target, not part of `all`):
 #   snakemake --cores all fig2 --configfile config/fig2_cpu.yaml
-from gemcont.rotation import (
-    SWEEP_AXES,
-    check_rotation,
-    memory_mb,
-    metrics_paths,
-    run_settings,
-)
+from gemcont.rotation.jobs import SWEEP_AXES, memory_mb, metrics_paths
+from gemcont.rotation.settings import build_rotation, run_section
 
-ROT = config["rotation"]
-check_rotation(ROT)
+ROT = build_rotation(config["rotation"])
+ROT_RUN = run_section(config["rotation"])
 ROT_DIR = "results/rotation"
 
 
@@ -20,7 +15,7 @@ rule rotation_point:
     log:
         "logs/rotation/{axis}/{value}/{method}/seed_{seed}.log",
     benchmark:
-        "benchmarks/out/rotation/{axis}/{value}/{method}/seed_{seed}.tsv"
+        "logs/benchmarks/rotation/{axis}/{value}/{method}/seed_{seed}.tsv"
     wildcard_constraints:
         axis="|".join(["default", *SWEEP_AXES]),
         value=r"[0-9.e+-]+|default",
@@ -29,11 +24,11 @@ rule rotation_point:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        gpu=1 if ROT["train"]["device"] != "cpu" else 0,
+        gpu=1 if ROT.train["device"] != "cpu" else 0,
         mem_mb=lambda wc, attempt: attempt * memory_mb(ROT),
         runtime=lambda wc, attempt: attempt * 600,
     params:
-        rotation=run_settings(ROT),
+        rotation=ROT_RUN,
     script:
         "../../scripts/rotation_point.py"
 
@@ -46,6 +41,8 @@ rule rotation_collect:
         summary=f"{ROT_DIR}/fig2_summary.tsv",
     log:
         "logs/rotation/collect.log",
+    benchmark:
+        "logs/benchmarks/rotation/collect.tsv"
     conda:
         "../../envs/gemcont.yaml"
     script:
@@ -64,10 +61,12 @@ rule rotation_figure:
         pdf=f"{ROT_DIR}/fig2.pdf",
     log:
         "logs/rotation/figure.log",
+    benchmark:
+        "logs/benchmarks/rotation/figure.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
-        rotation=ROT,
+        rotation=ROT_RUN,
     script:
         "../../scripts/rotation_figure.py"
 

@@ -12,7 +12,7 @@ rule simulate_genetics:
     log:
         "logs/simulate/genetics.log",
     benchmark:
-        "benchmarks/out/simulate/genetics.tsv"
+        "logs/benchmarks/simulate/genetics.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -39,7 +39,7 @@ rule simulate_spirometry:
     log:
         "logs/simulate/spirometry.log",
     benchmark:
-        "benchmarks/out/simulate/spirometry.tsv"
+        "logs/benchmarks/simulate/spirometry.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
@@ -64,7 +64,7 @@ rule simulate_fundus:
     log:
         "logs/simulate/fundus.log",
     benchmark:
-        "benchmarks/out/simulate/fundus.tsv"
+        "logs/benchmarks/simulate/fundus.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2

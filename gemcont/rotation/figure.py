@@ -18,7 +18,9 @@ from matplotlib.patches import Patch
 
 from gemcont.plots.figures import CASE_COLOUR, ERROR_KW, method_label, ordered_methods, style_axes
 from gemcont.plots.gwas import save
-from gemcont.rotation import SWEEP_AXES, default_table, sweep_table
+from gemcont.rotation.jobs import SWEEP_AXES
+from gemcont.rotation.settings import RunSettings
+from gemcont.rotation.tables import default_table, sweep_table
 
 METHOD_COLOURS = {
     "gemcont": "#1b3a5c",
@@ -38,12 +40,14 @@ PAPER_DEFAULT = {
 }
 # ... and the sweep points METHOD.md reads off it: (axis, value) -> method -> metric
 PAPER_SWEEPS = {
-    ("alpha_max", 5.0): {"gemcont": {"r2": 0.50, "recovery": 0.72},
-                         "simclr": {"r2": 0.04, "recovery": 0.00}},
+    ("alpha_max", 5.0): {
+        "gemcont": {"r2": 0.50, "recovery": 0.72},
+        "simclr": {"r2": 0.04, "recovery": 0.00},
+    },
     ("h", 0.1): {"gemcont": {"recovery": 0.07}},
     ("h", 0.2): {"gemcont": {"recovery": 0.88}},
     ("n_train", 25000.0): {"gemcont": {"r2": 0.63}},
-}  # fmt: skip
+}
 PAPER_COLOUR = CASE_COLOUR
 PAPER_MARK = {"marker": "_", "s": 260, "linewidths": 2.2, "color": PAPER_COLOUR, "zorder": 4}
 
@@ -102,24 +106,26 @@ def _sweep(ax, table: pd.DataFrame, metric: str, axis: str, methods: list[str]) 
     ax.set_xlabel(AXIS_LABELS[axis])
 
 
-def fig_rotation(summary: pd.DataFrame, cfg: dict, out_prefix: str | Path) -> list[Path]:
-    """Fig. 2 from the summary of :func:`gemcont.rotation.summarise` (defaults from
-    ``cfg``, the rotation config section); sweeps with one value are left out."""
+def fig_rotation(
+    summary: pd.DataFrame, settings: RunSettings, out_prefix: str | Path
+) -> list[Path]:
+    """Fig. 2 from the summary of :func:`gemcont.rotation.tables.summarise` (the default
+    point from ``settings``); sweeps with one value are left out."""
     methods = ordered_methods(summary["method"].unique())
-    default = default_table(summary, cfg)
+    default = default_table(summary, settings)
     if default.empty:
         raise ValueError("fig_rotation: the summary has no rows at the default point")
     sweeps = [
         (axis, table)
         for axis in SWEEP_AXES
-        if (table := sweep_table(summary, cfg, axis))[axis].nunique() > 1
+        if (table := sweep_table(summary, settings, axis))[axis].nunique() > 1
     ]
     ncols = 1 + len(sweeps)
     fig = Figure(figsize=(max(3.2 + 3.0 * len(sweeps), 7.0), 6.0), layout="constrained")
     axes = fig.subplots(2, ncols, squeeze=False)
     setting = (
-        f"N_train = {cfg['n_train']:,}, h = {cfg['h']:g}, α_max = {cfg['alpha_max']:g}°; "
-        f"test N = {cfg['n_test']:,}"
+        f"N_train = {settings.n_train:,}, h = {settings.h:g}, "
+        f"α_max = {settings.alpha_max:g}°; test N = {settings.n_test:,}"
     )
     for row, (metric, ylabel) in enumerate(ROWS):
         _bars(axes[row, 0], default, metric, methods)

@@ -30,37 +30,26 @@ import numpy as np
 from gemcont.errors import ConfigError, InputError
 
 SIZE = 28
-DEFAULT_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 IDX_UBYTE = 0x08  # IDX data type code of unsigned bytes
 WARP_CHUNK = 8192
 
 
 @dataclass(frozen=True)
 class GlyphSettings:
-    """Where base glyphs come from and how much nuisance variation each person gets."""
+    """``rotation.glyphs``: where base glyphs come from (``source`` fonts or emnist; no
+    ``fonts`` means Pillow's built-in font) and how much nuisance variation each person
+    gets (a shift uniform in +- ``max_shift`` pixels per axis, a scale uniform in
+    1 +- ``scale_jitter``)."""
 
-    source: str = "fonts"  # fonts | emnist
-    characters: str = DEFAULT_CHARACTERS
-    fonts: Sequence[str] = ()  # TrueType/OpenType files; empty: Pillow's built-in font
-    font_sizes: Sequence[int] = (14, 16, 18, 20, 22)
-    stroke_widths: Sequence[int] = (0, 1)
-    max_shift: float = 2.0  # pixels, uniform in [-max_shift, max_shift] per axis
-    scale_jitter: float = 0.1  # scale uniform in [1 - j, 1 + j]
-    emnist_path: str | None = None
-    emnist_transpose: bool = True
-
-    @classmethod
-    def from_config(cls, section: dict) -> GlyphSettings:
-        """From the ``rotation.glyphs`` config section (unknown keys are an error)."""
-        known = set(cls.__dataclass_fields__)
-        extra = sorted(set(section) - known)
-        if extra:
-            raise ConfigError(f"rotation.glyphs.{extra[0]}", "unknown key")
-        values = dict(section)
-        for key in ("fonts", "font_sizes", "stroke_widths"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+    source: str
+    characters: str
+    fonts: Sequence[str]
+    font_sizes: Sequence[int]
+    stroke_widths: Sequence[int]
+    max_shift: float
+    scale_jitter: float
+    emnist_path: str | None
+    emnist_transpose: bool
 
 
 @dataclass

@@ -22,12 +22,14 @@ of the same people with the same glyphs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm
 
-from gemcont.simulate.glyphs import GlyphBank, GlyphSettings, render_people
+from gemcont.errors import ConfigError
+from gemcont.rotation.glyphs import GlyphBank, GlyphSettings, glyph_bank, render_people
 
 STREAMS = {"test": 0, "train": 1, "external": 2, "architecture": 3}
 
@@ -157,3 +159,58 @@ def simulate_people(
     angle = rotation_angle(z, alpha_max, c)
     images, which = render_people(bank, angle, glyphs, np.random.default_rng(glyph_ss))
     return People(geno, z, genetic, angle, images, which)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the people of one point and replicate depend on (hashable: the cache key of
+    :func:`simulate`); ``n_train``, ``h`` and ``alpha_max`` are the point's values."""
+
+    seed: int
+    replicate: int
+    n_causal: int
+    n_null: int
+    maf_range: tuple[float, float]
+    n_train: int
+    n_test: int
+    h: float
+    alpha_max: float
+    c: float
+    external_gwas_n: int | None
+    panel_p_threshold: float
+    glyphs: GlyphSettings
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The simulated data of a scenario: the genetic encoder's panel (variant indices)
+    and its external GWAS betas, beside the architecture and the people."""
+
+    arch: Architecture
+    train: People
+    test: People
+    variants: np.ndarray
+    betas: np.ndarray
+
+
+@functools.lru_cache(maxsize=1)
+def simulate(scenario: Scenario) -> Simulation:
+    """Architecture, training people of the replicate, test people and panel of
+    ``scenario``; the last result is kept, so several methods of one point simulate once."""
+    s = scenario
+    bank = glyph_bank(s.glyphs)
+    arch = architecture(s.seed, s.n_causal, s.n_null, s.maf_range)
+    common = dict(h=s.h, alpha_max=s.alpha_max, c=s.c, bank=bank, glyphs=s.glyphs)
+    train = simulate_people(
+        arch, s.n_train, **common, seed_seq=stream(s.seed, "train", s.replicate)
+    )
+    test = simulate_people(arch, s.n_test, **common, seed_seq=stream(s.seed, "test"))
+    beta_hat, se = external_gwas(arch, s.h, s.external_gwas_n, s.seed)
+    variants = panel(beta_hat, se, s.panel_p_threshold)
+    if variants.size == 0:
+        raise ConfigError(
+            "rotation.panel_p_threshold",
+            f"no variant reaches p < {s.panel_p_threshold:g} in the external GWAS of "
+            f"{s.external_gwas_n} people; raise the threshold or external_gwas_n",
+        )
+    return Simulation(arch, train, test, variants, beta_hat[variants])
