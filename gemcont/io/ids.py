@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 KEY = ["FID", "IID"]
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NULL", "null", "."})
-REPORT_COLUMNS = ["FID", "IID", "step", "reason"]
+REPORT_COLUMNS = [*KEY, "step", "reason"]
 SHOWN = 5
 
 

@@ -40,10 +40,11 @@ from gemcont.io.bed_codes import decode_bed_torch as decode_bed_torch
 from gemcont.io.bed_codes import selection_bits as selection_bits
 from gemcont.io.bed_codes import unpack_bed_torch as unpack_bed_torch
 from gemcont.io.bim_lines import chromosome_lines
+from gemcont.io.ids import KEY
 
 BIM_COLUMNS = ["CHR", "ID", "CM", "POS", "A1", "A2"]
 BIM_TEXT = ("CHR", "ID", "A1", "A2")  # read as strings
-FAM_COLUMNS = ["FID", "IID", "PAT", "MAT", "SEX", "PHENO"]
+FAM_COLUMNS = [*KEY, "PAT", "MAT", "SEX", "PHENO"]
 COUNTED_ALLELE = "A1"
 OTHER_ALLELE = "A2"
 DECODE_CHUNK_BYTES = 1 << 18  # packed .bed bytes decoded per task (cache-sized)
@@ -119,7 +120,7 @@ def read_fam(path: str | Path) -> pd.DataFrame:
             sep=r"\s+",
             header=None,
             names=FAM_COLUMNS,
-            dtype={"FID": str, "IID": str},
+            dtype=dict.fromkeys(KEY, str),
             engine="c",
         )
 

@@ -93,7 +93,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _blow_columns(columns: list[str], path: Path, instance: int) -> list[str]:
+def blow_columns(columns: list[str], path: Path, instance: int) -> list[str]:
     found = []
     for col in columns:
         m = _COLUMN_RE.match(col)
@@ -136,7 +136,7 @@ def read_3066_table(path: Path, *, instance: int = 0) -> dict[str, list[np.ndarr
             "no 'eid' column",
             "name the participant-ID column 'eid' (values are the IIDs of the genotype data)",
         )
-    columns = _blow_columns([str(c) for c in df.columns], path, instance)
+    columns = blow_columns([str(c) for c in df.columns], path, instance)
     eids = df["eid"].str.strip()
     dup = eids[eids.duplicated()]
     if len(dup):

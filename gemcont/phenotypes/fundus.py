@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from gemcont.io.ids import dropped_rows, read_keyed_table
+from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.parallel import pool_context
 from gemcont.phenotypes.store import StoreWriter, check_kept
 
@@ -101,7 +101,7 @@ def read_manifest(path: str | Path, fam: pd.DataFrame | None = None) -> pd.DataF
     """
     path = Path(path)
     manifest = read_keyed_table(
-        path, ["eye", "path"], [], MANIFEST, fam=fam, unique_by=["FID", "IID", "eye"]
+        path, ["eye", "path"], [], MANIFEST, fam=fam, unique_by=[*KEY, "eye"]
     )
     manifest["path"] = [str(path.parent / p) for p in manifest["path"]]
     return manifest
@@ -127,9 +127,9 @@ def build_fundus_store(
     n_total = len(manifest) + len(dropped)
     tasks = [(p, image_size, threshold) for p in manifest["path"]]
     with StoreWriter(out_dir, len(manifest), (3, image_size, image_size)) as writer:
-        for fid, iid, reason in dropped[["FID", "IID", "reason"]].itertuples(index=False):
+        for fid, iid, reason in dropped[[*KEY, "reason"]].itertuples(index=False):
             writer.exclude(fid, iid, "manifest row", reason)
-        keys = manifest[["FID", "IID", "eye", "path"]].itertuples(index=False)
+        keys = manifest[[*KEY, "eye", "path"]].itertuples(index=False)
         for (fid, iid, eye, path), result in zip(keys, _run(tasks, threads), strict=True):
             if isinstance(result, str):
                 writer.exclude(fid, iid, path, result)

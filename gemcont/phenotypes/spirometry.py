@@ -31,8 +31,8 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from gemcont.errors import InputError
-from gemcont.io.ids import fill_fid
-from gemcont.io.spirometry import _blow_columns, best_blow, flow_volume, parse_blow
+from gemcont.io.ids import KEY, fill_fid
+from gemcont.io.spirometry import best_blow, blow_columns, flow_volume, parse_blow
 from gemcont.phenotypes.store import StoreWriter, check_kept, save_npy
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def read_blows(
     """
     path = Path(path)
     table = _read_table(path)
-    columns = _blow_columns([str(c) for c in table.columns], path, instance)
+    columns = blow_columns([str(c) for c in table.columns], path, instance)
     blows: dict[str, list[np.ndarray]] = {}
     bad = []
     for eid, cells in zip(table["eid"], table[columns].to_numpy(), strict=True):
@@ -135,7 +135,7 @@ def _fids(
 ) -> tuple[dict[str, str], pd.DataFrame]:
     """FID per IID (from ``fam``, or FID = IID), and the IIDs absent from ``fam``."""
     if fam is None:
-        return dict(zip(iids, iids, strict=True)), pd.DataFrame(columns=["FID", "IID", "reason"])
+        return dict(zip(iids, iids, strict=True)), pd.DataFrame(columns=[*KEY, "reason"])
     known, dropped = fill_fid(pd.DataFrame({"IID": iids}), fam, path, "spirometry")
     return dict(zip(known["IID"], known["FID"], strict=True)), dropped
 
@@ -162,7 +162,7 @@ def build_spirometry_store(
     curves = np.zeros((len(blows), 2, curve_points), np.float32)
     clipped = 0
     with StoreWriter(out_dir, len(blows), (1, raster_size, raster_size)) as writer:
-        for fid, iid, reason in unknown[["FID", "IID", "reason"]].itertuples(index=False):
+        for fid, iid, reason in unknown[[*KEY, "reason"]].itertuples(index=False):
             writer.exclude(fid, iid, "eid", reason)
         for iid, item, reason in bad.itertuples(index=False):
             if iid in fids:

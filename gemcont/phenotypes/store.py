@@ -25,6 +25,7 @@ import pandas as pd
 
 from gemcont.errors import InputError
 from gemcont.io.atomic import atomic_open, atomic_path
+from gemcont.io.ids import KEY
 from gemcont.io.tables import write_tsv
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ log = logging.getLogger(__name__)
 IMAGES = "images.npy"
 INDEX = "index.tsv"
 EXCLUSIONS = "exclusions.tsv"
-INDEX_COLUMNS = ["FID", "IID", "eye", "row"]
-EXCLUSION_COLUMNS = ["FID", "IID", "item", "reason"]
+INDEX_COLUMNS = [*KEY, "eye", "row"]
+EXCLUSION_COLUMNS = [*KEY, "item", "reason"]
 COPY_ROWS = 4096
 
 
