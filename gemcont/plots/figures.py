@@ -3,7 +3,9 @@
 Every function builds a :class:`matplotlib.figure.Figure` (no pyplot state), draws
 with the same small style (:func:`style_axes`, :data:`METHOD_ORDER` and labels) and
 writes ``<out_prefix>.png`` and ``<out_prefix>.pdf`` atomically via
-:func:`gemcont.plots.gwas.save`, returning the written paths.
+:func:`gemcont.plots.gwas.save`, returning the written paths. Each ``fig_*`` writer
+draws with a ``*_figure`` function that returns the figure, so the plotted data can
+be checked.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
+from gemcont.io.ids import KEY
 from gemcont.plots.gwas import save
 
 METHOD_ORDER = ("gemcont", "prs", "simclr", "vae", "frozen", "clinical", "supervised")
@@ -35,7 +39,9 @@ CASE_COLOUR = "#c0392b"
 TRAIN_COLOUR = "#1b3a5c"
 VAL_COLOUR = "#e08214"
 ERROR_KW = {"elinewidth": 0.8, "capsize": 2, "ecolor": "0.2"}  # mean ± sd error bars
-KEY = ["FID", "IID"]
+TITLE_SIZE = 10
+PANEL_SIZE = (4.2, 3.8)  # inches, one panel of the methods and training figures
+LEGEND_SIZE = 8
 R2_LATENT = re.compile(r"^r2_latent_(\d+)$")
 PANELS = (
     (
@@ -69,7 +75,7 @@ def style_axes(ax: Axes, title: str | None = None, ylabel: str | None = None) ->
     ax.grid(axis="y", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
     if title:
-        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_title(title, loc="left", fontsize=TITLE_SIZE)
     if ylabel:
         ax.set_ylabel(ylabel)
 
@@ -112,7 +118,7 @@ def _grouped_bars(ax: Axes, stats: pd.DataFrame, series: Mapping[str, str]) -> N
             label=label,
         )
     ax.set_xticks(x, [method_label(m) for m in methods], rotation=30, ha="right")
-    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    ax.legend(frameon=False, fontsize=LEGEND_SIZE, loc="upper right")
 
 
 def _auc_limits(ax: Axes, stats: pd.DataFrame) -> None:
@@ -124,6 +130,11 @@ def _auc_limits(ax: Axes, stats: pd.DataFrame) -> None:
 
 
 def fig_methods(metrics: pd.DataFrame, out_prefix: str | Path) -> list[Path]:
+    """Write :func:`methods_figure` as ``<out_prefix>.png`` and ``.pdf``."""
+    return save(methods_figure(metrics), out_prefix)
+
+
+def methods_figure(metrics: pd.DataFrame) -> Figure:
     """Fig. 3/4 layout: recovery, AUC and (simulation) latent-trait R² bars per method.
 
     ``metrics`` is the long table (method split metric value) or a wide one (method
@@ -136,7 +147,7 @@ def fig_methods(metrics: pd.DataFrame, out_prefix: str | Path) -> list[Path]:
     drawn = [p for p in drawn if not p[3].empty]
     if not drawn:
         raise ValueError("fig_methods: no recovery, AUC or R² metrics in the table")
-    fig = Figure(figsize=(4.2 * len(drawn), 3.8), layout="constrained")
+    fig = Figure(figsize=(PANEL_SIZE[0] * len(drawn), PANEL_SIZE[1]), layout="constrained")
     for ax, (title, ylabel, series, sub) in zip(
         fig.subplots(1, len(drawn), squeeze=False)[0], drawn, strict=True
     ):
@@ -146,7 +157,7 @@ def fig_methods(metrics: pd.DataFrame, out_prefix: str | Path) -> list[Path]:
             _auc_limits(ax, sub)
         else:
             ax.set_ylim(0, max(1.0, float((sub["mean"] + sub["sd"]).max())) * 1.12)
-    return save(fig, out_prefix)
+    return fig
 
 
 def heldout_pcs(
@@ -213,6 +224,21 @@ def fig_marker_violin(
     outcome: str = "disease_at_assessment",
     method: str = "gemcont",
 ) -> list[Path]:
+    """Write :func:`marker_violin_figure` as ``<out_prefix>.png`` and ``.pdf``."""
+    figure = marker_violin_figure(
+        embeddings_df, disease_df, marker_df, marker_column, outcome, method
+    )
+    return save(figure, out_prefix)
+
+
+def marker_violin_figure(
+    embeddings_df: pd.DataFrame,
+    disease_df: pd.DataFrame,
+    marker_df: pd.DataFrame,
+    marker_column: str,
+    outcome: str = "disease_at_assessment",
+    method: str = "gemcont",
+) -> Figure:
     """Violins of held-out embedding PC1 and the clinical marker by disease status."""
     joined = _with_status(heldout_pcs(embeddings_df, 1)[0], disease_df, outcome)
     marker = marker_df[[*KEY, marker_column]].astype({"FID": str, "IID": str})
@@ -227,7 +253,7 @@ def fig_marker_violin(
         values = joined[[column, outcome]].dropna()
         _violin(ax, [values.loc[values[outcome] == s, column].to_numpy() for s in (0, 1)], labels)
         style_axes(ax, title, column)
-    return save(fig, out_prefix)
+    return fig
 
 
 def fig_embedding_pca(
@@ -237,6 +263,16 @@ def fig_embedding_pca(
     outcome: str = "disease_at_assessment",
     method: str = "gemcont",
 ) -> list[Path]:
+    """Write :func:`embedding_pca_figure` as ``<out_prefix>.png`` and ``.pdf``."""
+    return save(embedding_pca_figure(embeddings_df, disease_df, outcome, method), out_prefix)
+
+
+def embedding_pca_figure(
+    embeddings_df: pd.DataFrame,
+    disease_df: pd.DataFrame,
+    outcome: str = "disease_at_assessment",
+    method: str = "gemcont",
+) -> Figure:
     """Held-out embedding PC1 vs PC2, controls under cases."""
     pcs, explained = heldout_pcs(embeddings_df, 2)
     joined = _with_status(pcs, disease_df, outcome)
@@ -260,8 +296,8 @@ def fig_embedding_pca(
     ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)")
     style_axes(ax, f"{method_label(method)} embedding, held-out people")
-    ax.legend(frameon=False, fontsize=8, markerscale=2)
-    return save(fig, out_prefix)
+    ax.legend(frameon=False, fontsize=LEGEND_SIZE, markerscale=2)
+    return fig
 
 
 def _read_curves(metrics_paths: Mapping[tuple[str, int], str | Path]) -> pd.DataFrame:
@@ -278,12 +314,21 @@ def _read_curves(metrics_paths: Mapping[tuple[str, int], str | Path]) -> pd.Data
 def fig_training_curves(
     metrics_paths: Mapping[tuple[str, int], str | Path], out_prefix: str | Path
 ) -> list[Path]:
-    """Train and validation loss per epoch, one panel per method, one line per split."""
+    """Write :func:`training_curves_figure` as ``<out_prefix>.png`` and ``.pdf``."""
+    return save(training_curves_figure(metrics_paths), out_prefix)
+
+
+def training_curves_figure(metrics_paths: Mapping[tuple[str, int], str | Path]) -> Figure:
+    """Train and validation loss per epoch, one panel per method, one line per split.
+
+    Panels have the size of :func:`methods_figure`'s and the same type sizes; epochs
+    are ticked at whole numbers only.
+    """
     curves = _read_curves(metrics_paths)
     methods = ordered_methods(curves["method"].unique())
     ncols = min(len(methods), 3)
     nrows = -(-len(methods) // ncols)
-    fig = Figure(figsize=(3.8 * ncols, 3.0 * nrows), layout="constrained")
+    fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, method in zip(axes, methods, strict=False):
         for split, run in curves[curves["method"] == method].groupby("split"):
@@ -302,7 +347,8 @@ def fig_training_curves(
                     )
         style_axes(ax, method_label(method), "loss")
         ax.set_xlabel("epoch")
-        ax.legend(frameon=False, fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(frameon=False, fontsize=LEGEND_SIZE)
     for ax in axes[len(methods) :]:
         ax.set_visible(False)
-    return save(fig, out_prefix)
+    return fig

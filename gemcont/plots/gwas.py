@@ -3,6 +3,8 @@
 Points with P >= ``thin_below`` are thinned to one per screen cell (invisible
 loss), everything more significant is drawn; scatters are rasterised so the PDF
 stays small. Chromosomes are ordered 1..22, X, Y, XY, MT, then others by name.
+:func:`manhattan_figure` and :func:`qq_figure` return the figure; :func:`manhattan`
+and :func:`qq` write it as PNG + PDF.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from matplotlib.figure import Figure
 from scipy.stats import beta
 
 from gemcont.gwas.loci import GENOME_WIDE_P, lambda_gc
+from gemcont.io.atomic import atomic_path
+from gemcont.io.panel import read_panel
 
 CHROM_COLOURS = ("#1b3a5c", "#8aa6c1")
 LINE_COLOUR = "#c0392b"
@@ -84,10 +88,8 @@ def save(fig: Figure, out_prefix: str | Path) -> list[Path]:
     paths = []
     for ext in ("png", "pdf"):
         path = Path(f"{out_prefix}.{ext}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight")
         paths.append(path)
     return paths
 
@@ -118,7 +120,22 @@ def manhattan(
     p_threshold: float = GENOME_WIDE_P,
     thin_below: float = 1e-3,
 ) -> list[Path]:
-    """Manhattan plot of ``df`` (CHR POS P [LOG10P]); ``panel`` (CHR POS) marked below."""
+    """Write :func:`manhattan_figure` as ``<out_prefix>.png`` and ``.pdf``."""
+    return save(manhattan_figure(df, panel, title, p_threshold, thin_below), out_prefix)
+
+
+def manhattan_figure(
+    df: pd.DataFrame,
+    panel: pd.DataFrame | None = None,
+    title: str | None = None,
+    p_threshold: float = GENOME_WIDE_P,
+    thin_below: float = 1e-3,
+) -> Figure:
+    """Manhattan plot of ``df`` (CHR POS P [LOG10P]); ``panel`` (CHR POS) marked below.
+
+    The y values are :func:`neglog10` of ``df`` (LOG10P when present), drawn as one
+    line of markers per chromosome colour, then the threshold line.
+    """
     offsets = chrom_offsets(df["CHR"], df["POS"])
     chroms = df["CHR"].astype(str)
     x = df["POS"].to_numpy(dtype=np.float64) + offsets.loc[chroms, "START"].to_numpy()
@@ -148,7 +165,7 @@ def manhattan(
     ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, frameon=False, fontsize=8)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    return save(fig, out_prefix)
+    return fig
 
 
 def qq_points(p: np.ndarray, thin_below: float = 1e-3, n_bulk: int = 2000) -> pd.DataFrame:
@@ -180,7 +197,18 @@ def qq(
     title: str | None = None,
     thin_below: float = 1e-3,
 ) -> list[Path]:
-    """QQ plot of p-values against Uniform(0,1) with a 95% band; λGC (on chi2_df) in title."""
+    """Write :func:`qq_figure` as ``<out_prefix>.png`` and ``.pdf``."""
+    return save(qq_figure(p, df, title, thin_below), out_prefix)
+
+
+def qq_figure(
+    p: np.ndarray | pd.Series,
+    df: int = 1,
+    title: str | None = None,
+    thin_below: float = 1e-3,
+) -> Figure:
+    """QQ plot of p-values against Uniform(0,1) with a 95% band; λGC (on ``df`` degrees
+    of freedom) in the title. The scatter is :func:`qq_points`' EXPECTED vs OBSERVED."""
     p = np.asarray(p, dtype=np.float64)
     pts = qq_points(p, thin_below)
     fig = Figure(figsize=(4, 4))
@@ -201,7 +229,7 @@ def qq(
     lam = rf"$\lambda_{{GC}}$ = {lambda_gc(p, df):.3f}"
     ax.set_title(f"{title}, {lam}" if title else lam, fontsize=10)
     ax.legend(loc="upper left", frameon=False, fontsize=8)
-    return save(fig, out_prefix)
+    return fig
 
 
 def plot_multitrait(
@@ -209,7 +237,7 @@ def plot_multitrait(
 ) -> None:
     """Manhattan (panel variants marked) and QQ (chi2 on D dof) plots of a multi-trait file."""
     multi = pd.read_csv(multi_path, sep="\t", dtype={"CHR": str, "ID": str})
-    panel = pd.read_csv(panel_path, sep="\t", dtype={"CHR": str, "ID": str})
+    panel = read_panel(panel_path)
     dof = int(multi["DF"].iloc[0]) if len(multi) else 1
     manhattan(multi, manhattan_prefix, panel=panel, title=f"Multi-trait GWAS, {title}")
     qq(multi["P"], qq_prefix, df=dof, title=f"{title} (D = {dof})")
