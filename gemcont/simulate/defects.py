@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gemcont.io.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 DEFECT_STREAM = 9  # rng stream of the defects, apart from the simulation's own draws
 
@@ -44,9 +46,8 @@ def spirometry_defects(table: Path, missing: list[str], corrupt: list[str]) -> N
     df.loc[df["eid"].isin(missing), blows] = ""
     cut = df["eid"].isin(corrupt)
     df.loc[cut, blows[0]] = df.loc[cut, blows[0]].str.slice(0, 40).str.rsplit(",", n=1).str[0] + ","
-    tmp = table.with_name(table.name + ".tmp")
-    df.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(table)
+    with atomic_path(table) as tmp:
+        df.to_csv(tmp, sep="\t", index=False)
     log.info("defects: %d people without blows, %d cut-off blows", len(missing), len(corrupt))
 
 

@@ -24,7 +24,6 @@ cannot explain.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from gemcont.errors import InputError
+from gemcont.io.atomic import atomic_open
 from gemcont.io.spirometry import (
     SAMPLE_INTERVAL_S,
     best_blow,
@@ -300,7 +300,6 @@ def simulate_spirometry(
     max_blows = int(max_blows)
     _check_people(people)
     out_table = Path(out_table)
-    out_table.parent.mkdir(parents=True, exist_ok=True)
 
     iids = people["IID"].astype(str).tolist()
     fids = people["FID"].astype(str).tolist()
@@ -326,11 +325,9 @@ def simulate_spirometry(
         cells = [format_blow(b) for b in blows] + [""] * (len(BLOW_COLUMNS) - n_blows)
         lines.append("\t".join([iids[i], *cells]))
 
-    tmp = out_table.with_name(out_table.name + ".tmp")
-    with open(tmp, "w", encoding="ascii", newline="\n") as fh:
+    with atomic_open(out_table, "w", encoding="ascii", newline="\n") as fh:
         fh.write("\n".join(lines))
         fh.write("\n")
-    os.replace(tmp, out_table)
 
     out = pd.DataFrame(np.round(markers, 4), columns=MARKER_COLUMNS[2:])
     out.insert(0, "IID", iids)
