@@ -38,13 +38,6 @@ def simulated_variants():
     return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
 
 
-def simulation_mem_mb():
-    """Memory of simulate_genetics: int8 genotypes of both cohorts, a few copies."""
-    sim = config["simulate"]
-    people = sim["n_people"] + sim["external_gwas"]["n_people"]
-    return int(1000 + 4 * people * sum(simulated_variants().values()) / 10**6)
-
-
 @functools.cache
 def chromosome_variants():
     """Variants per chromosome in .bim order: simulated, or counted in the cohort .bim
