@@ -4,12 +4,10 @@
 # one GPU. Needs torch, numpy, scipy, pandas, pillow, pyyaml, tqdm and threadpoolctl
 # only (no Snakemake, bed-reader, jsonschema or scikit-learn).
 #   bash scripts/fig2_gpu.sh [out_dir] [epochs]
-# Measured on an H200 at 40 epochs: 0.65 s per GEMCONT epoch and 0.72 s per SimCLR
-# epoch (~140k samples/s), 46 s and 35 s per method in all, plus start-up
-# (benchmarks/measured/h200_fig2_default_point.tsv). The default, 100 epochs instead of
-# the paper's 150, keeps both methods within about 4 minutes on an H200 or H100; the
-# paper's 150 take about 5. The metrics TSV is rewritten after each method and the
-# per-epoch progress is printed as it goes, so a cut-off run keeps what finished.
+# The default, 100 epochs instead of the paper's 150, keeps a run within a short GPU
+# session (timings: benchmarks/README.md, "Rotation simulation"). The metrics TSV is
+# rewritten after each method and the per-epoch progress is printed as it goes, so a
+# cut-off run keeps what finished.
 set -euo pipefail
 out=${1:-${OUT:-results/rotation/gpu}}
 epochs=${2:-100}
