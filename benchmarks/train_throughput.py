@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
+from gemcont.devices import resolve_device
 from gemcont.models.backbone import backbone_builder
-from gemcont.train.loop import (
-    Batch,
-    TrainConfig,
-    make_optimizer,
-    make_scheduler,
-    resolve_device,
-    to_float,
-    train_step,
-)
-from gemcont.train.methods import ModelConfig, build_model, make_objective
+from gemcont.train.loop import Batch, make_optimizer, make_scheduler, to_float, train_step
+from gemcont.train.methods import build_model, configs_from, make_objective
 
 DEFAULT_CASES = (
     "glyph:small_cnn:1,28,28:glyph",
@@ -61,8 +54,13 @@ def synthetic_batch(case: Case, n: int, n_variants: int, device: torch.device) -
 def measure(case: Case, args: argparse.Namespace, device: torch.device) -> dict:
     """Mean samples/s over the timed steps after warm-up."""
     torch.manual_seed(0)
-    mcfg = ModelConfig(encoder=case.encoder, modality=case.modality)
-    tcfg = TrainConfig(batch_size=args.batch_size, amp=not args.no_amp, compile=args.compile)
+    section = {
+        "encoder": case.encoder,
+        "batch_size": args.batch_size,
+        "amp": not args.no_amp,
+        "compile": args.compile,
+    }
+    mcfg, tcfg = configs_from(section, case.modality, "bce")
     betas = np.random.default_rng(0).normal(0, 0.05, args.variants)
     stats = ([0.5] * case.shape[0], [0.25] * case.shape[0])
     options = {"img_size": args.backbone_img_size} if args.backbone_img_size else {}
@@ -70,7 +68,7 @@ def measure(case: Case, args: argparse.Namespace, device: torch.device) -> dict:
         backbone_builder(args.backbone_arch, options)() if case.encoder == "frozen_vit" else None
     )
     if backbone is not None:
-        mcfg.backbone_features = backbone.num_features
+        mcfg = replace(mcfg, backbone_features=backbone.num_features)
     model = build_model("gemcont", mcfg, case.shape, betas, stats, backbone).to(device)
     channels_last = device.type == "cuda"
     if channels_last:
@@ -126,7 +124,7 @@ def main() -> None:
     parser.add_argument("--backbone-img-size", type=int, default=None, help="frozen_vit")
     parser.add_argument("--no-amp", action="store_true")
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    device = torch.device(resolve_device(args.device, "--device"))
     torch.backends.cudnn.benchmark = True
     print(
         f"device: {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}"

@@ -9,6 +9,7 @@ partitions of them (METHOD.md: 5 random 50/50 splits).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +25,23 @@ from gemcont.io.ids import (
     set_dropped,
 )
 from gemcont.io.plink import read_fam
+from gemcont.io.splits import HELDOUT, TRAIN, split_columns
 from gemcont.io.tables import write_tsv
 from gemcont.phenotypes.store import read_exclusions, read_index
 
 log = logging.getLogger(__name__)
 
 DISEASE = "disease_at_assessment"
-TRAIN, HELDOUT = "train", "heldout"
 
 
-def split_columns(n_splits: int) -> list[str]:
-    """Names of the split columns: split_0 .. split_{n-1}."""
-    return [f"split_{k}" for k in range(n_splits)]
+@dataclass(frozen=True)
+class SplitsSettings:
+    """The ``splits`` config section."""
+
+    n_splits: int
+    train_fraction: float
+    seed: int
+    min_people: int
 
 
 def _class_quotas(counts: np.ndarray, n_train: int) -> np.ndarray:
@@ -136,31 +142,34 @@ def eligible_people(
 
 def build_splits(
     fam_path: str,
-    store_dir: Path,
+    index_path: Path,
+    exclusions_path: Path,
     disease_path: str,
     covariates_path: str,
     covariate_columns: list[str],
-    cfg: dict,
+    cfg: SplitsSettings,
     out_splits: Path,
     out_report: Path,
 ) -> pd.DataFrame:
-    """The splits stage: who is eligible (logged with reasons), then the seeded splits."""
+    """The splits stage: who is eligible (logged with reasons), then the seeded splits.
+    ``index_path`` and ``exclusions_path`` are the phenotype store's index.tsv and
+    exclusions.tsv."""
     fam = read_fam(fam_path)
     outcomes = [DISEASE, "incident_5y"]
     disease = read_keyed_table(disease_path, outcomes, outcomes, "disease", fam=fam)
     covariates = read_keyed_table(covariates_path, covariate_columns, [], "covariates", fam=fam)
     people, report = eligible_people(
         fam,
-        read_index(store_dir),
+        read_index(Path(index_path).parent),
         disease,
         covariates,
-        read_exclusions(store_dir),
-        min_people=cfg["min_people"],
+        read_exclusions(Path(exclusions_path).parent),
+        min_people=cfg.min_people,
     )
     write_tsv(report, out_report)
     summary = join_summary(report, len(people))
     for row in summary.itertuples():
         log.info("cohort join: %s", " ".join(str(v) for v in row[1:]))
-    splits = make_splits(people, cfg["n_splits"], cfg["train_fraction"], cfg["seed"])
+    splits = make_splits(people, cfg.n_splits, cfg.train_fraction, cfg.seed)
     write_tsv(splits, out_splits)
     return splits

@@ -3,17 +3,19 @@
 from pathlib import Path
 
 from gemcont.logs import to_file
-from gemcont.splits import build_splits
+from gemcont.settings import build
+from gemcont.splits import SplitsSettings, build_splits
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 build_splits(
     sm.input.fam,
-    Path(sm.input.index).parent,
+    Path(sm.input.index),
+    Path(sm.input.exclusions),
     sm.input.disease,
     sm.input.covariates,
     sm.params.covariate_columns,
-    sm.params.splits,
+    build(SplitsSettings, sm.params.splits, "splits"),
     Path(sm.output.splits),
     Path(sm.output.report),
 )

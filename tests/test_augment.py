@@ -20,8 +20,10 @@ def batch(c: int = 1, size: int = 28, n: int = 16) -> torch.Tensor:
     return torch.rand(n, c, size, size, generator=torch.Generator().manual_seed(1))
 
 
-@pytest.mark.parametrize(("modality", "c", "size"), [("glyph", 1, 28), ("spirometry", 1, 64),
-                                                      ("fundus", 3, 32)])  # fmt: skip
+SHAPES = [("glyph", 1, 28), ("spirometry", 1, 64), ("fundus", 3, 32)]
+
+
+@pytest.mark.parametrize(("modality", "c", "size"), SHAPES)
 def test_augmenter__shape_range_and_seeded_determinism(modality: str, c: int, size: int) -> None:
     x = batch(c, size)
     aug = augmenter(modality)

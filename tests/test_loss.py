@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,8 +79,23 @@ def test_vae_loss__gaussian_nll_plus_kl() -> None:
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
+def bce_float64(z: np.ndarray, y: np.ndarray) -> float:
+    """-mean(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), written out in float64."""
+    z, y = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    p = 1.0 / (1.0 + np.exp(-z))
+    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+
+
 def test_supervised_loss__bce_and_mse() -> None:
     pred, y = torch.tensor([[0.0], [2.0]]), torch.tensor([1.0, 0.0])
     assert supervised_loss(pred, y, "mse").item() == pytest.approx((1 + 4) / 2)
-    expected = F.binary_cross_entropy_with_logits(pred.squeeze(1), y).item()
-    assert supervised_loss(pred, y, "bce").item() == pytest.approx(expected)
+    # log 2 for a zero logit, log(1 + e^2) for logit 2 of a control
+    by_hand = (math.log(2.0) + math.log(1.0 + math.exp(2.0))) / 2
+    assert supervised_loss(pred, y, "bce").item() == pytest.approx(by_hand, rel=1e-6)
+    z = torch.linspace(-6.0, 6.0, 25)[:, None]
+    y = (torch.arange(25) % 3 == 0).float()
+    expected = bce_float64(z.numpy()[:, 0], y.numpy())
+    assert supervised_loss(z, y, "bce").item() == pytest.approx(expected, rel=1e-6)
+    assert supervised_loss(z.bfloat16(), y, "bce").item() == pytest.approx(
+        bce_float64(z.bfloat16().float().numpy()[:, 0], y.numpy()), rel=1e-6
+    )

@@ -74,29 +74,33 @@ def test_gemcont__temperature_init_and_clamp() -> None:
     assert model.logit_scale.item() == pytest.approx(math.log(100))
 
 
-@pytest.mark.parametrize(
-    ("name", "shape"),
-    [("small_cnn", (1, 28, 28)), ("cnn2d", (1, 128, 128)), ("cnn2d", (3, 64, 64)),
-     ("cnn1d", (2, 100))],
-)  # fmt: skip
+ENCODER_SHAPES = [
+    ("small_cnn", (1, 28, 28)),
+    ("cnn2d", (1, 128, 128)),
+    ("cnn2d", (3, 64, 64)),
+    ("cnn1d", (2, 100)),
+]
+
+
+@pytest.mark.parametrize(("name", "shape"), ENCODER_SHAPES)
 def test_build_phenotype_encoder__output_dim(name: str, shape: tuple[int, ...]) -> None:
-    enc = build_phenotype_encoder(name, shape, dim=32)
+    enc = build_phenotype_encoder(name, shape, dim=32, width=32)
     assert enc(torch.rand(3, *shape)).shape == (3, 32)
 
 
 def test_build_phenotype_encoder__unknown_and_missing_torchvision() -> None:
     with pytest.raises(ConfigError, match="unknown encoder"):
-        build_phenotype_encoder("vgg", (1, 28, 28))
+        build_phenotype_encoder("vgg", (1, 28, 28), dim=256, width=32)
     try:
         import torchvision  # noqa: F401
     except ImportError:
         with pytest.raises(ConfigError, match="pip install torchvision"):
-            build_phenotype_encoder("resnet18", (3, 64, 64))
+            build_phenotype_encoder("resnet18", (3, 64, 64), dim=256, width=32)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 50, 40), (2, 100)])
 def test_vae_decoder__reconstructs_input_shape(shape: tuple[int, ...]) -> None:
-    enc = build_phenotype_encoder("cnn1d" if len(shape) == 2 else "cnn2d", shape, dim=16)
+    enc = build_phenotype_encoder("cnn1d" if len(shape) == 2 else "cnn2d", shape, dim=16, width=32)
     recon, mu, _ = VAE(enc, shape, dim=16).eval()(torch.rand(2, *shape))
     assert recon.shape == (2, *shape) and mu.shape == (2, 16)
 
@@ -109,7 +113,7 @@ def test_frozen_backbone__checkpoint_round_trip_weights_only(tmp_path) -> None:
     backbone = load_backbone(path, TinyViT)
     x = torch.rand(2, 3, 32, 32)
     torch.testing.assert_close(backbone.forward_features(x), source.forward_features(x))
-    enc = build_phenotype_encoder("frozen_vit", (3, 32, 32), 16, backbone, 24)
+    enc = build_phenotype_encoder("frozen_vit", (3, 32, 32), 16, 32, backbone, 24)
     before = {k: v.clone() for k, v in enc.backbone.state_dict().items()}
     enc.train()
     assert not enc.backbone.training

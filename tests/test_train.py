@@ -4,6 +4,7 @@ validation people, schedule, embedding and export."""
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gemcont.io.embeddings import read_embeddings
+from gemcont.settings import from_section
 from gemcont.train import loop
+from gemcont.train.config import ModelConfig, TrainConfig, TrainSettings
 from gemcont.train.export import write_embeddings
-from gemcont.train.loop import TrainConfig, TrainData, draw_rows, lr_at, split_validation
-from gemcont.train.methods import ModelConfig, average_by_person, embed, load_trained, train_method
+from gemcont.train.loop import TrainData, draw_rows, lr_at, split_validation
+from gemcont.train.methods import (
+    average_by_person,
+    configs_from,
+    embed,
+    load_trained,
+    train_method,
+)
+from gemcont.train.stage import StageInputs, export_stage, load_stage_data
 
 from .tiny_backbone import TinyViT
 
@@ -38,10 +49,17 @@ def glyphs(n: int, n_variants: int = 20, seed: int = 0) -> tuple[np.ndarray, ...
     return (x * 255).round().to(torch.uint8).numpy(), g, beta, z
 
 
+def configs(**section: object) -> tuple[ModelConfig, TrainConfig]:
+    """Configs of a partial ``train`` section (schema defaults for the rest): small CNN on
+    glyphs, MSE target."""
+    return configs_from({"encoder": "small_cnn", **section}, "glyph", "mse")
+
+
+TINY = {"epochs": 3, "batch_size": 64, "lr": 2e-3, "warmup_epochs": 1, "seed": 3}
+
+
 def tiny_config(**changes: object) -> TrainConfig:
-    base = {"epochs": 3, "batch_size": 64, "lr": 2e-3, "warmup_epochs": 1, "seed": 3,
-            "device": "cpu", "progress": False}  # fmt: skip
-    return TrainConfig(**{**base, **changes})
+    return configs(**{**TINY, "device": "cpu", "progress": False, **changes})[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +71,10 @@ def data() -> tuple[TrainData, np.ndarray]:
 def run(
     method: str, data: TrainData, beta: np.ndarray, out: Path, **cfg: object
 ) -> torch.nn.Module:
+    model_cfg, train_cfg = configs()[0], tiny_config(**cfg)
     return train_method(
-        method, data, beta, ModelConfig(supervised_loss="mse"), tiny_config(**cfg),
-        out / f"{method}.pt", out / f"{method}.tsv",
-    )  # fmt: skip
+        method, data, beta, model_cfg, train_cfg, out / f"{method}.pt", out / f"{method}.tsv"
+    )
 
 
 def test_train_gemcont__loss_decreases_and_metrics_written(data, tmp_path) -> None:
@@ -123,7 +141,7 @@ def test_train_method__baselines_run_and_reload(method: str, data, tmp_path) -> 
     small = TrainData(train_data.pheno[:96], train_data.geno[:96], train_data.target[:96])
     model = run(method, small, beta, tmp_path, epochs=1, batch_size=32)
     assert np.isfinite(pd.read_csv(tmp_path / f"{method}.tsv", sep="\t")["train/loss"]).all()
-    reloaded = load_trained(method, tmp_path / f"{method}.pt", ModelConfig(), (1, 28, 28), 20)
+    reloaded = load_trained(method, tmp_path / f"{method}.pt", configs()[0], (1, 28, 28), 20)
     x = small.pheno[:5]
     np.testing.assert_allclose(embed(reloaded, x, device="cpu"), embed(model, x, device="cpu"))
 
@@ -134,11 +152,11 @@ def test_train_method__frozen_vit_encoder_keeps_backbone_and_reloads(data, tmp_p
     torch.manual_seed(1)
     backbone = TinyViT()
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
-    cfg = ModelConfig(encoder="frozen_vit", backbone_features=24, dim=16, latent=8)
+    cfg = replace(configs(encoder="frozen_vit", dim=16, latent=8)[0], backbone_features=24)
+    train_cfg = tiny_config(epochs=1, batch_size=32)
     model = train_method(
-        "gemcont", small, beta, cfg, tiny_config(epochs=1, batch_size=32),
-        tmp_path / "g.pt", tmp_path / "g.tsv", backbone,
-    )  # fmt: skip
+        "gemcont", small, beta, cfg, train_cfg, tmp_path / "g.pt", tmp_path / "g.tsv", backbone
+    )
     for key, value in backbone.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
     # grey glyphs are normalised with the backbone's 3-channel (ImageNet) statistics
@@ -173,7 +191,7 @@ def test_draw_rows__one_row_per_person_random_eye() -> None:
 
 
 def test_lr_at__warmup_then_cosine_to_zero() -> None:
-    cfg = TrainConfig(epochs=10, warmup_epochs=2, lr=1.0)
+    cfg = configs(epochs=10, warmup_epochs=2, lr=1.0)[1]
     lrs = [lr_at(step, cfg, steps_per_epoch=5) for step in range(50)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[10] == pytest.approx(1.0) and all(np.diff(lrs[10:]) < 0)
@@ -191,9 +209,80 @@ def test_write_embeddings__columns_sets_and_eye_average(tmp_path) -> None:
     index = pd.DataFrame({"FID": ["f1", "f2", "f1"], "IID": ["i1", "i2", "i1"]})
     emb = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], np.float32)
     path = tmp_path / "emb.tsv.gz"
-    write_embeddings(path, index, emb, train_iids={"i2"})
+    write_embeddings(path, index, emb, is_train=np.array([False, True, False]))
     with gzip.open(path, "rt") as fh:
         back = pd.read_csv(fh, sep="\t")
     assert list(back.columns) == ["FID", "IID", "set", "e_0", "e_1"]
     assert back["set"].tolist() == ["heldout", "train"]
     np.testing.assert_allclose(back[["e_0", "e_1"]].to_numpy(), [[2.0, 3.0], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("trained", [0, 1])
+def test_write_embeddings__iid_shared_by_two_families_flagged_by_fid_and_iid(
+    trained: int, tmp_path
+) -> None:
+    """People are (FID, IID) pairs: the training person's IID in another family is held
+    out (an IID-only join would leak it into training)."""
+    index = pd.DataFrame({"FID": ["fA", "fB", "fA"], "IID": ["1", "1", "2"]})
+    is_train = np.arange(3) == trained
+    write_embeddings(tmp_path / "e.tsv.gz", index, np.zeros((3, 1), np.float32), is_train)
+    back = read_embeddings(tmp_path / "e.tsv.gz")
+    assert back[["FID", "IID"]].values.tolist() == [["fA", "1"], ["fB", "1"], ["fA", "2"]]
+    assert back["set"].tolist() == np.where(is_train, "train", "heldout").tolist()
+
+
+def shared_iid_stage(root: Path) -> StageInputs:
+    """Stage files of 4 people (two eyes each) where families A and B both have IID 1:
+    split_0 trains (A, 1) and holds out (B, 1); split_1 the other way round."""
+    people = pd.DataFrame({"FID": ["A", "B", "A", "C"], "IID": ["1", "1", "2", "1"]})
+    store = root / "store"
+    store.mkdir()
+    index = people.loc[people.index.repeat(2)].reset_index(drop=True)
+    index = index.assign(eye=["left", "right"] * 4, row=np.arange(8)[::-1])
+    index.to_csv(store / "index.tsv", sep="\t", index=False)
+    np.save(store / "images.npy", np.zeros((8, 1, 4, 4), np.uint8))
+    features = root / "features"
+    features.mkdir()
+    ids = people.iloc[::-1]  # another order than the store's
+    ids.to_csv(features / "features_ids.tsv", sep="\t", index=False)
+    np.save(features / "features.npy", np.arange(8, dtype=np.float32).reshape(4, 2))
+    report = pd.DataFrame({"ID": ["v1", "v2"], "COLUMN": [0, 1], "BETA": [0.5, -0.5]})
+    report.to_csv(features / "features_report.tsv", sep="\t", index=False)
+    splits = people.assign(
+        split_0=["train", "heldout", "heldout", "train"],
+        split_1=["heldout", "train", "train", "heldout"],
+    )
+    splits.to_csv(root / "splits.tsv", sep="\t", index=False)
+    marker = people.assign(marker=[0.1, 0.2, 0.3, 0.4])
+    marker.to_csv(root / "marker.tsv", sep="\t", index=False)
+    return StageInputs(
+        images=store / "images.npy",
+        index=store / "index.tsv",
+        features=features / "features.npy",
+        feature_ids=features / "features_ids.tsv",
+        feature_report=features / "features_report.tsv",
+        splits=root / "splits.tsv",
+        marker=root / "marker.tsv",
+    )
+
+
+def by_person(table: pd.DataFrame, column: str) -> dict[tuple[str, str], str]:
+    keys = zip(table["FID"], table["IID"], strict=True)
+    return dict(zip(keys, table[column], strict=True))
+
+
+@pytest.mark.parametrize("split", [0, 1])
+def test_export_stage__iid_shared_by_two_families_held_out_exactly(split: int, tmp_path) -> None:
+    inputs = shared_iid_stage(tmp_path)
+    splits = pd.read_csv(inputs.splits, sep="\t", dtype=str)
+    expected = by_person(splits, f"split_{split}")
+    data = load_stage_data(inputs, split)
+    keys = list(zip(data.index["FID"], data.index["IID"], strict=True))
+    assert data.is_train.tolist() == [expected[k] == "train" for k in keys]
+    assert data.geno[:, 0].tolist() == [6, 6, 4, 4, 2, 2, 0, 0]  # rows of each (FID, IID)
+    settings = from_section(TrainSettings, "train")
+    out = tmp_path / "emb.tsv.gz"
+    export_stage("clinical", split, inputs, settings, "glyph", "marker", out)
+    back = read_embeddings(out)
+    assert by_person(back, "set") == expected
+    np.testing.assert_allclose(back["e_0"], [0.1, 0.2, 0.3, 0.4], rtol=1e-6)

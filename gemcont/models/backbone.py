@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from gemcont.errors import ConfigError
+from gemcont.train.config import BackboneSettings
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -129,14 +130,14 @@ def load_backbone(path: str | Path, build: Callable[[], nn.Module]) -> nn.Module
     return backbone.eval()
 
 
-def backbone_from_config(section: Mapping) -> nn.Module:
-    """The frozen backbone named by the ``train.backbone`` config section."""
-    if not section.get("path"):
+def backbone_from_config(settings: BackboneSettings) -> nn.Module:
+    """The frozen backbone named by the ``train.backbone`` settings."""
+    if not settings.path:
         raise ConfigError(
             "train.backbone.path",
             "method 'frozen' and encoder 'frozen_vit' need a pretrained backbone checkpoint",
         )
-    return load_backbone(section["path"], backbone_builder(section["arch"], section["options"]))
+    return load_backbone(settings.path, backbone_builder(settings.arch, settings.options))
 
 
 def feature_width(backbone: nn.Module, in_shape: Sequence[int]) -> int:

@@ -174,20 +174,22 @@ def load_without_backbones(model: nn.Module, state: dict[str, torch.Tensor]) -> 
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith(skip)]
     if missing or unexpected:
-        raise RuntimeError(f"checkpoint does not fit the model: missing {missing[:3]}, "
-                           f"unexpected {unexpected[:3]}")  # fmt: skip
+        raise RuntimeError(
+            f"checkpoint does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
 
 
 def build_phenotype_encoder(
     name: str,
     in_shape: Sequence[int],
-    dim: int = 256,
+    dim: int,
+    width: int,
     backbone: nn.Module | None = None,
-    backbone_features: int = 768,
-    width: int = 32,
+    backbone_features: int | None = None,
 ) -> nn.Module:
     """The encoder ``name`` (one of ENCODERS) for items of shape ``in_shape``; ``width`` is
-    the first layer's channel count of the compact CNNs (cnn2d, cnn1d)."""
+    the first layer's channel count of the compact CNNs (cnn2d, cnn1d); ``backbone`` and
+    its token width ``backbone_features`` are needed by ``frozen_vit`` only."""
     if name == "small_cnn":
         return SmallCNN(in_shape[0], dim)
     if name == "cnn2d":
@@ -197,7 +199,7 @@ def build_phenotype_encoder(
     if name == "cnn1d":
         return CNN1d(in_shape, dim, width=width)
     if name == "frozen_vit":
-        if backbone is None:
+        if backbone is None or backbone_features is None:
             raise ConfigError("train.encoder", "'frozen_vit' needs train.backbone.path")
         return FrozenBackbone(backbone, backbone_features, dim)
     raise ConfigError("train.encoder", f"unknown encoder '{name}' (known: {', '.join(ENCODERS)})")

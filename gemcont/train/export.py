@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gemcont.io.tables import write_tsv
+from gemcont.io.embeddings import SET_COLUMN, embedding_columns
+from gemcont.io.embeddings import write_embeddings as write_embeddings_table
+from gemcont.io.splits import HELDOUT, TRAIN, person_keys
 from gemcont.train.methods import average_by_person
 
 
@@ -20,27 +21,27 @@ def clinical_embedding(marker: np.ndarray) -> np.ndarray:
     return np.asarray(marker, np.float32).reshape(-1, 1)
 
 
-def embeddings_frame(
-    index: pd.DataFrame, emb: np.ndarray, train_iids: Collection[str]
-) -> pd.DataFrame:
+def embeddings_frame(index: pd.DataFrame, emb: np.ndarray, is_train: np.ndarray) -> pd.DataFrame:
     """One line per person: FID IID set e_0..e_{D-1}; rows of one person are averaged.
 
-    ``index`` has FID and IID per row of ``emb``; ``set`` is "train" for IIDs in
-    ``train_iids``, else "heldout".
+    ``index`` has FID and IID per row of ``emb``; ``is_train`` flags the rows of the
+    split's training people (``set`` "train"), the others are "heldout". People are
+    told apart by (FID, IID), never by IID alone.
     """
-    assert len(index) == len(emb), (len(index), emb.shape)
-    keys = list(zip(index["FID"].astype(str), index["IID"].astype(str), strict=True))
-    people, mean = average_by_person(keys, emb)
+    assert len(index) == len(emb) == len(is_train), (len(index), emb.shape, len(is_train))
+    keys = person_keys(index)
+    people, mean = average_by_person(list(keys), emb)
     out = pd.DataFrame({"FID": people.get_level_values(0), "IID": people.get_level_values(1)})
-    out["set"] = np.where(out["IID"].isin(set(train_iids)), "train", "heldout")
-    cols = pd.DataFrame(mean, columns=[f"e_{d}" for d in range(mean.shape[1])])
+    train_people = keys[np.asarray(is_train, dtype=bool)]
+    out[SET_COLUMN] = np.where(people.isin(train_people), TRAIN, HELDOUT)
+    cols = pd.DataFrame(mean, columns=embedding_columns(mean.shape[1]))
     return pd.concat([out, cols], axis=1)
 
 
 def write_embeddings(
-    path: str | Path, index: pd.DataFrame, emb: np.ndarray, train_iids: Collection[str]
+    path: str | Path, index: pd.DataFrame, emb: np.ndarray, is_train: np.ndarray
 ) -> pd.DataFrame:
     """Write :func:`embeddings_frame` to ``path`` (TSV.gz, atomic); returns the frame."""
-    frame = embeddings_frame(index, emb, train_iids)
-    write_tsv(frame, path, float_format="%.7g")
+    frame = embeddings_frame(index, emb, is_train)
+    write_embeddings_table(frame, path)
     return frame

@@ -1,4 +1,5 @@
-"""The training loop: config, data on the device, schedule, steps, evaluation, checkpoints.
+"""The training loop: data on the device, schedule, steps, evaluation (the checkpoint
+and the state carried between epochs are in :mod:`gemcont.train.checkpoint`).
 
 An epoch draws one random row per person (both eyes: one eye per draw), shuffles, and
 runs optimizer steps; the validation loss is computed on a held-back fraction of the
@@ -11,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,35 +24,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from gemcont.devices import resolve_device
 from gemcont.errors import ConfigError
 from gemcont.io.tables import write_tsv
 from gemcont.models.gemcont import Gemcont
-from gemcont.models.phenotype import load_without_backbones, state_without_backbones
+from gemcont.models.phenotype import load_without_backbones
+from gemcont.train.checkpoint import EarlyStopping, Run, save_checkpoint
+from gemcont.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ["epoch", "train/loss", "train/temperature", "val/loss", "samples_per_s", "lr"]
-
-
-@dataclass
-class TrainConfig:
-    """Training hyper-parameters (defaults: the paper's)."""
-
-    epochs: int = 150
-    batch_size: int = 1024
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_epochs: int = 10
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    amp: bool = True  # bf16 autocast, CUDA only
-    channels_last: bool = True  # CUDA only
-    compile: bool = False
-    patience: int = 10  # early stopping (supervised only)
-    num_workers: int = 4  # memory-mapped loading only
-    val_fraction: float = 0.05
-    on_device_max_gb: float = 16.0
-    progress: bool = True
 
 
 @dataclass
@@ -83,15 +65,6 @@ class Batch:
 
 
 Objective = Callable[[nn.Module, Batch, torch.Generator, bool], torch.Tensor]
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device", "'cuda' requested but no CUDA device is visible")
-    return torch.device(name)
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -347,75 +320,7 @@ def evaluate(
     return total / n
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-def rng_states() -> dict[str, torch.Tensor | list[torch.Tensor]]:
-    states: dict[str, torch.Tensor | list[torch.Tensor]] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """``torch.save`` a plain dict to a temporary file, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(
-    path: str | Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-) -> dict:
-    """Restore weights (and optimizer, scheduler, RNG when given); returns the dict."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    load_without_backbones(model, state["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    if "cuda" in state["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    return state
-
-
 # ---------------------------------------------------------------- the loop
-
-
-@dataclass
-class EarlyStopping:
-    """Best validation loss so far, its weights, and epochs since it improved."""
-
-    patience: int
-    val_loss: float = math.inf
-    bad_epochs: int = 0
-    weights: dict = field(default_factory=dict)
-
-    def update(self, val_loss: float, model: nn.Module) -> None:
-        """Record one epoch's validation loss (and the weights when it is the best)."""
-        if val_loss < self.val_loss:
-            self.val_loss, self.bad_epochs = val_loss, 0
-            weights = state_without_backbones(model)
-            self.weights = {k: v.detach().cpu().clone() for k, v in weights.items()}
-        else:
-            self.bad_epochs += 1
-
-    @property
-    def stopped(self) -> bool:
-        return self.bad_epochs >= self.patience
-
-    def state_dict(self) -> dict:
-        return {"val_loss": self.val_loss, "bad_epochs": self.bad_epochs, "weights": self.weights}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.val_loss, self.bad_epochs = state["val_loss"], state["bad_epochs"]
-        self.weights = state["weights"]
 
 
 def metric_row(
@@ -424,40 +329,6 @@ def metric_row(
     temperature = model.temperature() if isinstance(model, Gemcont) else float("nan")
     values = [epoch + 1, loss, temperature, val, speed, lr]
     return dict(zip(METRIC_COLUMNS, values, strict=True))
-
-
-@dataclass
-class Run:
-    """Everything one training run holds between epochs."""
-
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
-    stopper: EarlyStopping | None
-    epoch: int = 0
-    history: list[dict] = field(default_factory=list)
-
-    def state(self) -> dict:
-        """The checkpoint dict: weights, optimizer, scheduler, epoch, RNG, metrics."""
-        return {
-            "model": state_without_backbones(self.model),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "epoch": self.epoch,
-            "rng": rng_states(),
-            "metrics": self.history,
-            "early_stopping": None if self.stopper is None else self.stopper.state_dict(),
-        }
-
-    def resume(self, path: Path) -> None:
-        """Continue from ``path`` when it exists."""
-        if not path.exists():
-            return
-        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
-        self.epoch, self.history = state["epoch"], state["metrics"]
-        if self.stopper is not None and state["early_stopping"] is not None:
-            self.stopper.load_state_dict(state["early_stopping"])
-        log.info("%s: resuming after epoch %d", path, self.epoch)
 
 
 def fit(
@@ -474,7 +345,7 @@ def fit(
     With ``early_stopping`` the run stops after ``cfg.patience`` epochs without a better
     validation loss and the best epoch's weights are returned.
     """
-    device = resolve_device(cfg.device)
+    device = torch.device(resolve_device(cfg.device, "train.device"))
     model.to(device)
     if cfg.channels_last and device.type == "cuda":
         model.to(memory_format=torch.channels_last)

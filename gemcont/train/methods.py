@@ -4,7 +4,7 @@ one ``train_method`` dispatch, and ``embed`` (eval mode, batched, no augmentatio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from gemcont.devices import resolve_device
 from gemcont.errors import ConfigError
-from gemcont.models.backbone import IMAGENET_MEAN, IMAGENET_STD
 from gemcont.models.baselines import VAE, SimCLR, Supervised
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.genetic import GeneticEncoder, scarf
@@ -23,54 +23,27 @@ from gemcont.models.phenotype import (
     build_phenotype_encoder,
     load_without_backbones,
 )
+from gemcont.settings import from_section
 from gemcont.train.augment import Augmentation, augmenter
-from gemcont.train.loop import (
-    Batch,
-    Objective,
+from gemcont.train.config import (
+    ModelConfig,
     TrainConfig,
-    TrainData,
-    autocast,
-    fit,
-    resolve_device,
-    to_float,
+    TrainSettings,
+    loop_config,
+    model_config,
 )
+from gemcont.train.loop import Batch, Objective, TrainData, autocast, fit, to_float
 
 METHODS = ("gemcont", "prs", "simclr", "vae", "supervised")
-
-
-@dataclass
-class ModelConfig:
-    """Architecture and method settings."""
-
-    encoder: str = "small_cnn"  # small_cnn | cnn2d | resnet18 | cnn1d | frozen_vit
-    modality: str = "glyph"  # glyph | spirometry | fundus | none (augmentations)
-    dim: int = 256  # embedding size D
-    latent: int = 128  # contrastive space
-    temperature: float = 0.07  # initial CLIP temperature
-    init_noise: float = 0.1  # sd of the noise on beta-initialised weights, x RMS(beta)
-    genetic_mlp: bool = False
-    scarf_p: float = 0.1
-    simclr_temperature: float = 0.1
-    supervised_loss: str = "bce"  # bce (disease) | mse (continuous latent trait)
-    backbone_features: int = 768  # token width of the frozen backbone
-    backbone_mean: tuple[float, ...] = IMAGENET_MEAN  # frozen backbone's input normalisation
-    backbone_std: tuple[float, ...] = IMAGENET_STD
-    width: int = 32  # first-layer channels of cnn2d / cnn1d
 
 
 def configs_from(
     section: Mapping, modality: str, supervised_loss: str
 ) -> tuple[ModelConfig, TrainConfig]:
-    """Typed model and training configs from a config section whose keys name their fields
-    (``train``, ``rotation.train``); other keys are ignored."""
-    model_keys = {f.name for f in fields(ModelConfig)} - {"modality", "supervised_loss"}
-    loop_keys = {f.name for f in fields(TrainConfig)}
-    model = ModelConfig(
-        **{k: v for k, v in section.items() if k in model_keys},
-        modality=modality,
-        supervised_loss=supervised_loss,
-    )
-    return model, TrainConfig(**{k: v for k, v in section.items() if k in loop_keys})
+    """Model and loop configs from a partial ``train``-like section (``rotation.train``,
+    tests): the keys it lacks take the ``train`` section's schema defaults."""
+    settings = from_section(TrainSettings, "train", section)
+    return model_config(settings, modality, supervised_loss), loop_config(settings)
 
 
 def channel_stats(pheno: np.ndarray, max_rows: int = 4096) -> tuple[list[float], list[float]]:
@@ -101,7 +74,7 @@ def build_model(
     if cfg.encoder == "frozen_vit":
         stats = (cfg.backbone_mean, cfg.backbone_std)
     encoder = build_phenotype_encoder(
-        cfg.encoder, in_shape, cfg.dim, backbone, cfg.backbone_features, cfg.width
+        cfg.encoder, in_shape, cfg.dim, cfg.width, backbone, cfg.backbone_features
     )
     phenotype = nn.Sequential(Standardize(*stats), encoder)
     if method in ("gemcont", "prs"):
@@ -226,7 +199,7 @@ def embed(
     amp: bool = True,
 ) -> np.ndarray:
     """e_p of every row of ``pheno`` (uint8, rows x item shape): rows x D float32."""
-    dev = resolve_device(device)
+    dev = torch.device(resolve_device(device, "train.device"))
     model.to(dev).eval()
     out = []
     for start in range(0, len(pheno), batch_size):

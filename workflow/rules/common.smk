@@ -66,15 +66,6 @@ def gwas_mem_mb(chrom):
 
 
 TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]
-BACKBONE = config["train"]["backbone"]["path"]
-
-
-def backbone_input(method):
-    """The pretrained backbone checkpoint when ``method`` runs it (frozen, frozen_vit)."""
-    uses = method == "frozen" or (
-        method in TRAINED and config["train"]["encoder"] == "frozen_vit"
-    )
-    return [BACKBONE] if uses else []
 
 
 SPLITS = list(range(config["splits"]["n_splits"]))

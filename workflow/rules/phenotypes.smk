@@ -31,6 +31,7 @@ rule make_splits:
     input:
         fam=f"{BFILE}.fam",
         index=rules.build_phenotype_store.output.index,
+        exclusions=rules.build_phenotype_store.output.exclusions,
         disease=DATA["disease"],
         covariates=DATA["covariates"],
     output:
@@ -38,6 +39,8 @@ rule make_splits:
         report="results/splits/dropped.tsv",
     log:
         "logs/splits/make_splits.log",
+    benchmark:
+        "logs/benchmarks/splits/make_splits.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:

@@ -1,8 +1,21 @@
+BACKBONE = config["train"]["backbone"]["path"]
+
+
+def backbone_input(method):
+    """The pretrained backbone checkpoint when ``method`` runs it (frozen, frozen_vit)."""
+    uses = method == "frozen" or (
+        method in TRAINED and config["train"]["encoder"] == "frozen_vit"
+    )
+    return [BACKBONE] if uses else []
+
+
 rule train_model:
     input:
         images=rules.build_phenotype_store.output.images,
         index=rules.build_phenotype_store.output.index,
         features=rules.extract_features.output.features,
+        feature_ids=rules.extract_features.output.ids,
+        feature_report=rules.extract_features.output.report,
         splits=rules.make_splits.output.splits,
         backbone=lambda wc: backbone_input(wc.method),
     output:
@@ -12,7 +25,7 @@ rule train_model:
     log:
         "logs/train/{method}/split_{split}.log",
     benchmark:
-        "benchmarks/out/train/{method}/split_{split}.tsv"
+        "logs/benchmarks/train/{method}/split_{split}.tsv"
     wildcard_constraints:
         method="|".join(TRAINED),
     conda:
@@ -32,7 +45,10 @@ rule train_model:
 rule export_embeddings:
     input:
         images=rules.build_phenotype_store.output.images,
+        index=rules.build_phenotype_store.output.index,
         features=rules.extract_features.output.features,
+        feature_ids=rules.extract_features.output.ids,
+        feature_report=rules.extract_features.output.report,
         splits=rules.make_splits.output.splits,
         checkpoint=lambda wc: (
             rules.train_model.output.checkpoint.format(**wc)
@@ -45,6 +61,8 @@ rule export_embeddings:
         embeddings="results/embeddings/{method}/split_{split}/embeddings.tsv.gz",
     log:
         "logs/embeddings/{method}/split_{split}.log",
+    benchmark:
+        "logs/benchmarks/embeddings/{method}/split_{split}.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2

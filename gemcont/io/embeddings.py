@@ -1,0 +1,28 @@
+"""The one reader and writer of ``embeddings.tsv.gz``: one line per person,
+FID IID set e_0..e_{D-1}, ``set`` being "train" or "heldout" for the run's split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gemcont.io.tables import write_tsv
+
+SET_COLUMN = "set"
+PREFIX = "e_"
+
+
+def embedding_columns(n_dims: int) -> list[str]:
+    """Names of the embedding columns: e_0 .. e_{D-1}."""
+    return [f"{PREFIX}{d}" for d in range(n_dims)]
+
+
+def read_embeddings(path: str | Path) -> pd.DataFrame:
+    """The embeddings table: FID, IID and set as text, the e_* columns as floats."""
+    return pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str, SET_COLUMN: str})
+
+
+def write_embeddings(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write the embeddings table (gzipped, atomic, 7 significant digits)."""
+    write_tsv(frame, path, float_format="%.7g")

@@ -1,0 +1,40 @@
+"""The one reader of ``splits.tsv``: FID IID split_0..split_{k-1}, each "train" or
+"heldout" (written by :func:`gemcont.splits.build_splits`).
+
+Membership is always looked up by the (FID, IID) pair: IIDs may repeat across families.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gemcont.errors import ConfigError
+from gemcont.io.ids import KEY
+
+TRAIN, HELDOUT = "train", "heldout"
+
+
+def split_columns(n_splits: int) -> list[str]:
+    """Names of the split columns: split_0 .. split_{n-1}."""
+    return [f"split_{k}" for k in range(n_splits)]
+
+
+def read_splits(path: str | Path) -> pd.DataFrame:
+    """The splits table, every column as text."""
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
+def person_keys(table: pd.DataFrame) -> pd.MultiIndex:
+    """The (FID, IID) pair of every row of ``table``, as text."""
+    return pd.MultiIndex.from_frame(table[KEY].astype(str))
+
+
+def membership(splits: pd.DataFrame, split: int, path: str | Path) -> pd.Series:
+    """Split ``split``'s "train"/"heldout" label per person, indexed by (FID, IID);
+    ``path`` names the table in the error when the split is missing."""
+    column = split_columns(split + 1)[-1]
+    if column not in splits:
+        raise ConfigError("splits.n_splits", f"{path} has no {column}; rerun make_splits")
+    return pd.Series(splits[column].to_numpy(), index=person_keys(splits))

@@ -1,0 +1,147 @@
+"""Typed settings of the ``train`` config section and the two views the trainer uses:
+:class:`ModelConfig` (architecture and objective) and :class:`TrainConfig` (the loop).
+
+None of them declares a default: every value comes from the validated config, whose
+defaults live in the schema only (:mod:`gemcont.settings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BackboneSettings:
+    """``train.backbone``: the pretrained backbone of method frozen / encoder frozen_vit."""
+
+    path: str | None
+    arch: str
+    options: Mapping[str, Any]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SupervisedTarget:
+    """``train.supervised_target``: the table, column and loss of the supervised method."""
+
+    table: str
+    column: str
+    loss: str
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The ``train`` section (keys of ``workflow/schemas/config.schema.yaml``)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_epochs: int
+    seed: int
+    device: str
+    amp: bool
+    channels_last: bool
+    compile: bool
+    patience: int
+    num_workers: int
+    val_fraction: float
+    on_device_max_gb: float
+    progress: bool
+    encoder: str
+    width: int
+    dim: int
+    latent: int
+    temperature: float
+    init_noise: float
+    genetic_mlp: bool
+    scarf_p: float
+    simclr_temperature: float
+    backbone: BackboneSettings
+    supervised_target: SupervisedTarget
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and method settings (field order is the order in hparams.json)."""
+
+    encoder: str  # small_cnn | cnn2d | resnet18 | cnn1d | frozen_vit
+    modality: str  # glyph | spirometry | fundus | none (augmentations)
+    dim: int  # embedding size D
+    latent: int  # contrastive space
+    temperature: float  # initial CLIP temperature
+    init_noise: float  # sd of the noise on beta-initialised weights, x RMS(beta)
+    genetic_mlp: bool
+    scarf_p: float
+    simclr_temperature: float
+    supervised_loss: str  # bce (disease) | mse (continuous latent trait)
+    backbone_features: int | None  # token width of the frozen backbone (None: no backbone)
+    backbone_mean: tuple[float, ...]  # frozen backbone's input normalisation
+    backbone_std: tuple[float, ...]
+    width: int  # first-layer channels of cnn2d / cnn1d
+
+
+@dataclass
+class TrainConfig:
+    """Training-loop settings (field order is the order in hparams.json)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_epochs: int
+    seed: int
+    device: str  # auto | cpu | cuda
+    amp: bool  # bf16 autocast, CUDA only
+    channels_last: bool  # CUDA only
+    compile: bool
+    patience: int  # early stopping (supervised only)
+    num_workers: int  # memory-mapped loading only
+    val_fraction: float
+    on_device_max_gb: float
+    progress: bool
+
+
+def model_config(settings: TrainSettings, modality: str, supervised_loss: str) -> ModelConfig:
+    """The model view of ``settings`` for items of ``modality``; no backbone width yet
+    (the stage measures it when a frozen backbone is used)."""
+    return ModelConfig(
+        encoder=settings.encoder,
+        modality=modality,
+        dim=settings.dim,
+        latent=settings.latent,
+        temperature=settings.temperature,
+        init_noise=settings.init_noise,
+        genetic_mlp=settings.genetic_mlp,
+        scarf_p=settings.scarf_p,
+        simclr_temperature=settings.simclr_temperature,
+        supervised_loss=supervised_loss,
+        backbone_features=None,
+        backbone_mean=tuple(settings.backbone.mean),
+        backbone_std=tuple(settings.backbone.std),
+        width=settings.width,
+    )
+
+
+def loop_config(settings: TrainSettings) -> TrainConfig:
+    """The training-loop view of ``settings``."""
+    return TrainConfig(
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        warmup_epochs=settings.warmup_epochs,
+        seed=settings.seed,
+        device=settings.device,
+        amp=settings.amp,
+        channels_last=settings.channels_last,
+        compile=settings.compile,
+        patience=settings.patience,
+        num_workers=settings.num_workers,
+        val_fraction=settings.val_fraction,
+        on_device_max_gb=settings.on_device_max_gb,
+        progress=settings.progress,
+    )
