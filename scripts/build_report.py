@@ -1,4 +1,6 @@
-"""Rule build_report: the standalone HTML report of the run."""
+"""Rule build_report: the standalone HTML report of the run.
+
+The rule passes the whole resolved configuration: the report shows it."""
 
 from pathlib import Path
 
@@ -7,12 +9,8 @@ from gemcont.report.stage import report
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-single = [
-    "metrics", "comparison", "splits", "dropped", "panel", "coverage", "phenotype_exclusions",
-    "features_report", "loci", "methods_figure", "training_figure", "pca_figure",
-    "violin_figure", "truth_summary",
-]  # fmt: skip
-paths = {name: Path(sm.input[name]) if name in sm.input.keys() else None for name in single}
+PER_METHOD = ("manhattan", "qq", "qc_images")
+paths = {name: Path(sm.input[name]) for name in sm.input.keys() if name not in PER_METHOD}
 gwas = {
     method: {"manhattan": Path(man), "qq": Path(qq)}
     for method, man, qq in zip(sm.params.methods, sm.input.manhattan, sm.input.qq, strict=True)

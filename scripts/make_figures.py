@@ -7,10 +7,9 @@ from gemcont.report.stage import figures
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-training = {
-    (Path(p).parts[-3], int(Path(p).parts[-2].removeprefix("split_"))): Path(p)
-    for p in sm.input.training
-}
+# params.runs lists the (method, split) of each training curve, in input order
+runs = [(method, int(split)) for method, split in sm.params.runs]
+training = dict(zip(runs, map(Path, sm.input.training), strict=True))
 figures(
     Path(sm.input.metrics),
     training,

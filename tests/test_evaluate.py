@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import r2_score, roc_auc_score
 
 from gemcont.evaluate.collect import (
+    EvaluateSettings,
     compare_methods,
     evaluate_run,
     read_table,
@@ -20,6 +21,7 @@ from gemcont.evaluate.compare import bootstrap_test, delong_covariance, delong_t
 from gemcont.evaluate.ridge import kfold_splits, oof_r2
 from gemcont.evaluate.risk import risk_prediction
 from gemcont.evaluate.truth import gwas_truth, latent_r2
+from gemcont.settings import from_section
 
 FAST = {"n_folds": 3, "inner_folds": 3, "n_cs": 4}
 
@@ -203,7 +205,7 @@ def test_evaluate_run_writes_metrics_and_comparison(data: dict, tmp_path) -> Non
     (tmp_path / "summary.json").write_text(
         json.dumps(summary | {"fraction_recovered_bonferroni": 0.75})
     )
-    cfg = {"evaluate": FAST}
+    settings = from_section(EvaluateSettings, "evaluate", FAST)
     runs, scores = [], {}
     for method, emb in [("gemcont", data["emb"]), ("vae", cohort(seed=9)["emb"])]:
         emb.to_csv(tmp_path / f"{method}.tsv", sep="\t", index=False)
@@ -211,13 +213,14 @@ def test_evaluate_run_writes_metrics_and_comparison(data: dict, tmp_path) -> Non
             evaluate_run(
                 method,
                 0,
+                settings,
+                2026,
                 embeddings=tmp_path / f"{method}.tsv",
                 disease=paths["disease"],
                 gwas_summary=tmp_path / "summary.json",
                 gwas_loci=tmp_path / "loci.tsv",
                 latent_traits=paths["latent"],
                 causal_variants=tmp_path / "causal.tsv",
-                cfg=cfg,
                 scores_out=tmp_path / f"{method}_scores.tsv.gz",
             )
         )

@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from gemcont.evaluate.compare import delong_test
-from gemcont.evaluate.risk import KEY, OUTCOMES, risk_prediction
+from gemcont.evaluate.risk import OUTCOMES, risk_prediction
 from gemcont.evaluate.truth import gwas_truth, latent_r2
+from gemcont.io.ids import KEY
 from gemcont.io.tables import write_tsv
 
 LABELS = {"disease_at_assessment": "assessment", "incident_5y": "incident_5y"}
@@ -36,22 +37,14 @@ SCORE_COLUMNS = ["split", "outcome", *KEY, "y", "score"]
 
 @dataclass(frozen=True)
 class EvaluateSettings:
-    """Evaluation settings; ``seed + split`` seeds each split's folds."""
+    """The config's ``evaluate`` section (defaults in the schema), built once by the
+    script with :func:`gemcont.settings.build`."""
 
-    seed: int = 2026
-    n_folds: int = 5
-    inner_folds: int = 5
-    n_cs: int = 10
-    window_kb: float = 1000
-    p_threshold: float = 5e-8
-
-    @classmethod
-    def from_config(cls, cfg: dict | None) -> EvaluateSettings:
-        """Read the optional ``evaluate`` section; the seed defaults to ``splits.seed``."""
-        cfg = cfg or {}
-        section = dict(cfg.get("evaluate") or {})
-        section.setdefault("seed", (cfg.get("splits") or {}).get("seed", cls.seed))
-        return cls(**section)
+    n_folds: int
+    inner_folds: int
+    n_cs: int
+    window_kb: float
+    p_threshold: float
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -110,6 +103,8 @@ def gwas_metrics(summary_path: str | Path) -> dict[str, float]:
 def evaluate_run(
     method: str,
     split: int,
+    settings: EvaluateSettings,
+    seed: int,
     *,
     embeddings: str | Path,
     disease: str | Path,
@@ -118,16 +113,15 @@ def evaluate_run(
     gwas_loci: str | Path | None = None,
     latent_traits: str | Path | None = None,
     causal_variants: str | Path | None = None,
-    cfg: dict | None = None,
     scores_out: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Long table (method split metric value) of one method on one split.
+    """Long table (method split metric value) of one method on one split; ``seed +
+    split`` (``seed`` is ``splits.seed`` in the workflow) seeds the split's folds.
 
     Truth metrics need ``latent_traits`` (R²) or ``causal_variants`` with ``gwas_loci``
     (power). Out-of-fold risk scores go to ``scores_out`` (columns :data:`SCORE_COLUMNS`).
     """
-    settings = EvaluateSettings.from_config(cfg)
-    seed = settings.seed + split
+    seed = seed + split
     emb = read_table(embeddings)
     covs = read_table(covariates) if covariates is not None else None
     values, scores = risk_metrics(emb, read_table(disease), covs, seed, settings)

@@ -17,7 +17,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-KEY = ["FID", "IID"]
+from gemcont.io.ids import KEY
+
 OUTCOMES = ("disease_at_assessment", "incident_5y")
 CATEGORICAL = ("batch", "centre")
 

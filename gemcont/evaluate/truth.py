@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from gemcont.evaluate.ridge import ALPHAS, ridge_r2
-from gemcont.evaluate.risk import KEY, embedding_columns, heldout, keyed
+from gemcont.evaluate.risk import embedding_columns, heldout, keyed
+from gemcont.io.ids import KEY
 
 
 def latent_columns(n_latent: int) -> list[str]:

@@ -2,11 +2,28 @@ EVAL = "results/evaluation"
 TRUTH = f"{SIM}/truth"
 
 
+# The report's loci are GEMCONT's (else the first method's); the simulation adds its
+# truth summary and QC images.
+REPORT_METHOD = "gemcont" if "gemcont" in config["methods"] else config["methods"][0]
+SIMULATION_REPORT = (
+    {
+        "truth_summary": f"{TRUTH}/summary.json",
+        "qc_images": [f"{SIM}/qc/flow_volume_curves.png"]
+        + (
+            [f"{SIM}/qc/fundus_contact_sheet.png"]
+            if config["simulate"]["fundus"]["enabled"]
+            else []
+        ),
+    }
+    if config["simulate"]["enabled"]
+    else {}
+)
+
+
 rule evaluate_run:
     input:
         embeddings=rules.export_embeddings.output.embeddings,
         disease=DATA["disease"],
-        covariates=DATA["covariates"],
         gwas_summary=rules.summarise_gwas.output.summary,
         gwas_loci=rules.summarise_gwas.output.loci,
         truth=lambda wc: (
@@ -19,10 +36,13 @@ rule evaluate_run:
         scores=f"{EVAL}/{{method}}/split_{{split}}/scores.tsv",
     log:
         "logs/evaluation/{method}/split_{split}.log",
+    benchmark:
+        "logs/benchmarks/evaluation/{method}/split_{split}.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
-        config=config,
+        evaluate=config["evaluate"],
+        seed=config["splits"]["seed"],
     script:
         "../../scripts/evaluate_run.py"
 
@@ -46,6 +66,8 @@ rule evaluate:
         truth_r2=f"{EVAL}/truth_r2.tsv",
     log:
         "logs/evaluation/evaluate.log",
+    benchmark:
+        "logs/benchmarks/evaluation/evaluate.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
@@ -81,21 +103,46 @@ rule make_figures:
         violin="results/figures/marker_violin.png",
     log:
         "logs/figures/make_figures.log",
+    benchmark:
+        "logs/benchmarks/figures/make_figures.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
         marker_column=DATA["clinical_marker_column"],
+        runs=[
+            (method, split)
+            for method in config["methods"]
+            if method in TRAINED
+            for split in SPLITS
+        ],
     script:
         "../../scripts/make_figures.py"
 
 
 rule build_report:
     input:
-        unpack(report_inputs),
+        **SIMULATION_REPORT,
+        metrics=rules.evaluate.output.metrics,
+        comparison=rules.evaluate.output.comparison,
+        splits="results/splits/splits.tsv",
+        dropped="results/splits/dropped.tsv",
+        panel="results/panel/panel.tsv",
+        coverage="results/panel/coverage.tsv",
+        phenotype_exclusions=f"{STORE}/exclusions.tsv",
+        features_report="results/features/features_report.tsv",
+        loci=f"results/gwas/{REPORT_METHOD}/split_0/loci.tsv",
+        methods_figure=rules.make_figures.output.methods,
+        training_figure=rules.make_figures.output.training,
+        pca_figure=rules.make_figures.output.pca,
+        violin_figure=rules.make_figures.output.violin,
+        manhattan=expand("results/gwas/{m}/split_0/manhattan.png", m=config["methods"]),
+        qq=expand("results/gwas/{m}/split_0/qq.png", m=config["methods"]),
     output:
         html="results/report/index.html",
     log:
         "logs/report/build_report.log",
+    benchmark:
+        "logs/benchmarks/report/build_report.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
