@@ -3,16 +3,19 @@
 from pathlib import Path
 
 from gemcont.gwas.inputs import build_gwas_inputs
+from gemcont.gwas.settings import GwasSettings
 from gemcont.logs import to_file
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+settings = build(GwasSettings, sm.params.gwas, "gwas")
 build_gwas_inputs(
     Path(sm.input.embeddings),
     sm.input.covariates,
     sm.input.pcs,
     sm.input.fam,
-    sm.params.covariates,
-    sm.params.n_components,
+    settings.covariates,
+    settings.n_components,
     {name: Path(sm.output[name]) for name in ("pheno", "covar", "corr")},
 )

@@ -2,13 +2,21 @@
 
 from pathlib import Path
 
-from gemcont.gwas.stage import regenie_step1
+from gemcont.gwas.engines.regenie import step1
+from gemcont.gwas.settings import GwasSettings
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+settings = build(GwasSettings, sm.params.gwas, "gwas")
 prefix = Path(sm.output.pred).with_name("step1")
-regenie_step1(
-    prefix_of(sm.input.bed[0]), sm.input.pheno, sm.input.covar, prefix, sm.params.gwas, sm.threads
+step1(
+    prefix_of(sm.input.bed[0]),
+    sm.input.pheno,
+    sm.input.covar,
+    prefix,
+    settings.regenie,
+    sm.threads,
 )

@@ -1,12 +1,15 @@
 """Rule summarise_gwas: lambda GC, independent loci, recovery of the panel loci."""
 
+from gemcont.gwas.settings import GwasSettings
 from gemcont.gwas.stage import summarise_gwas
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.panel.clump import clump, plink_clumper
+from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+settings = build(GwasSettings, sm.params.gwas, "gwas")
 bfile = prefix_of(sm.input.bed[0])
 if sm.params.clump_engine == "plink1.9":
     clump_fn = plink_clumper(bfile, sm.params.plink1_9, sm.threads)
@@ -16,9 +19,7 @@ summarise_gwas(
     sm.input.multi,
     sm.input.panel,
     bfile,
-    sm.output.loci,
-    sm.output.recovery,
-    sm.output.summary,
-    sm.params.gwas,
+    {name: sm.output[name] for name in ("loci", "recovery", "summary")},
+    settings,
     clump_fn,
 )

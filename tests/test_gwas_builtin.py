@@ -13,26 +13,24 @@ import pytest
 import statsmodels.api as sm
 from scipy.stats import chi2
 
+from gemcont.devices import resolve_device
 from gemcont.errors import ConfigError, InputError
-from gemcont.gwas.builtin import (
+from gemcont.gwas.engines.builtin import run_builtin_gwas, scan_builtin_gwas
+from gemcont.gwas.inputs import complete_cases, residual_correlation
+from gemcont.gwas.kernel import (
     Backend,
     Residualizer,
     association_block,
-    builtin_frames,
-    complete_cases,
     null_model,
-    residual_correlation,
-    resolve_device,
-    run_builtin_gwas,
     scan_block,
-    scan_builtin_gwas,
     score_block,
-    t_mlog10p,
 )
 from gemcont.gwas.multitrait import combine_z
 from gemcont.gwas.prepare import prepare_phenotypes, read_phenotypes, write_phenotypes
+from gemcont.gwas.pvalues import t_mlog10p
+from gemcont.gwas.settings import gwas_settings
 from gemcont.io.plink import MISSING_INT8, read_bim, write_bed
-from gemcont.io.sumstats import MULTI_TRAIT_COLUMNS, SINGLE_TRAIT_COLUMNS
+from gemcont.io.sumstats import MULTI_TRAIT_COLUMNS, SINGLE_TRAIT_COLUMNS, builtin_frames
 
 N_PEOPLE, N_HELDOUT, N_VARIANTS, D = 2000, 1500, 300, 8
 CAUSAL = [5, 50, 100]
@@ -86,7 +84,10 @@ def cohort(tmp_path_factory) -> dict:
     covar_df.to_csv(tmp / "covar.tsv", sep="\t", index=False)
     pheno_df = read_phenotypes(tmp / "pheno.tsv")  # the values plink2 reads
     per_dim, multi = run_builtin_gwas(
-        str(tmp / "geno"), pheno_df, covar_df, min_maf=0.0, min_mac=0, device="cpu"
+        str(tmp / "geno"),
+        pheno_df,
+        covar_df,
+        settings=gwas_settings({"min_maf": 0.0, "min_mac": 0, "device": "cpu"}),
     )
     return {
         "dir": tmp,
@@ -102,11 +103,24 @@ def cohort(tmp_path_factory) -> dict:
 def run_plink2_glm(tmp: Path, bfile: Path) -> pd.DataFrame:
     """plink2 --glm on every phenotype; long table with a TRAIT column."""
     cmd = [
-        "plink2", "--bfile", str(bfile), "--pheno", str(tmp / "pheno.tsv"),
-        "--covar", str(tmp / "covar.tsv"), "--covar-variance-standardize",
-        "--glm", "omit-ref", "hide-covar", "log10", f"cols={GLM_COLS}",
-        "--threads", "2", "--out", str(tmp / "plink2"),
-    ]  # fmt: skip
+        "plink2",
+        "--bfile",
+        str(bfile),
+        "--pheno",
+        str(tmp / "pheno.tsv"),
+        "--covar",
+        str(tmp / "covar.tsv"),
+        "--covar-variance-standardize",
+        "--glm",
+        "omit-ref",
+        "hide-covar",
+        "log10",
+        f"cols={GLM_COLS}",
+        "--threads",
+        "2",
+        "--out",
+        str(tmp / "plink2"),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     tables = [
         pd.read_csv(tmp / f"plink2.Y{d}.glm.linear", sep="\t").assign(TRAIT=f"Y{d}")
@@ -121,7 +135,10 @@ def test_run_builtin_gwas__matches_plink2_glm(cohort, dtype) -> None:
     ours = cohort["per_dim"]
     if dtype != "float64":  # the CPU engine with float32 genotype blocks and products
         args = (str(cohort["dir"] / "geno"), cohort["pheno_df"], cohort["covar_df"])
-        ours, _ = run_builtin_gwas(*args, min_maf=0.0, min_mac=0, device="cpu", dtype=dtype)
+        ours, _ = run_builtin_gwas(
+            *args,
+            settings=gwas_settings({"min_maf": 0.0, "min_mac": 0, "device": "cpu", "dtype": dtype}),
+        )
     theirs = run_plink2_glm(cohort["dir"], cohort["dir"] / "geno")
     both = ours.merge(theirs, on=["ID", "TRAIT"], validate="one_to_one")
     assert len(both) == N_VARIANTS * D
@@ -173,7 +190,9 @@ def test_combine_z__reproduces_builtin_without_covariates(cohort) -> None:
     (CHISQ 80-310, per-dimension r² up to ~0.1) up to 12%.
     """
     args = (str(cohort["dir"] / "geno"), cohort["pheno_df"], None)
-    per_dim, multi = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cpu")
+    per_dim, multi = run_builtin_gwas(
+        *args, settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu"})
+    )
     gap = combine_gap(per_dim, multi, cohort["corr_df"].to_numpy())
     assert gap[~is_causal(multi)].max() < 0.01
     assert gap[is_causal(multi)].max() < 0.2
@@ -197,7 +216,10 @@ def test_run_builtin_gwas__calibrated_under_the_null(tmp_path) -> None:
     pheno_df = pd.concat([fam, pd.DataFrame(rng.normal(size=(n, d))).add_prefix("Y")], axis=1)
     covar_df = pd.concat([fam, pd.DataFrame(rng.normal(size=(n, 2))).add_prefix("C")], axis=1)
     per_dim, multi = run_builtin_gwas(
-        str(tmp_path / "null"), pheno_df, covar_df, min_maf=0.01, min_mac=10, device="cpu"
+        str(tmp_path / "null"),
+        pheno_df,
+        covar_df,
+        settings=gwas_settings({"min_maf": 0.01, "min_mac": 10, "device": "cpu"}),
     )
     lambda_multi = np.median(multi["CHISQ"]) / chi2.ppf(0.5, d)
     lambda_dim = np.median(chi2.isf(per_dim["P"], 1)) / chi2.ppf(0.5, 1)
@@ -217,9 +239,7 @@ def test_run_builtin_gwas__missing_genotypes_mean_imputed(tmp_path, cohort) -> N
         str(tmp_path / "geno"),
         cohort["pheno_df"],
         cohort["covar_df"],
-        min_maf=0,
-        min_mac=0,
-        device="cpu",
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu"}),
     )
     # exact against OLS on the mean-imputed dosages
     held = g[:N_HELDOUT, 7].astype(np.float64)
@@ -244,10 +264,7 @@ def test_run_builtin_gwas__one_chromosome_equals_the_full_scan(cohort) -> None:
         cohort["pheno_df"],
         cohort["covar_df"],
         chrom="2",
-        min_maf=0,
-        min_mac=0,
-        block_size=37,
-        device="cpu",
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "block_size": 37, "device": "cpu"}),
     )
     full = cohort["multi"][cohort["multi"]["CHR"] == "2"].reset_index(drop=True)
     assert len(multi) == N_VARIANTS // 2
@@ -257,33 +274,61 @@ def test_run_builtin_gwas__one_chromosome_equals_the_full_scan(cohort) -> None:
 
 def test_run_builtin_gwas__maf_and_mac_filters(cohort) -> None:
     bfile, pheno_df, covar_df = str(cohort["dir"] / "geno"), cohort["pheno_df"], cohort["covar_df"]
-    _, multi = run_builtin_gwas(bfile, pheno_df, covar_df, min_maf=0.2, min_mac=0, device="cpu")
+    _, multi = run_builtin_gwas(
+        bfile,
+        pheno_df,
+        covar_df,
+        settings=gwas_settings({"min_maf": 0.2, "min_mac": 0, "device": "cpu"}),
+    )
     maf = np.minimum(multi["EAF"], 1 - multi["EAF"])
     assert 0 < len(multi) < N_VARIANTS and (maf >= 0.2).all()
-    _, multi = run_builtin_gwas(bfile, pheno_df, covar_df, min_maf=0, min_mac=400, device="cpu")
+    _, multi = run_builtin_gwas(
+        bfile,
+        pheno_df,
+        covar_df,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 400, "device": "cpu"}),
+    )
     assert (np.minimum(multi["EAF"], 1 - multi["EAF"]) * 2 * multi["N"] >= 400).all()
 
 
 def test_run_builtin_gwas__rejects_unknown_chromosome(cohort) -> None:
     with pytest.raises(InputError, match="no variants on chromosome '7'"):
         run_builtin_gwas(
-            str(cohort["dir"] / "geno"), cohort["pheno_df"], None, chrom="7", device="cpu"
+            str(cohort["dir"] / "geno"),
+            cohort["pheno_df"],
+            None,
+            chrom="7",
+            settings=gwas_settings({"device": "cpu"}),
         )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "key"),
-    [({"min_maf": 0.7}, "gwas.min_maf"), ({"min_mac": -1}, "gwas.min_mac"),
-     ({"block_size": 0}, "gwas.block_size"), ({"device": "tpu"}, "gwas.device"),
-     ({"device": "cpu", "dtype": "float16"}, "gwas.dtype")],
-)  # fmt: skip
+    [
+        ({"min_maf": 0.7}, "gwas.min_maf"),
+        ({"min_mac": -1}, "gwas.min_mac"),
+        ({"block_size": 0}, "gwas.block_size"),
+        ({"device": "tpu"}, "gwas.device"),
+        ({"device": "cpu", "dtype": "float16"}, "gwas.dtype"),
+    ],
+)
 def test_run_builtin_gwas__rejects_bad_config(cohort, kwargs, key) -> None:
     with pytest.raises(ConfigError, match=key):
-        run_builtin_gwas(str(cohort["dir"] / "geno"), cohort["pheno_df"], None, **kwargs)
+        run_builtin_gwas(
+            str(cohort["dir"] / "geno"),
+            cohort["pheno_df"],
+            None,
+            settings=gwas_settings({**kwargs}),
+        )
 
 
 def test_builtin_frames__one_frame_per_trait_from_the_scan_arrays(cohort) -> None:
-    scan = scan_builtin_gwas(str(cohort["dir"] / "geno"), cohort["pheno_df"], None, min_maf=0.2)
+    scan = scan_builtin_gwas(
+        str(cohort["dir"] / "geno"),
+        cohort["pheno_df"],
+        None,
+        settings=gwas_settings({"min_maf": 0.2}),
+    )
     assert 0 < scan.keep.sum() < N_VARIANTS  # some variants filtered out
     per_trait, multi = builtin_frames(scan)
     assert inspect.isgenerator(per_trait)  # made one at a time, as written
@@ -333,9 +378,9 @@ def test_resolve_device__cuda_without_gpu() -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    assert resolve_device("auto") == "cpu"
+    assert resolve_device("auto", "gwas.device") == "cpu"
     with pytest.raises(ConfigError, match="no GPU"):
-        resolve_device("cuda")
+        resolve_device("cuda", "gwas.device")
 
 
 def block_results(cohort, backend: Backend):

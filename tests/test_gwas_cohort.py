@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gemcont.gwas.builtin import run_builtin_gwas
+from gemcont.gwas.engines.builtin import run_builtin_gwas
 from gemcont.gwas.loci import lambda_gc
+from gemcont.gwas.settings import gwas_settings
 
 from .conftest import read
 
@@ -30,7 +31,9 @@ def fam(sim) -> pd.DataFrame:
 def test_builtin_gwas__calibrated_on_null_phenotypes(sim, fam):
     _, paths = sim
     y = np.random.default_rng(11).normal(size=(len(fam), 4))
-    per_dim, multi = run_builtin_gwas(paths.bfile, phenotype_frame(fam, y), None, threads=2)
+    per_dim, multi = run_builtin_gwas(
+        paths.bfile, phenotype_frame(fam, y), None, threads=2, settings=gwas_settings()
+    )
     for p, df in ((per_dim["P"].to_numpy(), 1), (multi["P"].to_numpy(), 4)):
         assert 0.95 <= lambda_gc(p, df=df) <= 1.05
         n = len(p)
@@ -44,7 +47,9 @@ def test_builtin_gwas__finds_causal_variants_of_latent_trait(sim, fam):
     causal = read(paths.causal)
     causal = causal[causal["latent"] == 0]
     y = latent[["latent_0"]].to_numpy()
-    _, multi = run_builtin_gwas(paths.bfile, phenotype_frame(fam, y), None, threads=2)
+    _, multi = run_builtin_gwas(
+        paths.bfile, phenotype_frame(fam, y), None, threads=2, settings=gwas_settings()
+    )
     found = multi.set_index("ID").loc[causal["ID"], "P"].to_numpy() < 5e-8
     # expected power of each variant at N people: NCP = N * 2pq * beta^2 / var(y)
     n = len(fam)

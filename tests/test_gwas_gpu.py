@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gemcont.gwas import builtin
-from gemcont.gwas.builtin import Backend, run_builtin_gwas, scan_builtin_gwas, t_mlog10p
+from gemcont.gwas.engines.builtin import run_builtin_gwas, scan_builtin_gwas
+from gemcont.gwas.engines.torch_engine import DENSE_FRACTION, ieee_float32_matmul
+from gemcont.gwas.kernel import Backend
+from gemcont.gwas.settings import gwas_settings
 from gemcont.io import plink
 from gemcont.io.plink import (
     Genotypes,
@@ -26,6 +28,7 @@ from gemcont.io.plink import (
     selection_bits,
     write_bed,
 )
+from gemcont.io.sumstats import builtin_tables
 
 torch = pytest.importorskip("torch")
 HAS_CUDA = bool(shutil.which("nvidia-smi")) and torch.cuda.is_available()
@@ -156,8 +159,9 @@ def test_decode_bed_torch__counts_the_bim_a1_allele(tmp_path) -> None:
     """A1/A1 (2 copies of .bim column 5) is .bed code 00; A2/A2 code 11."""
     g = np.array([[2.0, 0.0, 1.0, np.nan, 2.0]]).T  # 5 samples x 1 variant
     fam = pd.DataFrame({"FID": list("abcde"), "IID": list("abcde")})
-    bim = pd.DataFrame({"CHR": ["1"], "ID": ["rs1"], "CM": [0.0], "POS": [1], "A1": ["T"],
-                        "A2": ["C"]})  # fmt: skip
+    bim = pd.DataFrame(
+        {"CHR": ["1"], "ID": ["rs1"], "CM": [0.0], "POS": [1], "A1": ["T"], "A2": ["C"]}
+    )
     plink._write_bed_numpy(plink.bed_paths(tmp_path / "one"), g, fam, bim)
     raw = (tmp_path / "one.bed").read_bytes()
     assert raw[3:] == bytes([0b01_10_11_00, 0b00])  # samples 4 3 2 1 (high to low), 5
@@ -199,31 +203,6 @@ def test_read_packed__pread_into_a_buffer_equals_the_memory_map(
             genotypes.read_packed(np.arange(3), out=np.empty((3, 5), np.uint8))
 
 
-# --- P-values ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dof", [100, 1000, 19988, 100_000])
-def test_t_mlog10p__hill_approximation_equals_the_exact_tail(dof) -> None:
-    """Where Hill's approximation is used (t² ≤ 0.1 dof), it is the exact P to ~1e-12
-    (against mpmath: ≤ 3e-11 in ln P up to dof = 10⁶)."""
-    t = np.linspace(0.0, 0.999 * np.sqrt(builtin.HILL_MAX_T2_PER_DOF * dof), 500)
-    hill = -builtin._hill_log_p(t, dof) / np.log(10)
-    assert np.isfinite(hill).all()
-    exact = -builtin._exact_log_p(t, dof) / np.log(10)
-    np.testing.assert_allclose(hill, exact, rtol=1e-12, atol=1e-13)
-    np.testing.assert_array_equal(t_mlog10p(-t, dof), hill)
-
-
-def test_t_mlog10p__exact_outside_hills_range() -> None:
-    t = np.array([0.5, 3.0, 12.0, 80.0])
-    for dof in [5, 99, 1000]:
-        exact = -builtin._exact_log_p(t, dof) / np.log(10)
-        hill = -builtin._hill_log_p(t, dof) / np.log(10)
-        used = ~np.isnan(hill)
-        assert dof >= builtin.HILL_MIN_DOF or not used.any()
-        np.testing.assert_array_equal(t_mlog10p(t, dof)[~used], exact[~used])
-
-
 # --- the torch pipeline against the numpy engine ----------------------------------
 
 
@@ -231,12 +210,19 @@ def test_t_mlog10p__exact_outside_hills_range() -> None:
 @pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-10), ("float32", 1e-4)])
 def test_torch_pipeline_on_cpu__equals_the_numpy_engine(cohort, fraction, dtype, rtol) -> None:
     pheno_df = subset(cohort, fraction)
-    dense = fraction >= builtin.DENSE_FRACTION
+    dense = fraction >= DENSE_FRACTION
     assert dense == (fraction > 0.5)
     args = (cohort["bfile"], pheno_df, cohort["covar_df"])
-    want = run_builtin_gwas(*args, min_maf=0, min_mac=0, block_size=100, device="cpu")
+    want = run_builtin_gwas(
+        *args,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "block_size": 100, "device": "cpu"}),
+    )
     backend = Backend(dtype=dtype, use_torch=True)
-    got = run_builtin_gwas(*args, min_maf=0, min_mac=0, block_size=64, backend=backend)
+    got = run_builtin_gwas(
+        *args,
+        backend=backend,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "block_size": 64}),
+    )
     assert len(want[1]) == N_VARIANTS - 1  # the monomorphic variant is dropped
     assert_tables_close(got, want, rtol)
 
@@ -245,9 +231,12 @@ def test_torch_pipeline_on_cpu__equals_the_numpy_engine(cohort, fraction, dtype,
 def test_scan_builtin_gwas__reports_seconds_per_phase(cohort, use_torch) -> None:
     backend = Backend(dtype="float32", use_torch=use_torch)
     scan = scan_builtin_gwas(
-        cohort["bfile"], subset(cohort, 1.0), cohort["covar_df"], min_maf=0, min_mac=0,
-        block_size=64, backend=backend,
-    )  # fmt: skip
+        cohort["bfile"],
+        subset(cohort, 1.0),
+        cohort["covar_df"],
+        backend=backend,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "block_size": 64}),
+    )
     reader = "reading .bed" if use_torch else "reading and decoding"
     main = ["waiting for reads", "queueing device work", "storing results"]
     main = main if use_torch else ["waiting for reads", "statistics"]
@@ -259,8 +248,13 @@ def test_scan_builtin_gwas__reports_seconds_per_phase(cohort, use_torch) -> None
 
 def test_numpy_float32__within_the_float64_engine(cohort) -> None:
     args = (cohort["bfile"], subset(cohort, 0.8), cohort["covar_df"])
-    want = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cpu")
-    got = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cpu", dtype="float32")
+    want = run_builtin_gwas(
+        *args, settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu"})
+    )
+    got = run_builtin_gwas(
+        *args,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu", "dtype": "float32"}),
+    )
     assert_tables_close(got, want, 1e-4)
 
 
@@ -274,11 +268,17 @@ def test_float32_scan__stores_float32_and_keeps_p_values_below_its_range(cohort,
     pheno_df = cohort["pheno_df"][["FID", "IID"]].assign(Y0=y[0], Y1=-y[1])
     args = (cohort["bfile"], pheno_df, cohort["covar_df"])
     backend = Backend(dtype="float32", use_torch=use_torch)
-    scan = scan_builtin_gwas(*args, min_maf=0, min_mac=0, block_size=64, backend=backend)
+    scan = scan_builtin_gwas(
+        *args,
+        backend=backend,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "block_size": 64}),
+    )
     assert scan.beta.dtype == scan.se.dtype == scan.mlog10p.dtype == np.float32
     assert scan.chisq.dtype == scan.chisq_mlog10p.dtype == np.float64
-    got = builtin.builtin_tables(scan)
-    want = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cpu")
+    got = builtin_tables(scan)
+    want = run_builtin_gwas(
+        *args, settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu"})
+    )
     assert_tables_close(got, want, 1e-4)
     hit = got[0][got[0]["ID"] == "rs10"]
     assert (hit["LOG10P"] > 50).all() and (hit["LOG10P"] < 300).all()
@@ -292,8 +292,13 @@ def test_float32_scan__stores_float32_and_keeps_p_values_below_its_range(cohort,
 @pytest.mark.parametrize("fraction", [1.0, 0.8, 0.3])
 def test_run_builtin_gwas__cuda_matches_cpu(cohort, fraction) -> None:
     args = (cohort["bfile"], subset(cohort, fraction), cohort["covar_df"])
-    want = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cpu")
-    got = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cuda", block_size=128)
+    want = run_builtin_gwas(
+        *args, settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu"})
+    )
+    got = run_builtin_gwas(
+        *args,
+        settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cuda", "block_size": 128}),
+    )
     assert_tables_close(got, want, 1e-4)
 
 
@@ -301,11 +306,15 @@ def test_run_builtin_gwas__cuda_matches_cpu(cohort, fraction) -> None:
 def test_run_builtin_gwas__cuda_ignores_a_global_tf32_setting(cohort) -> None:
     """TF32 (10-bit mantissas) would cost ~1e-3; the engine forces IEEE float32."""
     args = (cohort["bfile"], cohort["pheno_df"], cohort["covar_df"])
-    want = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cpu")
+    want = run_builtin_gwas(
+        *args, settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cpu"})
+    )
     old = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high")
     try:
-        got = run_builtin_gwas(*args, min_maf=0, min_mac=0, device="cuda")
+        got = run_builtin_gwas(
+            *args, settings=gwas_settings({"min_maf": 0, "min_mac": 0, "device": "cuda"})
+        )
     finally:
         torch.set_float32_matmul_precision(old)
     assert_tables_close(got, want, 1e-4)
@@ -315,7 +324,7 @@ def test_ieee_float32_matmul__overrides_a_global_tf32_setting_and_restores_it() 
     old = torch.get_float32_matmul_precision()
     try:
         torch.set_float32_matmul_precision("high")  # TF32 allowed
-        with builtin._ieee_float32_matmul():
+        with ieee_float32_matmul():
             assert not torch.backends.cuda.matmul.allow_tf32
         assert torch.backends.cuda.matmul.allow_tf32
     finally:

@@ -36,18 +36,21 @@ class DistanceClumper:
             if near:
                 near[0]["N_CLUMPED"] += 1
             else:
-                leads.append({"ID": row.ID, "CHR": row.CHR, "POS": row.POS, "P": row.P,
-                              "N_CLUMPED": 0})  # fmt: skip
+                leads.append(
+                    {"ID": row.ID, "CHR": row.CHR, "POS": row.POS, "P": row.P, "N_CLUMPED": 0}
+                )
         return pd.DataFrame(leads)
 
 
 def _sumstats() -> pd.DataFrame:
-    return pd.DataFrame({
-        "CHR": ["1", "1", "1", "1", "2", "2", "3"],
-        "POS": [1_000, 50_000, 9_000_000, 20_000_000, 5_000, 6_000, 7_000],
-        "ID": ["a", "b", "c", "d", "e", "f", "g"],
-        "P": [1e-12, 3e-9, 0.5, 4e-8, 2e-20, 1e-10, 1e-7],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "CHR": ["1", "1", "1", "1", "2", "2", "3"],
+            "POS": [1_000, 50_000, 9_000_000, 20_000_000, 5_000, 6_000, 7_000],
+            "ID": ["a", "b", "c", "d", "e", "f", "g"],
+            "P": [1e-12, 3e-9, 0.5, 4e-8, 2e-20, 1e-10, 1e-7],
+        }
+    )
 
 
 def _bim(ss: pd.DataFrame) -> pd.DataFrame:
@@ -104,20 +107,24 @@ def test_lambda_gc__no_finite_p_raises() -> None:
 
 
 def _panel() -> pd.DataFrame:
-    return pd.DataFrame({
-        "ID": ["p1", "p2", "p3", "p4"],
-        "CHR": ["1", "1", "2", "5"],
-        "POS": [400_000, 10_000_000, 700_000, 1_000],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "ID": ["p1", "p2", "p3", "p4"],
+            "CHR": ["1", "1", "2", "5"],
+            "POS": [400_000, 10_000_000, 700_000, 1_000],
+        }
+    )
 
 
 def _embedding_stats() -> pd.DataFrame:
-    return pd.DataFrame({
-        "CHR": ["1", "1", "1", "2", "2", "1", "2"],
-        "POS": [500_000, 10_400_000, 10_600_000, 300_000, 1_500_000, 400_000, 700_000],
-        "ID": ["s1", "s2", "s3", "s4", "s5", "p1", "p3"],
-        "P": [1e-9, 0.05, 1e-12, 2e-4, 1e-30, 3e-3, 0.2],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "CHR": ["1", "1", "1", "2", "2", "1", "2"],
+            "POS": [500_000, 10_400_000, 10_600_000, 300_000, 1_500_000, 400_000, 700_000],
+            "ID": ["s1", "s2", "s3", "s4", "s5", "p1", "p3"],
+            "P": [1e-9, 0.05, 1e-12, 2e-4, 1e-30, 3e-3, 0.2],
+        }
+    )
 
 
 def test_recovery_table__windows_and_thresholds() -> None:
@@ -155,7 +162,11 @@ def test_recovery_summary__fractions_and_counts() -> None:
     loci = novel_loci(_embedding_stats().iloc[[0, 2]], _panel())
     summary = recovery_summary(table, loci)
     assert summary == {
-        "n_panel": 4, "recovered_gw": 1, "fraction_gw": 0.25,
-        "recovered_bonferroni": 1, "fraction_bonferroni": 0.25,
-        "n_loci": 2, "n_new_loci": 1,
-    }  # fmt: skip
+        "n_panel": 4,
+        "recovered_gw": 1,
+        "fraction_gw": 0.25,
+        "recovered_bonferroni": 1,
+        "fraction_bonferroni": 0.25,
+        "n_loci": 2,
+        "n_new_loci": 1,
+    }

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import ConfigError, InputError
-from gemcont.gwas.plink2 import (
+from gemcont.gwas.engines.plink2 import (
     GLM_COLS,
     ToolError,
     check_effect_allele,
@@ -33,15 +33,43 @@ def fixture_input() -> Path:
 
 def test_glm_command__all_options() -> None:
     cmd = glm_command(
-        "g/b", "p.txt", "o/x", pheno_names=["Y0", "Y1"], covar="c.txt",
-        chrom="7", maf=0.01, mac=20, threads=4, binary="/bin/plink2",
-    )  # fmt: skip
+        "g/b",
+        "p.txt",
+        "o/x",
+        pheno_names=["Y0", "Y1"],
+        covar="c.txt",
+        chrom="7",
+        maf=0.01,
+        mac=20,
+        threads=4,
+        binary="/bin/plink2",
+    )
     assert cmd == [
-        "/bin/plink2", "--bfile", "g/b", "--pheno", "p.txt", "--pheno-name", "Y0,Y1",
-        "--covar", "c.txt", "--covar-variance-standardize",
-        "--glm", "omit-ref", "hide-covar", "cols=" + ",".join(GLM_COLS),
-        "--chr", "7", "--maf", "0.01", "--mac", "20", "--threads", "4", "--out", "o/x",
-    ]  # fmt: skip
+        "/bin/plink2",
+        "--bfile",
+        "g/b",
+        "--pheno",
+        "p.txt",
+        "--pheno-name",
+        "Y0,Y1",
+        "--covar",
+        "c.txt",
+        "--covar-variance-standardize",
+        "--glm",
+        "omit-ref",
+        "hide-covar",
+        "cols=" + ",".join(GLM_COLS),
+        "--chr",
+        "7",
+        "--maf",
+        "0.01",
+        "--mac",
+        "20",
+        "--threads",
+        "4",
+        "--out",
+        "o/x",
+    ]
 
 
 def test_glm_command__col_nums_as_ranges() -> None:
@@ -123,9 +151,13 @@ def test_run_glm__failure_reports_log_tail(fixture_input: Path, tmp_path: Path) 
     bim = read_bim(fixture_input / "example.bim")
     with pytest.raises(ToolError, match="'NOPE' does not appear in header") as err:
         run_glm(
-            fixture_input / "example", fixture_input / "phenotype.txt", tmp_path / "o",
-            ["NOPE"], bim, covar=fixture_input / "covariates.txt",
-        )  # fmt: skip
+            fixture_input / "example",
+            fixture_input / "phenotype.txt",
+            tmp_path / "o",
+            ["NOPE"],
+            bim,
+            covar=fixture_input / "covariates.txt",
+        )
     assert "--pheno-name NOPE" in str(err.value)
 
 

@@ -12,11 +12,12 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.prepare import (
     heldout_embeddings,
     pca_scores,
-    prepare_gwas_inputs,
     prepare_phenotypes,
     rank_inverse_normal,
     read_correlation,
     read_phenotypes,
+    write_correlation,
+    write_phenotypes,
 )
 
 
@@ -100,10 +101,13 @@ def test_heldout_embeddings__rejects_non_finite_values() -> None:
         heldout_embeddings(emb)
 
 
-def test_prepare_gwas_inputs__writes_plink_regenie_phenotype_file(tmp_path) -> None:
+def test_write_phenotypes__plink_regenie_phenotype_file(tmp_path) -> None:
     source = tmp_path / "emb.tsv.gz"
     embeddings().to_csv(source, sep="\t", index=False)
-    pheno_df = prepare_gwas_inputs(source, tmp_path / "pheno.tsv", tmp_path / "R.tsv", 2)
+    emb_df = pd.read_csv(source, sep="\t", dtype={"FID": str, "IID": str, "set": str})
+    pheno_df, corr_df = prepare_phenotypes(emb_df, 2, source)
+    write_phenotypes(pheno_df, tmp_path / "pheno.tsv")
+    write_correlation(corr_df, tmp_path / "R.tsv")
     header = (tmp_path / "pheno.tsv").read_text().splitlines()[0].split()
     assert header == ["FID", "IID", "Y0", "Y1"]
     back = read_phenotypes(tmp_path / "pheno.tsv")

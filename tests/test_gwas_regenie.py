@@ -12,8 +12,8 @@ import pytest
 from scipy.stats import chi2
 
 from gemcont.errors import ConfigError, InputError
-from gemcont.gwas.plink2 import ToolError, run_glm
-from gemcont.gwas.regenie import (
+from gemcont.gwas.engines.plink2 import ToolError, run_glm
+from gemcont.gwas.engines.regenie import (
     read_regenie,
     read_ydict,
     regenie_binary,
@@ -175,10 +175,25 @@ def test_step2_command__matches_fixture_readme_and_logs(fx: Path) -> None:
 def test_step1_command__lowmem_and_threads() -> None:
     cmd = step1_command("b", "p", "o/fit", bsize=1000, lowmem_prefix="o/tmp", threads=8, binary="r")
     assert cmd == [
-        "r", "--step", "1", "--bed", "b", "--phenoFile", "p", "--qt", "--bsize", "1000",
-        "--lowmem", "--lowmem-prefix", "o/tmp", "--use-relative-path", "--threads", "8",
-        "--out", "o/fit",
-    ]  # fmt: skip
+        "r",
+        "--step",
+        "1",
+        "--bed",
+        "b",
+        "--phenoFile",
+        "p",
+        "--qt",
+        "--bsize",
+        "1000",
+        "--lowmem",
+        "--lowmem-prefix",
+        "o/tmp",
+        "--use-relative-path",
+        "--threads",
+        "8",
+        "--out",
+        "o/fit",
+    ]
 
 
 def test_step2_command__per_chromosome() -> None:

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import ConfigError
-from gemcont.gwas.builtin import Residualizer, residual_correlation
 from gemcont.gwas.covariates import (
     Factor,
     gwas_covariates,
@@ -19,14 +18,22 @@ from gemcont.gwas.covariates import (
     parse_term,
     write_covariates,
 )
-from gemcont.gwas.prepare import prepare_phenotypes, read_correlation, write_phenotypes
+from gemcont.gwas.engines.regenie import step1
+from gemcont.gwas.inputs import residual_correlation
+from gemcont.gwas.kernel import Residualizer
+from gemcont.gwas.prepare import (
+    prepare_phenotypes,
+    read_correlation,
+    read_phenotypes,
+    write_correlation,
+    write_phenotypes,
+)
+from gemcont.gwas.settings import CovariateSettings, gwas_settings
 from gemcont.gwas.stage import (
     chrom_sort_key,
     merge_chromosomes,
-    regenie_step1,
     run_chromosome,
     summarise_gwas,
-    write_trait_correlation,
 )
 from gemcont.io.plink import read_bim, write_bed
 from gemcont.panel.clump import clump
@@ -39,6 +46,12 @@ SPEC = {
     "n_pcs": 2,
 }
 CFG = {"min_maf": 0.02, "min_mac": 10, "block_size": 64, "device": "cpu"}
+
+
+def covariate_spec(spec: dict) -> CovariateSettings:
+    """The settings of a partial covariates spec (absent keys: none, no PCs)."""
+    terms, categorical = spec.get("terms", []), spec.get("categorical", [])
+    return CovariateSettings(tuple(terms), tuple(categorical), spec.get("n_pcs", 0))
 
 
 def covariate_table(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -76,11 +89,21 @@ def test_gwas_covariates__design(caplog: pytest.LogCaptureFixture) -> None:
     pcs = cov[["FID", "IID"]].assign(PC1=np.arange(50.0), PC2=1.0 / (1 + np.arange(50)), PC3=0.0)
     spec = {**SPEC, "categorical": ["batch", "site"]}
     with caplog.at_level(logging.INFO):
-        design = gwas_covariates(cov, pcs, spec)
+        design = gwas_covariates(cov, pcs, covariate_spec(spec))
     assert list(design.columns) == [
-        "FID", "IID", "sex", "age", "age_p2", "sex_x_age", "sex_x_age_p2", "height",
-        "batch_B2", "batch_B3", "PC1", "PC2",
-    ]  # fmt: skip
+        "FID",
+        "IID",
+        "sex",
+        "age",
+        "age_p2",
+        "sex_x_age",
+        "sex_x_age_p2",
+        "height",
+        "batch_B2",
+        "batch_B3",
+        "PC1",
+        "PC2",
+    ]
     kept = cov.drop(index=3).reset_index(drop=True)
     assert design["IID"].tolist() == kept["IID"].tolist()
     age_c, sex_c = kept["age"] - kept["age"].mean(), kept["sex"] - kept["sex"].mean()
@@ -94,7 +117,7 @@ def test_gwas_covariates__design(caplog: pytest.LogCaptureFixture) -> None:
 def test_gwas_covariates__centring_keeps_the_model() -> None:
     """Centred derived terms span the same space as the raw ones (hierarchical set)."""
     cov = covariate_table(200, np.random.default_rng(6))
-    design = gwas_covariates(cov, None, {"terms": SPEC["terms"]})
+    design = gwas_covariates(cov, None, covariate_spec({"terms": SPEC["terms"]}))
     sex, age = cov["sex"].to_numpy(), cov["age"].to_numpy()
     raw = np.column_stack([sex, age, age**2, sex * age, sex * age**2, cov["height"]])
     y = np.random.default_rng(7).normal(size=(200, 3))
@@ -111,7 +134,7 @@ def test_missing_marginals() -> None:
 def test_gwas_covariates__constant_dropped(caplog: pytest.LogCaptureFixture) -> None:
     cov = covariate_table(30, np.random.default_rng(2)).assign(one=1.0)
     with caplog.at_level(logging.INFO):
-        design = gwas_covariates(cov, None, {"terms": ["age", "one"]})
+        design = gwas_covariates(cov, None, covariate_spec({"terms": ["age", "one"]}))
     assert list(design.columns) == ["FID", "IID", "age"]
     assert "constant" in caplog.text and "one" in caplog.text
 
@@ -120,7 +143,7 @@ def test_gwas_covariates__categorical_in_product() -> None:
     cov = covariate_table(40, np.random.default_rng(3))
     cov["sex"] = np.where(cov["sex"] == 1, "M", "F")
     spec = {"terms": ["age", "sex*age"], "categorical": ["sex"]}
-    design = gwas_covariates(cov, None, spec)
+    design = gwas_covariates(cov, None, covariate_spec(spec))
     assert list(design.columns) == ["FID", "IID", "age", "sex_M_x_age", "sex_M"]
     age_c = cov["age"] - cov["age"].mean()
     np.testing.assert_allclose(design["sex_M_x_age"], (cov["sex"] == "M") * age_c)
@@ -137,14 +160,14 @@ def test_gwas_covariates__categorical_in_product() -> None:
 def test_gwas_covariates__missing_column_names_key(spec: dict, missing: str) -> None:
     cov = covariate_table(10, np.random.default_rng(4))
     with pytest.raises(ConfigError, match=r"gwas\.covariates") as err:
-        gwas_covariates(cov, None, spec)
+        gwas_covariates(cov, None, covariate_spec(spec))
     assert missing in str(err.value)
 
 
 def test_gwas_covariates__string_column_needs_categorical() -> None:
     cov = covariate_table(10, np.random.default_rng(5))
     with pytest.raises(ConfigError, match=r"batch.*gwas\.covariates\.categorical"):
-        gwas_covariates(cov, None, {"terms": ["batch*age"]})
+        gwas_covariates(cov, None, covariate_spec({"terms": ["batch*age"]}))
 
 
 # --- a small cohort run through the stage ----------------------------------------------
@@ -174,7 +197,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cov = covariate_table(N_PEOPLE, rng)
     pcs = cov[["FID", "IID"]].assign(PC1=rng.normal(size=N_PEOPLE), PC2=rng.normal(size=N_PEOPLE))
     write_bed(root / "g", dosages, cov[["FID", "IID"]], bim)
-    design = gwas_covariates(cov, pcs, SPEC)
+    design = gwas_covariates(cov, pcs, covariate_spec(SPEC))
     covar_path = root / "covar.tsv"
     write_covariates(design, covar_path)
     # embeddings: covariate effects + the causal variants on two latent directions
@@ -193,15 +216,29 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write_phenotypes(pheno_df, pheno_path)
     eaf = dosages[:N_HELDOUT].mean(0) / 2
     maf = np.minimum(eaf, 1 - eaf)
+    corr_path = root / "trait_corr.tsv"
+    write_correlation(residual_correlation(pheno_df, read_phenotypes(covar_path)), corr_path)
     out: dict = {"root": root, "bfile": str(root / "g"), "pheno": pheno_path, "covar": covar_path}
+    out["corr"] = corr_path
     out["kept"] = bim.loc[maf >= CFG["min_maf"], "ID"].tolist()
     for engine in ("builtin", "plink2"):
         for chrom in ("1", "2"):
-            run_chromosome(
-                engine, out["bfile"], pheno_path, covar_path, chrom,
+            outputs = (
                 root / engine / f"chr{chrom}.per_dim.tsv.gz",
-                root / engine / f"chr{chrom}.multi.tsv.gz", CFG, 2, root / engine / "work",
-            )  # fmt: skip
+                root / engine / f"chr{chrom}.multi.tsv.gz",
+            )
+            settings = gwas_settings({**CFG, "engine": engine})
+            run_chromosome(
+                settings,
+                out["bfile"],
+                pheno_path,
+                covar_path,
+                corr_path,
+                chrom,
+                outputs,
+                2,
+                root / engine / "work",
+            )
     return out
 
 
@@ -216,11 +253,32 @@ def read_out(cohort: dict, engine: str, kind: str) -> pd.DataFrame:
 def test_run_chromosome__scheme_and_variant_set(cohort: dict) -> None:
     per_dim, multi = read_out(cohort, "builtin", "per_dim"), read_out(cohort, "builtin", "multi")
     assert list(per_dim.columns) == [
-        "CHR", "POS", "ID", "EA", "OA", "EAF", "N", "BETA", "SE", "P", "LOG10P", "TRAIT",
-    ]  # fmt: skip
+        "CHR",
+        "POS",
+        "ID",
+        "EA",
+        "OA",
+        "EAF",
+        "N",
+        "BETA",
+        "SE",
+        "P",
+        "LOG10P",
+        "TRAIT",
+    ]
     assert list(multi.columns) == [
-        "CHR", "POS", "ID", "EA", "OA", "EAF", "N", "CHISQ", "DF", "P", "LOG10P",
-    ]  # fmt: skip
+        "CHR",
+        "POS",
+        "ID",
+        "EA",
+        "OA",
+        "EAF",
+        "N",
+        "CHISQ",
+        "DF",
+        "P",
+        "LOG10P",
+    ]
     assert (multi["DF"] == 4).all() and (multi["N"] == N_HELDOUT).all()
     assert multi["ID"].tolist() == cohort["kept"]  # .bim order, MAF filter applied
     assert len(cohort["kept"]) < 2 * N_PER_CHROM - 5
@@ -230,11 +288,19 @@ def test_run_chromosome__scheme_and_variant_set(cohort: dict) -> None:
 
 def test_run_chromosome__float32_option_close_to_float64(cohort: dict) -> None:
     root = cohort["root"]
+    outputs = (root / "f32.per_dim.tsv.gz", root / "f32.multi.tsv.gz")
+    settings = gwas_settings({**CFG, "dtype": "float32"})
     run_chromosome(
-        "builtin", cohort["bfile"], cohort["pheno"], cohort["covar"], "1",
-        root / "f32.per_dim.tsv.gz", root / "f32.multi.tsv.gz", {**CFG, "dtype": "float32"}, 2,
+        settings,
+        cohort["bfile"],
+        cohort["pheno"],
+        cohort["covar"],
+        cohort["corr"],
+        "1",
+        outputs,
+        2,
         root / "f32",
-    )  # fmt: skip
+    )
     f32 = pd.read_csv(root / "f32.per_dim.tsv.gz", sep="\t", dtype={"CHR": str})
     f64 = read_out(cohort, "builtin", "per_dim").query("CHR == '1'").reset_index(drop=True)
     assert f32["ID"].tolist() == f64["ID"].tolist()
@@ -280,7 +346,9 @@ def test_engines_agree__multi_trait(cohort: dict) -> None:
 
 
 def test_write_trait_correlation(cohort: dict, tmp_path: Path) -> None:
-    corr = write_trait_correlation(cohort["pheno"], cohort["covar"], tmp_path / "R.tsv")
+    pheno_df, covar_df = read_phenotypes(cohort["pheno"]), read_phenotypes(cohort["covar"])
+    corr = residual_correlation(pheno_df, covar_df)
+    write_correlation(corr, tmp_path / "R.tsv")
     back = read_correlation(tmp_path / "R.tsv")
     np.testing.assert_allclose(back.to_numpy(), corr.to_numpy(), atol=1e-10)
     assert list(back.columns) == ["Y0", "Y1", "Y2", "Y3"]
@@ -303,6 +371,9 @@ def test_chrom_sort_key() -> None:
     assert sorted(chroms, key=chrom_sort_key) == ["1", "2", "10", "23", "X", "Y", "MT"]
 
 
+OUTPUTS = {"loci": "tsv", "recovery": "tsv", "summary": "json"}
+
+
 def test_summarise_gwas__finds_and_recovers_planted_loci(cohort: dict, tmp_path: Path) -> None:
     parts = [cohort["root"] / "builtin" / f"chr{c}.multi.tsv.gz" for c in ("1", "2")]
     merge_chromosomes(parts, tmp_path / "multi.tsv.gz")
@@ -311,11 +382,15 @@ def test_summarise_gwas__finds_and_recovers_planted_loci(cohort: dict, tmp_path:
         EA="A", OA="G", BETA=0.1, SE=0.01, P=1e-9
     )
     panel.to_csv(tmp_path / "panel.tsv", sep="\t", index=False)
+    out = {name: tmp_path / f"{name}.{ext}" for name, ext in OUTPUTS.items()}
     summary = summarise_gwas(
-        tmp_path / "multi.tsv.gz", tmp_path / "panel.tsv", cohort["bfile"],
-        tmp_path / "loci.tsv", tmp_path / "recovery.tsv", tmp_path / "summary.json",
-        {}, clump,
-    )  # fmt: skip
+        tmp_path / "multi.tsv.gz",
+        tmp_path / "panel.tsv",
+        cohort["bfile"],
+        out,
+        gwas_settings(),
+        clump,
+    )
     assert json.loads((tmp_path / "summary.json").read_text()) == pytest.approx(summary)
     assert summary["n_loci"] == 2 and summary["n_new"] == 0
     assert (
@@ -333,20 +408,36 @@ def test_summarise_gwas__finds_and_recovers_planted_loci(cohort: dict, tmp_path:
 
 
 def test_regenie__missing_binary_names_config_key(cohort: dict, tmp_path: Path) -> None:
-    cfg = {"regenie": {"binary": str(tmp_path / "no" / "regenie")}}
+    cfg = gwas_settings(
+        {"engine": "regenie", "regenie": {"binary": str(tmp_path / "no" / "regenie")}}
+    )
     with pytest.raises(ConfigError, match=r"gwas\.regenie\.binary"):
-        regenie_step1(cohort["bfile"], cohort["pheno"], cohort["covar"], tmp_path / "s1", cfg)
+        step1(cohort["bfile"], cohort["pheno"], cohort["covar"], tmp_path / "s1", cfg.regenie)
     with pytest.raises(ConfigError, match=r"gwas\.regenie\.binary"):
         run_chromosome(
-            "regenie", cohort["bfile"], cohort["pheno"], cohort["covar"], "1",
-            tmp_path / "a.tsv.gz", tmp_path / "b.tsv.gz", cfg, 1, tmp_path / "w",
-        )  # fmt: skip
+            cfg,
+            cohort["bfile"],
+            cohort["pheno"],
+            cohort["covar"],
+            cohort["corr"],
+            "1",
+            (tmp_path / "a.tsv.gz", tmp_path / "b.tsv.gz"),
+            1,
+            tmp_path / "w",
+        )
     assert not (tmp_path / "a.tsv.gz").exists()
 
 
 def test_run_chromosome__unknown_engine(cohort: dict, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"gwas\.engine"):
         run_chromosome(
-            "bolt", cohort["bfile"], cohort["pheno"], None, "1",
-            tmp_path / "a.tsv.gz", tmp_path / "b.tsv.gz", {}, 1, tmp_path,
-        )  # fmt: skip
+            gwas_settings({"engine": "bolt"}),
+            cohort["bfile"],
+            cohort["pheno"],
+            None,
+            None,
+            "1",
+            (tmp_path / "a.tsv.gz", tmp_path / "b.tsv.gz"),
+            1,
+            tmp_path,
+        )

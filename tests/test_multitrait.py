@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from gemcont.gwas.builtin import Backend, null_model, scan_block
-from gemcont.gwas.multitrait import chi2_mlog10p, combine_z, lrt_reference
+from gemcont.gwas.kernel import Backend, null_model, scan_block
+from gemcont.gwas.multitrait import combine_z, lrt_reference
+from gemcont.gwas.pvalues import chi2_mlog10p
 
 
 def simulate(n: int = 800, m: int = 200, d: int = 6, seed: int = 3):

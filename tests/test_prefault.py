@@ -1,4 +1,4 @@
-"""Background page faulting of large output arrays (gemcont.prefault)."""
+"""Background page faulting of large output arrays (gemcont.gwas.engines.prefault)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from gemcont.prefault import MIN_BYTES, prefault
+from gemcont.gwas.engines.prefault import MIN_BYTES, prefault
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 KERNEL = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
+from gemcont.gwas.settings import CovariateSettings
 from gemcont.io.ids import KEY, MISSING_TOKENS
 from gemcont.io.tables import write_tsv
 
@@ -80,11 +81,11 @@ def one_hot(values: pd.Series) -> pd.DataFrame:
     """Indicator columns ``<name>_<level>`` for every level but the first (sorted)."""
     levels = sorted(values.astype(str).unique())
     name = str(values.name)
-    return pd.DataFrame(
-        {f"{name}_{SAFE_NAME.sub('_', lvl)}": (values.astype(str) == lvl).astype(np.float64)
-         for lvl in levels[1:]},
-        index=values.index,
-    )  # fmt: skip
+    columns = {
+        f"{name}_{SAFE_NAME.sub('_', lvl)}": (values.astype(str) == lvl).astype(np.float64)
+        for lvl in levels[1:]
+    }
+    return pd.DataFrame(columns, index=values.index)
 
 
 def _factor_columns(
@@ -181,14 +182,10 @@ def _drop_constant(design: pd.DataFrame) -> pd.DataFrame:
 
 
 def gwas_covariates(
-    covariates_df: pd.DataFrame, pcs_df: pd.DataFrame | None, spec: dict
+    covariates_df: pd.DataFrame, pcs_df: pd.DataFrame | None, spec: CovariateSettings
 ) -> pd.DataFrame:
     """FID IID + numeric design columns from ``spec`` (terms, categorical, n_pcs)."""
-    terms = list(spec.get("terms", []))
-    categorical = list(spec.get("categorical", []))
-    n_pcs = int(spec.get("n_pcs", 0))
-    if n_pcs < 0:
-        raise ConfigError(f"{SPEC_KEY}.n_pcs", f"{n_pcs} is negative")
+    terms, categorical, n_pcs = list(spec.terms), list(spec.categorical), spec.n_pcs
     if not set(KEY) <= set(covariates_df.columns):
         raise InputError(None, "covariate table lacks FID/IID columns", "add a FID IID header")
     table = covariates_df.astype({k: str for k in KEY})

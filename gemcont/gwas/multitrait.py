@@ -7,34 +7,14 @@ H0: b = 0, a likelihood-ratio test on D degrees of freedom.
   fits, two Gaussian log-likelihoods); tests hold the fast kernel to it.
 * :func:`combine_z` combines per-dimension z-scores of any engine (PLINK 2, REGENIE)
   with the phenotype correlation matrix R: T = zᵀ R⁻¹ z ~ χ²_D.
+
+Its tail, :func:`gemcont.gwas.pvalues.chi2_mlog10p`, lives with the other p-values.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import chdtrc, gammaln, hyperu
 from scipy.stats import chi2, multivariate_normal
-
-LN10 = float(np.log(10.0))
-# Below this natural-log p-value, scipy's logsf (log of an underflowing sf) is replaced
-# by an exact closed form evaluated in log-space.
-LOG_TAIL_SWITCH = -500.0
-
-
-def chi2_mlog10p(chisq: np.ndarray, df: int) -> np.ndarray:
-    """-log10 of the χ²_df upper tail, accurate far below 1e-308.
-
-    Uses Γ(a, x) = xᵃ e⁻ˣ U(1, 1 + a, x) (Tricomi U) in log-space where scipy's
-    logsf underflows; agrees with mpmath to ~1e-14 relative.
-    """
-    chisq = np.asarray(chisq, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        logp = np.asarray(np.log(chdtrc(df, chisq)))  # -inf where it underflows
-    tail = logp < LOG_TAIL_SWITCH
-    if tail.any():
-        a, x = df / 2.0, chisq[tail] / 2.0
-        logp[tail] = a * np.log(x) - x - gammaln(a) + np.log(hyperu(1.0, 1.0 + a, x))
-    return -logp / LN10
 
 
 def _ols_residuals(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -67,8 +47,8 @@ def combine_z(z: np.ndarray, corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """T = zᵀ R⁻¹ z per variant and its χ²_D p-value.
 
     z: variants x D (BETA/SE, or signed sqrt of a 1-df χ²); corr: D x D.
-    Returns (chisq, p), each of length variants; use :func:`chi2_mlog10p` when p
-    may underflow.
+    Returns (chisq, p), each of length variants; use
+    :func:`gemcont.gwas.pvalues.chi2_mlog10p` when p may underflow.
     """
     z = np.atleast_2d(np.asarray(z, dtype=np.float64))
     corr = np.asarray(corr, dtype=np.float64)

@@ -120,17 +120,3 @@ def write_correlation(corr_df: pd.DataFrame, path: str | Path) -> None:
 def read_correlation(path: str | Path) -> pd.DataFrame:
     """Read R written by :func:`write_correlation` (square, rows named)."""
     return pd.read_csv(path, sep="\t", index_col="PHENO")
-
-
-def prepare_gwas_inputs(
-    embeddings: str | Path,
-    pheno_out: str | Path,
-    corr_out: str | Path,
-    n_components: int | None,
-) -> pd.DataFrame:
-    """File wrapper: embeddings TSV(.gz) -> phenotype file + correlation matrix."""
-    emb_df = pd.read_csv(embeddings, sep="\t", dtype={"FID": str, "IID": str, SET_COLUMN: str})
-    pheno_df, corr_df = prepare_phenotypes(emb_df, n_components, embeddings)
-    write_phenotypes(pheno_df, pheno_out)
-    write_correlation(corr_df, corr_out)
-    return pheno_df

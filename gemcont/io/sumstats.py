@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri_exp
 
 from gemcont.errors import InputError
+from gemcont.gwas.pvalues import LN10
 from gemcont.io.tables import write_tsv
+
+if TYPE_CHECKING:
+    from gemcont.gwas.engines.builtin import BuiltinScan
 
 VARIANT_COLUMNS = ["CHR", "POS", "ID", "EA", "OA", "EAF", "N"]
 SINGLE_TRAIT_COLUMNS = [*VARIANT_COLUMNS, "BETA", "SE", "P"]
 MULTI_TRAIT_COLUMNS = [*VARIANT_COLUMNS, "CHISQ", "DF", "P"]
+# the GWAS stage's files: per dimension (long, one trait after the other) and multi-trait
+TRAIT_COLUMN = "TRAIT"
+PER_DIM_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P", TRAIT_COLUMN]
+MULTI_COLUMNS = [*MULTI_TRAIT_COLUMNS, "LOG10P"]
 
 
 def write_sumstats(
@@ -257,3 +266,59 @@ def read_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
         )
     df.attrs = {"source": str(path), "n_read": len(raw), "dropped": dropped, "notes": notes}
     return df
+
+
+# ---------------------------------------------------------------------------
+# The GWAS stage's own files
+# ---------------------------------------------------------------------------
+
+
+def read_multi_trait(path: str | Path) -> pd.DataFrame:
+    """A multi-trait sumstats file of the GWAS stage (one chromosome or merged)."""
+    return pd.read_csv(path, sep="\t", dtype={"CHR": str, "ID": str, "EA": str, "OA": str})
+
+
+def builtin_frames(scan: BuiltinScan) -> tuple[Iterator[pd.DataFrame], pd.DataFrame]:
+    """The built-in scan's kept variants in this scheme: per-dimension rows one trait at
+    a time (each frame made when asked for, so that writing never holds variants x D
+    rows) and the multi-trait table.
+
+    String columns by ``take`` on the .bim's own arrays (no re-parsing of millions of
+    strings), shared by every frame; statistics as float64 columns.
+    """
+    bim, names, keep = scan.bim, scan.names, scan.keep
+    every = bool(keep.all())
+
+    def select(values: np.ndarray) -> np.ndarray:
+        return values if every else values[keep]
+
+    def kept(values: np.ndarray) -> np.ndarray:  # statistics, as float64
+        return select(values).astype(np.float64, copy=False)
+
+    rows = select(scan.rows)
+    columns = {"CHR": "CHR", "POS": "POS", "ID": "ID", "EA": "A1", "OA": "A2"}
+    variants = {name: bim[col].array.take(rows) for name, col in columns.items()}
+    variants.update(EAF=kept(scan.eaf), N=select(scan.n_obs))
+    chisq_mlog10p = kept(scan.chisq_mlog10p)
+    multi_df = pd.DataFrame(variants, copy=False).assign(
+        CHISQ=kept(scan.chisq),
+        DF=len(names),
+        P=np.exp(-LN10 * chisq_mlog10p),
+        LOG10P=chisq_mlog10p,
+    )
+
+    def per_trait() -> Iterator[pd.DataFrame]:
+        for j, name in enumerate(names):
+            mlog10p = kept(scan.mlog10p[:, j])
+            stats = {"BETA": kept(scan.beta[:, j]), "SE": kept(scan.se[:, j])}
+            stats.update(P=np.exp(-LN10 * mlog10p), LOG10P=mlog10p, TRAIT=name)
+            yield pd.DataFrame({**variants, **stats}, copy=False)
+
+    return per_trait(), multi_df
+
+
+def builtin_tables(scan: BuiltinScan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-dimension (long, trait-major: all variants of the first trait, then the next)
+    and multi-trait tables: :func:`builtin_frames` with the trait frames concatenated."""
+    per_trait, multi_df = builtin_frames(scan)
+    return pd.concat(list(per_trait), ignore_index=True), multi_df

@@ -138,9 +138,10 @@ def _split_header(path: Path) -> tuple[bytes, int]:
     header = inflate.decompress(probe)
     if not inflate.eof or header.count(b"\n") != 1 or not header.endswith(b"\n"):
         raise InputError(
-            path, "is not a gzipped table with its header in a gzip member of its own",
+            path,
+            "is not a gzipped table with its header in a gzip member of its own",
             "rerun the rule that wrote it (tables from older gemcont versions differ)",
-        )  # fmt: skip
+        )
     return header, len(probe) - len(inflate.unused_data)
 
 

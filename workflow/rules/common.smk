@@ -1,9 +1,5 @@
-import functools
-
 from gemcont.config import load_config
-from gemcont.gwas.builtin import DEFAULT_BLOCK_SIZE
 from gemcont.gwas.inputs import covariate_columns
-from gemcont.io.plink import count_chromosomes
 
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -22,47 +18,11 @@ BED = multiext(BFILE, ".bed", ".bim", ".fam")
 STORE = f"results/phenotypes/{DATA['modality']}"
 
 
-@functools.cache
-def cohort_size():
-    """People in the cohort: simulated size, or the .fam line count (for resources)."""
-    if config["simulate"]["enabled"]:
-        return config["simulate"]["n_people"]
-    with open(f"{BFILE}.fam") as fam:
-        return sum(1 for _ in fam)
-
-
 def simulated_variants():
     """Variants per simulated chromosome (chromosomes 1..n_chromosomes, evenly)."""
     g = config["simulate"]["genotypes"]
     per_chromosome = int(g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"])
     return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
-
-
-@functools.cache
-def chromosome_variants():
-    """Variants per chromosome in .bim order: simulated, or counted in the cohort .bim
-    (one column read, once per run)."""
-    if config["simulate"]["enabled"]:
-        return simulated_variants()
-    return count_chromosomes(f"{BFILE}.bim")
-
-
-def gwas_chromosomes():
-    """Chromosomes scanned: configured, or every one of the cohort (or simulation)."""
-    return config["gwas"]["chromosomes"] or list(chromosome_variants())
-
-
-def gwas_mem_mb(chrom):
-    """gwas_chromosome's memory: genotype blocks (N x block), the chromosome's .bim rows
-    as a table (~165 bytes a variant, measured; only those lines are parsed) and its
-    results (3 x 8 bytes a variant and dimension; D = gwas.n_components, else
-    train.dim)."""
-    variants = chromosome_variants().get(str(chrom), 0)
-    dims = config["gwas"]["n_components"] or config["train"]["dim"]
-    blocks = (
-        40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
-    )
-    return int(1000 + (blocks + 165 * variants + 24 * variants * dims) / 10**6)
 
 
 TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]

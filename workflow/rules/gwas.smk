@@ -1,4 +1,45 @@
+import functools
+
+from gemcont.gwas.engines.builtin import DEFAULT_BLOCK_SIZE
+from gemcont.io.plink import count_chromosomes
+
 GWAS = "results/gwas/{method}/split_{split}"
+
+
+@functools.cache
+def cohort_size():
+    """People in the cohort: simulated size, or the .fam line count (for resources)."""
+    if config["simulate"]["enabled"]:
+        return config["simulate"]["n_people"]
+    with open(f"{BFILE}.fam") as fam:
+        return sum(1 for _ in fam)
+
+
+@functools.cache
+def chromosome_variants():
+    """Variants per chromosome in .bim order: simulated, or counted in the cohort .bim
+    (one column read, once per run)."""
+    if config["simulate"]["enabled"]:
+        return simulated_variants()
+    return count_chromosomes(f"{BFILE}.bim")
+
+
+def gwas_chromosomes():
+    """Chromosomes scanned: configured, or every one of the cohort (or simulation)."""
+    return config["gwas"]["chromosomes"] or list(chromosome_variants())
+
+
+def gwas_mem_mb(chrom):
+    """gwas_chromosome's memory: genotype blocks (N x block), the chromosome's .bim rows
+    as a table (~165 bytes a variant, measured; only those lines are parsed) and its
+    results (3 x 8 bytes a variant and dimension; D = gwas.n_components, else
+    train.dim)."""
+    variants = chromosome_variants().get(str(chrom), 0)
+    dims = config["gwas"]["n_components"] or config["train"]["dim"]
+    blocks = (
+        40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
+    )
+    return int(1000 + (blocks + 165 * variants + 24 * variants * dims) / 10**6)
 
 
 rule prepare_gwas:
@@ -13,11 +54,12 @@ rule prepare_gwas:
         corr=f"{GWAS}/trait_corr.tsv",
     log:
         "logs/gwas/{method}/split_{split}/prepare.log",
+    benchmark:
+        "logs/benchmarks/gwas/{method}/split_{split}/prepare.tsv"
     conda:
         "../../envs/gemcont.yaml"
     params:
-        covariates=config["gwas"]["covariates"],
-        n_components=config["gwas"]["n_components"],
+        gwas=config["gwas"],
     script:
         "../../scripts/prepare_gwas.py"
 
@@ -32,7 +74,7 @@ rule regenie_step1:
     log:
         "logs/gwas/{method}/split_{split}/regenie_step1.log",
     benchmark:
-        "benchmarks/out/gwas/{method}/split_{split}/regenie_step1.tsv"
+        "logs/benchmarks/gwas/{method}/split_{split}/regenie_step1.tsv"
     conda:
         "../../envs/regenie.yaml"
     threads: 2
@@ -47,6 +89,7 @@ rule gwas_chromosome:
         bed=BED,
         pheno=rules.prepare_gwas.output.pheno,
         covar=rules.prepare_gwas.output.covar,
+        corr=rules.prepare_gwas.output.corr,
         pred=lambda wc: (
             rules.regenie_step1.output.pred.format(**wc)
             if config["gwas"]["engine"] == "regenie"
@@ -58,7 +101,7 @@ rule gwas_chromosome:
     log:
         "logs/gwas/{method}/split_{split}/chr{chrom}.log",
     benchmark:
-        "benchmarks/out/gwas/{method}/split_{split}/chr{chrom}.tsv"
+        "logs/benchmarks/gwas/{method}/split_{split}/chr{chrom}.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -88,6 +131,8 @@ rule merge_gwas:
         multi=f"{GWAS}/multitrait.tsv.gz",
     log:
         "logs/gwas/{method}/split_{split}/merge.log",
+    benchmark:
+        "logs/benchmarks/gwas/{method}/split_{split}/merge.tsv"
     conda:
         "../../envs/gemcont.yaml"
     script:
@@ -105,6 +150,8 @@ rule summarise_gwas:
         summary=f"{GWAS}/summary.json",
     log:
         "logs/gwas/{method}/split_{split}/summarise.log",
+    benchmark:
+        "logs/benchmarks/gwas/{method}/split_{split}/summarise.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -137,6 +184,8 @@ rule plot_gwas:
         qq_pdf=f"{GWAS}/qq.pdf",
     log:
         "logs/gwas/{method}/split_{split}/plot.log",
+    benchmark:
+        "logs/benchmarks/gwas/{method}/split_{split}/plot.tsv"
     conda:
         "../../envs/gemcont.yaml"
     script:

@@ -22,8 +22,10 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
-from gemcont.io.plink import COUNTED_ALLELE
-from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
+from gemcont.gwas.pvalues import t_mlog10p_per_dof
+from gemcont.gwas.settings import Plink2Settings
+from gemcont.io.plink import COUNTED_ALLELE, read_bim_chromosome
+from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 
 GLM_COLS = ("chrom", "pos", "ref", "alt", "a1freq", "test", "nobs", "beta", "se", "tz", "p")
 GLM_RENAME = {
@@ -39,7 +41,6 @@ GLM_RENAME = {
     "P": "P",
 }
 GLM_REQUIRED = [*GLM_RENAME, "REF", "ALT", "TEST"]
-TRAIT_COLUMN = "TRAIT"
 LOG_TAIL_LINES = 25
 
 
@@ -197,3 +198,25 @@ def run_glm(
         check_effect_allele(df, bim, path)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def per_dim_chromosome(
+    bfile: str,
+    pheno_path: str | Path,
+    covar_path: str | Path | None,
+    chrom: str,
+    traits: list[str],
+    n_covariates: int,
+    settings: Plink2Settings,
+    threads: int | None,
+    workdir: Path,
+) -> pd.DataFrame:
+    """plink2 --glm for all traits of one chromosome: long sumstats with LOG10P from T
+    (no underflow), rows of every trait in .bim order."""
+    bim, _, _ = read_bim_chromosome(f"{bfile}.bim", chrom)
+    out = workdir / f"plink2_chr{chrom}"
+    options = {"covar": covar_path, "chrom": chrom, "threads": threads}
+    df = run_glm(bfile, pheno_path, out, traits, bim, binary=settings.binary, **options)
+    dof = (df["N"] - n_covariates - 2).to_numpy(np.float64)  # plink2 --glm: N - c - 2
+    df["LOG10P"] = t_mlog10p_per_dof(df["T"].to_numpy(np.float64), dof)
+    return df.drop(columns="T")

@@ -14,10 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from gemcont.errors import InputError
-from gemcont.gwas.plink2 import TRAIT_COLUMN, check_effect_allele, find_binary, run_tool
-from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
+from gemcont.gwas.engines.plink2 import check_effect_allele, find_binary, run_tool
+from gemcont.gwas.prepare import phenotype_names, read_phenotypes
+from gemcont.gwas.settings import RegenieSettings
+from gemcont.io.plink import read_bim_chromosome
+from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 
 REGENIE_RENAME = {
     "CHROM": "CHR",
@@ -177,3 +181,65 @@ def read_regenie(
     if bim is not None:
         check_effect_allele(df, bim, path)
     return df
+
+
+def per_dim_chromosome(
+    bfile: str,
+    pheno_path: str | Path,
+    covar_path: str | Path | None,
+    chrom: str,
+    traits: list[str],
+    settings: RegenieSettings,
+    threads: int | None,
+    workdir: Path,
+    pred: str | Path | None,
+) -> pd.DataFrame:
+    """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred)."""
+    exe = regenie_binary(settings.binary)
+    bim, _, _ = read_bim_chromosome(f"{bfile}.bim", chrom)
+    out = workdir / f"regenie_chr{chrom}"
+    cmd = step2_command(
+        bfile,
+        pheno_path,
+        out,
+        pred=pred,
+        covar_file=covar_path,
+        pheno_cols=traits,
+        chrom=chrom,
+        bsize=settings.step2_bsize,
+        threads=threads,
+        binary=exe,
+    )
+    run_regenie(cmd, out)
+    paths = step2_outputs(out, traits)
+    pairs = tqdm(zip(paths, traits, strict=True), total=len(traits), desc="read")
+    return pd.concat([read_regenie(path, trait, bim) for path, trait in pairs], ignore_index=True)
+
+
+def step1(
+    bfile: str | Path,
+    pheno_path: str | Path,
+    covar_path: str | Path | None,
+    out_prefix: str | Path,
+    settings: RegenieSettings,
+    threads: int | None = None,
+) -> Path:
+    """REGENIE step 1 (all traits at once) -> ``<out_prefix>_pred.list``.
+
+    Raises ConfigError naming ``gwas.regenie.binary`` when regenie is not found.
+    """
+    exe = regenie_binary(settings.binary)
+    traits = phenotype_names(read_phenotypes(pheno_path))
+    cmd = step1_command(
+        bfile,
+        pheno_path,
+        out_prefix,
+        covar_file=covar_path,
+        pheno_cols=traits,
+        bsize=settings.step1_bsize,
+        lowmem_prefix=f"{out_prefix}_tmp" if settings.lowmem else None,
+        threads=threads,
+        binary=exe,
+    )
+    run_regenie(cmd, out_prefix)
+    return Path(f"{out_prefix}_pred.list")

@@ -1,0 +1,135 @@
+"""The built-in GWAS engine: all embedding dimensions of one chromosome (or all) in one
+streaming scan of the .bed, with the kernel of :mod:`gemcont.gwas.kernel`.
+
+Two block pipelines, both reading one block ahead in a background thread: numpy on the
+CPU (:mod:`~gemcont.gwas.engines.numpy_engine`) and torch on CUDA
+(:mod:`~gemcont.gwas.engines.torch_engine`). The statistics land in result arrays
+(one row per scanned variant) whose pages fault in meanwhile; the sumstats tables are
+made from them by :func:`gemcont.io.sumstats.builtin_frames`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from gemcont.devices import resolve_device
+from gemcont.gwas.engines.numpy_engine import NumpyEngine
+from gemcont.gwas.engines.streaming import ScanResults, drive
+from gemcont.gwas.engines.torch_engine import TorchEngine
+from gemcont.gwas.inputs import align_samples
+from gemcont.gwas.kernel import Backend, backend_for, null_model
+from gemcont.gwas.prepare import phenotype_names
+from gemcont.gwas.settings import GwasSettings
+from gemcont.io.plink import Genotypes
+from gemcont.io.sumstats import builtin_tables
+
+log = logging.getLogger(__name__)
+
+# variants per block when not configured. CPU: products run at full GEMM speed from
+# ~512 columns, and smaller blocks need fewer fresh pages (host memory about
+# N x block x 18 bytes: two int8 and two float64 blocks), so a first scan is faster
+# (benchmarks/README.md). CUDA: larger blocks amortise each block's launches and
+# synchronisations.
+DEFAULT_BLOCK_SIZE = {"cpu": 512, "cuda": 2048}
+
+
+@dataclass(frozen=True)
+class BuiltinScan:
+    """What :func:`scan_builtin_gwas` found, one row per scanned variant, before tables."""
+
+    bim: pd.DataFrame
+    names: list[str]  # the D phenotypes
+    rows: np.ndarray  # scanned .bim rows
+    keep: np.ndarray  # passes MAF/MAC, not collinear (other rows: undefined values)
+    n_obs: np.ndarray
+    eaf: np.ndarray
+    beta: np.ndarray  # rows x D, in the scan dtype (float32 or float64)
+    se: np.ndarray  # rows x D
+    mlog10p: np.ndarray  # rows x D
+    chisq: np.ndarray
+    chisq_mlog10p: np.ndarray
+    seconds: dict[str, float]  # setup (inputs, null model), blocks (the scan), phases
+
+
+def settings_backend(settings: GwasSettings) -> Backend:
+    """The backend of ``gwas.device`` and ``gwas.dtype`` (auto: the device's default).
+
+    float64 on the CPU equals float64 OLS to ~1e-12; float32 (the CUDA default) is
+    ~1e-6 relative and ~1.7x faster on the CPU; the sumstats keep 6 digits either way.
+    """
+    device = resolve_device(settings.device, "gwas.device")
+    return backend_for(device, None if settings.dtype == "auto" else settings.dtype)
+
+
+def scan_builtin_gwas(
+    bfile: str,
+    pheno_df: pd.DataFrame,
+    covar_df: pd.DataFrame | None,
+    settings: GwasSettings,
+    chrom: str | None = None,
+    threads: int | None = None,
+    backend: Backend | None = None,
+) -> BuiltinScan:
+    """The statistics of :func:`run_builtin_gwas` as arrays (no tables yet).
+
+    pheno_df: FID IID Y0..; covar_df: FID IID covariates (None: intercept only).
+    settings: min_maf, min_mac, block_size (None: :data:`DEFAULT_BLOCK_SIZE` of the
+    device), device and dtype. backend: overrides device/dtype, e.g.
+    ``Backend(use_torch=True, dtype="float32")`` runs the CUDA pipeline on the CPU.
+    """
+    backend = backend or settings_backend(settings)
+    block_size = settings.block_size or DEFAULT_BLOCK_SIZE[backend.device]
+    start = time.perf_counter()
+    with Genotypes(bfile, threads, chrom) as genotypes, threadpool_limits(threads):
+        rows = np.arange(genotypes.n_variants)  # of the chromosome's .bim rows, or all
+        names = phenotype_names(pheno_df)
+        results = ScanResults(  # faults in meanwhile
+            rows.size, len(names), backend.dtype, settings.min_maf, settings.min_mac
+        )
+        samples, y, covariates = align_samples(genotypes.fam, pheno_df, covar_df)
+        model = null_model(y, covariates, backend)
+        everyone = np.array_equal(samples, np.arange(genotypes.n_samples))
+        pick = None if everyone else samples  # read_int8's fast path decodes everyone
+        blocks = [rows[i : i + block_size] for i in range(0, rows.size, block_size)]
+        kind = TorchEngine if backend.use_torch else NumpyEngine
+        engine = kind(genotypes, blocks, pick, model, backend, results)
+        setup = time.perf_counter()
+        sizes = drive(engine, blocks, results.seconds)
+        for _ in tqdm(sizes, total=len(blocks), unit="block", desc="builtin GWAS"):
+            pass
+        results.close()
+        seconds = {"setup": setup - start, "blocks": time.perf_counter() - setup}
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in results.seconds.items())
+        log.info(
+            "builtin GWAS: %d variants in %.1f s (+ %.1f s setup) on %s; %s",
+            rows.size,
+            seconds["blocks"],
+            seconds["setup"],
+            backend,
+            phases,
+        )
+        seconds.update(results.seconds)
+    return BuiltinScan(
+        bim=genotypes.bim,
+        names=names,
+        rows=rows,
+        keep=results.keep,
+        n_obs=results.n_obs,
+        eaf=results.eaf,
+        **results.arrays,
+        seconds=seconds,
+    )
+
+
+def run_builtin_gwas(*args: object, **kwargs: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-dimension (long, column TRAIT) and multi-trait sumstats for one chromosome or
+    all: :func:`gemcont.io.sumstats.builtin_tables` of :func:`scan_builtin_gwas` (same
+    arguments)."""
+    return builtin_tables(scan_builtin_gwas(*args, **kwargs))

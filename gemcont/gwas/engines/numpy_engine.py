@@ -1,0 +1,92 @@
+"""The built-in scan's numpy pipeline (CPU; float64 by default, float32 on request).
+
+Counts from the .bed bytes, int8 decoding (:meth:`Genotypes.read_int8`) and conversion
+to float into reused buffers, one block ahead in a background thread; then the product
+and the statistics in float64 (cache-sized slices, :func:`numpy_stats_into`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gemcont.gwas.engines.streaming import ScanResults
+from gemcont.gwas.kernel import (
+    COLLINEAR_TOL,
+    AlleleCounts,
+    Backend,
+    NullModel,
+    centre_impute,
+    counts_from_codes,
+    numpy_stats_into,
+    to_numpy64,
+)
+from gemcont.io.plink import Genotypes, code_counts, selection_bits
+
+
+class NumpyEngine:
+    """Blocks of .bim rows scored with numpy into ``results`` (see
+    :class:`gemcont.gwas.engines.streaming.Engine`).
+
+    samples: .fam rows analysed, ascending (None: everyone).
+    """
+
+    def __init__(
+        self,
+        genotypes: Genotypes,
+        blocks: list[np.ndarray],
+        samples: np.ndarray | None,
+        model: NullModel,
+        backend: Backend,
+        results: ScanResults,
+    ) -> None:
+        self.genotypes, self.blocks, self.samples = genotypes, blocks, samples
+        self.model, self.backend, self.results = model, backend, results
+        self.n = genotypes.n_samples if samples is None else samples.size
+        self.selected = selection_bits(genotypes.n_samples, samples)
+        shape = (max(b.size for b in blocks), self.n)
+        self.codes = [np.empty(shape, np.int8) for _ in range(2)]  # variants x samples
+        self.floats = [np.empty(shape, backend.dtype) for _ in range(2)]
+        self.tol = COLLINEAR_TOL[backend.dtype]
+
+    def __enter__(self) -> NumpyEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def load(self, i: int) -> tuple[np.ndarray, AlleleCounts]:
+        """Block i as centred (float32) or plain (float64) imputed dosages, samples x
+        variants in a reused buffer, and its counts (with exact css)."""
+        rows, slot, n = self.blocks[i], i % 2, self.n
+        with self.results.seconds.phase("reading and decoding"):
+            packed = self.genotypes.read_packed(rows)
+            counts = counts_from_codes(*code_counts(packed, self.selected), n)
+            codes = self.codes[slot][: rows.size]
+            dosages = self.genotypes.read_int8(rows, self.samples, out=codes)
+            g = centre_impute(
+                dosages,
+                2.0 * counts.eaf,
+                self.backend.dtype,
+                self.floats[slot][: rows.size].T,
+                counts.n_obs < n,
+                centre=self.backend.dtype != "float64",
+            )
+        return g, counts
+
+    def score(self, loaded: tuple[np.ndarray, AlleleCounts], i: int, lo: int) -> tuple:
+        """The block's product and statistics into rows lo.. of the results."""
+        g, counts = loaded
+        model = self.model
+        with self.results.seconds.phase("statistics"):
+            product = to_numpy64(g.T @ model.basis)  # the one big product
+            dof = model.residualizer.dof
+            arrays = self.results.arrays
+            numpy_stats_into(arrays, lo, product, counts.css, model.yty, model.c_inv, dof, self.tol)
+        return lo, counts
+
+    def finish(self, scored: tuple[int, AlleleCounts]) -> int:
+        """Exact tails, counts and filters of the scored block's rows."""
+        lo, counts = scored
+        with self.results.seconds.phase("statistics"):
+            self.results.store(lo, counts, self.model.residualizer.dof)
+        return counts.n_obs.size
