@@ -48,34 +48,3 @@ def gwas_files():
         split=SPLITS,
         name=["summary.json", "manhattan.png", "sumstats.tsv.gz"],
     )
-
-
-def report_inputs(wildcards):
-    """Named inputs of the HTML report (truth and QC images only for the simulation)."""
-    methods = config["methods"]
-    first = methods[0] if "gemcont" not in methods else "gemcont"
-    inputs = {
-        "metrics": "results/evaluation/metrics.tsv",
-        "comparison": "results/evaluation/comparison.tsv",
-        "splits": "results/splits/splits.tsv",
-        "dropped": "results/splits/dropped.tsv",
-        "panel": "results/panel/panel.tsv",
-        "coverage": "results/panel/coverage.tsv",
-        "phenotype_exclusions": f"{STORE}/exclusions.tsv",
-        "features_report": "results/features/features_report.tsv",
-        "loci": f"results/gwas/{first}/split_0/loci.tsv",
-        "methods_figure": "results/figures/methods.png",
-        "training_figure": "results/figures/training_curves.png",
-        "pca_figure": "results/figures/embedding_pca.png",
-        "violin_figure": "results/figures/marker_violin.png",
-        "manhattan": expand("results/gwas/{m}/split_0/manhattan.png", m=methods),
-        "qq": expand("results/gwas/{m}/split_0/qq.png", m=methods),
-    }
-    if config["simulate"]["enabled"]:
-        inputs["truth_summary"] = f"{SIM}/truth/summary.json"
-        inputs["qc_images"] = [f"{SIM}/qc/flow_volume_curves.png"] + (
-            [f"{SIM}/qc/fundus_contact_sheet.png"]
-            if config["simulate"]["fundus"]["enabled"]
-            else []
-        )
-    return inputs
