@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from .conftest import REPO, SMALL_SIMULATION, merged
 from .tiny_backbone import TinyViT
@@ -120,7 +122,10 @@ def test_workflow__slurm_profiles_parse_and_request_gpus(tmp_path, profile, gpu_
     assert gpu_request in train and "slurm_partition=<gpu-partition>" in train
 
 
-def test_workflow__tiny_config_runs_to_the_report(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The whole workflow on a tiny config, run once: its folder and the snakemake run."""
+    tmp_path = tmp_path_factory.mktemp("tiny_run")
     weights = tmp_path / "tiny_vit.pth"
     torch.save({"model": TinyViT().state_dict()}, weights)
     backbone = {"path": str(weights), "arch": f"{TINY_BACKBONE}:tiny_vit", "options": {}}
@@ -147,7 +152,11 @@ def test_workflow__tiny_config_runs_to_the_report(tmp_path):
             }
         )
     )
-    result = snakemake("--cores", "2", "--directory", str(tmp_path), configs=(tiny,))
+    return tmp_path, snakemake("--cores", "2", "--directory", str(tmp_path), configs=(tiny,))
+
+
+def test_workflow__tiny_config_runs_to_the_report(tiny_run):
+    tmp_path, result = tiny_run
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     html = (tmp_path / "results" / "report" / "index.html").read_text()
     assert "GEMCONT" in html and "Clinical marker" in html and "Frozen FM" in html
@@ -162,3 +171,27 @@ def test_workflow__tiny_config_runs_to_the_report(tmp_path):
     assert not [k for k in saved if ".backbone." in k]  # read from train.backbone.path
     dropped = (tmp_path / "results" / "splits" / "dropped.tsv").read_text()
     assert "no blow recorded" in dropped or "missing value" in dropped
+
+
+def test_workflow__screenshot_of_the_tiny_report(tiny_run, tmp_path):
+    """scripts/screenshot_report.sh renders the tiny run's report in headless Chromium:
+    a PNG of the requested size showing the page (text and figures), not a blank one."""
+    run_dir, result = tiny_run
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    report, png = run_dir / "results" / "report" / "index.html", tmp_path / "report.png"
+    shot = subprocess.run(
+        [str(REPO / "scripts" / "screenshot_report.sh"), str(report), str(png), "3000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shot.returncode == 0, shot.stdout + shot.stderr
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == (1400, 3000)
+        grey = np.asarray(image.convert("L"), dtype=np.int16)
+    background = np.bincount(grey.ravel()).argmax()
+    assert (np.abs(grey - background) > 40).mean() > 0.01  # text, tables, figures drawn
+    top = grey[:150]  # the title and the navigation links
+    assert (top < 100).mean() > 0.005
+    rows = (np.abs(grey - background) > 40).any(axis=1)
+    assert rows[: len(rows) // 2].mean() > 0.2 and rows[len(rows) // 2 :].mean() > 0.2
