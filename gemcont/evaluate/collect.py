@@ -20,6 +20,7 @@ from gemcont.evaluate.compare import delong_test
 from gemcont.evaluate.risk import OUTCOMES, risk_prediction
 from gemcont.evaluate.truth import gwas_truth, latent_r2
 from gemcont.io.ids import KEY
+from gemcont.io.embeddings import read_embeddings
 from gemcont.io.tables import write_tsv
 
 LABELS = {"disease_at_assessment": "assessment", "incident_5y": "incident_5y"}
@@ -122,7 +123,7 @@ def evaluate_run(
     (power). Out-of-fold risk scores go to ``scores_out`` (columns :data:`SCORE_COLUMNS`).
     """
     seed = seed + split
-    emb = read_table(embeddings)
+    emb = read_embeddings(embeddings)
     covs = read_table(covariates) if covariates is not None else None
     values, scores = risk_metrics(emb, read_table(disease), covs, seed, settings)
     if latent_traits is not None:

@@ -19,6 +19,7 @@ from PIL import Image
 
 from gemcont.io.ids import join_summary
 from gemcont.io.panel import read_panel
+from gemcont.io.splits import read_splits
 from gemcont.plots.figures import method_label, metric_summary, ordered_methods
 from gemcont.report.cells import (
     MISSING,
@@ -131,7 +132,7 @@ def split_counts(splits: pd.DataFrame) -> pd.DataFrame:
 
 def cohort_section(inputs: ReportInputs) -> Section:
     """People per join step, the reasons they were dropped, the splits, QC exclusions."""
-    splits = read_tsv(inputs.splits)
+    splits = read_splits(inputs.splits)
     dropped = read_tsv(inputs.dropped)
     parts = [f"<p><strong>{len(splits):,}</strong> people in the analysed cohort.</p>"]
     if dropped.empty:

@@ -14,6 +14,7 @@ from gemcont.evaluate.collect import (
     write_metrics,
     write_summary,
 )
+from gemcont.io.embeddings import read_embeddings
 from gemcont.io.tables import write_tsv
 from gemcont.plots.figures import (
     fig_embedding_pca,
@@ -58,7 +59,7 @@ def figures(
     """Fig. 3/4-style method comparison, training curves, embedding PCA and marker violins."""
     fig_methods(read_table(metrics), out["methods"].with_suffix(""))
     fig_training_curves(training, out["training"].with_suffix(""))
-    emb, dis = read_table(embeddings), read_table(disease)
+    emb, dis = read_embeddings(embeddings), read_table(disease)
     fig_embedding_pca(emb, dis, out["pca"].with_suffix(""))
     fig_marker_violin(emb, dis, read_table(marker), marker_column, out["violin"].with_suffix(""))
 
