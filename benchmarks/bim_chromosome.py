@@ -84,8 +84,10 @@ def main() -> None:
         size = path.stat().st_size / 1e6
     table = pd.DataFrame(rows).groupby("read", sort=False).median().reset_index()
     table["whole/this"] = table["seconds"].iloc[0] / table["seconds"]
-    print(f"\n.bim of {args.variants:,} variants ({size:,.0f} MB), {args.chromosomes} "
-          f"chromosomes; chromosome {args.chrom}; median of {args.repeats}")  # fmt: skip
+    print(
+        f"\n.bim of {args.variants:,} variants ({size:,.0f} MB), {args.chromosomes} "
+        f"chromosomes; chromosome {args.chrom}; median of {args.repeats}"
+    )
     print(table.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
 
 

@@ -7,7 +7,7 @@
 # see benchmarks/measured/). Every section runs under its own time limit and writes
 # its table as it goes, so a cut-off run still reports what finished.
 set -uo pipefail
-out=${1:-benchmarks/out/gpu}
+out=${1:-results/benchmarks/gpu}
 shift || true
 sections=${*:-gwas vit fig2}
 mkdir -p "$out"

@@ -50,12 +50,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from synthetic_bed import simulate_bed  # noqa: E402
 
-from gemcont.gwas.builtin import (  # noqa: E402
+from gemcont.gwas.engines.builtin import (  # noqa: E402
     DEFAULT_BLOCK_SIZE,
-    Backend,
-    builtin_frames,
+    run_builtin_gwas,
     scan_builtin_gwas,
 )
+from gemcont.gwas.kernel import Backend  # noqa: E402
+from gemcont.gwas.settings import gwas_settings  # noqa: E402
+from gemcont.io.sumstats import builtin_frames  # noqa: E402
 
 GLM_COLS = "chrom,pos,ref,alt,a1freq,nobs,beta,se,tz,p"
 
@@ -80,10 +82,10 @@ def time_builtin(
     """Seconds of run_builtin_gwas over every variant (no MAF filter), by stage, and the
     CPU seconds of this process (all threads) meanwhile."""
     cpu, start = time.process_time(), time.perf_counter()
+    settings = gwas_settings({"min_maf": 0.0, "min_mac": 0, "block_size": block_size})
     scan = scan_builtin_gwas(
-        str(bfile), pheno_df, covar_df, chrom, 0.0, 0, block_size, threads=threads,
-        backend=backend,
-    )  # fmt: skip
+        str(bfile), pheno_df, covar_df, settings, chrom, threads=threads, backend=backend
+    )
     scanned = time.perf_counter()
     if tables:
         per_trait, _ = builtin_frames(scan)
@@ -105,11 +107,25 @@ def time_builtin(
 def time_plink2(out: Path, dims: int, threads: int) -> tuple[float, float]:
     """Seconds and CPU seconds for one plink2 --glm call on the first ``dims`` phenotypes."""
     cmd = [
-        "plink2", "--bfile", str(out / "geno"), "--pheno", str(out / "pheno.tsv"),
-        "--pheno-col-nums", f"3-{dims + 2}", "--covar", str(out / "covar.tsv"),
-        "--covar-variance-standardize", "--glm", "omit-ref", "hide-covar", f"cols={GLM_COLS}",
-        "--threads", str(threads), "--out", str(out / f"plink2_k{dims}"),
-    ]  # fmt: skip
+        "plink2",
+        "--bfile",
+        str(out / "geno"),
+        "--pheno",
+        str(out / "pheno.tsv"),
+        "--pheno-col-nums",
+        f"3-{dims + 2}",
+        "--covar",
+        str(out / "covar.tsv"),
+        "--covar-variance-standardize",
+        "--glm",
+        "omit-ref",
+        "hide-covar",
+        f"cols={GLM_COLS}",
+        "--threads",
+        str(threads),
+        "--out",
+        str(out / f"plink2_k{dims}"),
+    ]
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -230,8 +246,11 @@ def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.D
         for n_threads in threads:
             genotypes.threads = n_threads
             seconds = _time_blocks(m, block, lambda r: genotypes.read_packed(r, out=host.numpy()))
-            rows.append(_ceiling(f"page cache -> {target}, pread, {n_threads} threads",
-                                 seconds, m, block, width))  # fmt: skip
+            rows.append(
+                _ceiling(
+                    f"page cache -> {target}, pread, {n_threads} threads", seconds, m, block, width
+                )
+            )
         with ThreadPoolExecutor(max(threads)) as pool:
             for n_threads in threads:  # the alternative: copies out of the memory map
                 edges = np.linspace(0, block, n_threads + 1).astype(int)
@@ -243,8 +262,15 @@ def io_ceilings(bfile: str, block: int, threads: list[int], device: str) -> pd.D
                     list(pool.map(lambda p: np.copyto(out[p], mapped[p]), pieces))
 
                 seconds = _time_blocks(m, block, copy)
-                rows.append(_ceiling(f"page cache -> {target}, mmap copy, {n_threads} threads",
-                                     seconds, m, block, width))  # fmt: skip
+                rows.append(
+                    _ceiling(
+                        f"page cache -> {target}, mmap copy, {n_threads} threads",
+                        seconds,
+                        m,
+                        block,
+                        width,
+                    )
+                )
         if pinned:
             dev = torch.empty_like(host, device="cuda")
             dev.copy_(host, non_blocking=True)
@@ -273,8 +299,6 @@ def _ceiling(copy: str, seconds: float, m: int, block: int, width: int) -> dict:
 
 def gpu_suite(args: argparse.Namespace, out: Path) -> None:
     """The CUDA pipeline at N = 100,000, k = 256: parity check, then throughput."""
-    from gemcont.gwas.builtin import run_builtin_gwas
-
     if args.dry_run:
         device, name = "cpu", "CPU (dry run: the torch pipeline on the CPU)"
     else:
@@ -290,16 +314,21 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
     )
     print(f"device: {name}; {sizes}", flush=True)
     start = time.perf_counter()
-    common = (bfile, pheno_df, covar_df, "1", 0.0, 0)
+    filters = {"min_maf": 0.0, "min_mac": 0}
     # CPU blocks of 1024: its buffers take N x block x 18 bytes (1.8 GB here)
-    cpu = run_builtin_gwas(*common, min(args.block_size, 1024), "cpu", args.threads)
-    device_res = run_builtin_gwas(*common, args.block_size, threads=args.threads, backend=backend)
+    on_cpu = gwas_settings({**filters, "block_size": min(args.block_size, 1024), "device": "cpu"})
+    on_device = gwas_settings({**filters, "block_size": args.block_size})
+    common = (bfile, pheno_df, covar_df)
+    cpu = run_builtin_gwas(*common, on_cpu, "1", args.threads)
+    device_res = run_builtin_gwas(*common, on_device, "1", args.threads, backend=backend)
     gaps = compare(cpu, device_res)
     ok = (
-        gaps["max |dBETA|/SE"] < 1e-3 and gaps["max rel dSE"] < 1e-4
-        and gaps["max |dLOG10P|"] < 1e-3 and gaps["max rel dCHISQ"] < 1e-4
+        gaps["max |dBETA|/SE"] < 1e-3
+        and gaps["max rel dSE"] < 1e-4
+        and gaps["max |dLOG10P|"] < 1e-3
+        and gaps["max rel dCHISQ"] < 1e-4
         and gaps["EAF, N equal"]
-    )  # fmt: skip
+    )
     summary = ", ".join(
         f"{k} {v:.2e}" if k != "EAF, N equal" else f"{k} {v}" for k, v in gaps.items()
     )
@@ -328,8 +357,10 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
     threads = sorted({1, 4, args.threads})
     ceilings = pd.concat([memory, io_ceilings(bfile, args.block_size, threads, device)])
     t = time_builtin(bfile, pheno_df, covar_df, args.threads, args.block_size, backend, "1")
-    print(f"\n{name}\n{sizes}, float32 products, {os.cpu_count()} CPUs; "
-          "target >= 700,000 variants/s end to end")  # fmt: skip
+    print(
+        f"\n{name}\n{sizes}, float32 products, {os.cpu_count()} CPUs; "
+        "target >= 700,000 variants/s end to end"
+    )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
     print(
         "\nseconds per phase of the blocks (main thread: waiting for reads, queueing device "
@@ -340,9 +371,11 @@ def gpu_suite(args: argparse.Namespace, out: Path) -> None:
         "\neach copy alone (results: the whole scan's, first thing in the process; .bed: by block)"
     )
     print(ceilings.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
-    print(f"with tables, chromosome 1 only ({check} variants x {args.dims[0]} = "
-          f"{check * args.dims[0]:,} rows): {t['seconds']:.2f} s = setup {t['setup']:.2f} "
-          f"+ blocks {t['scan'] - t['setup']:.2f} + tables {t['tables']:.2f}")  # fmt: skip
+    print(
+        f"with tables, chromosome 1 only ({check} variants x {args.dims[0]} = "
+        f"{check * args.dims[0]:,} rows): {t['seconds']:.2f} s = setup {t['setup']:.2f} "
+        f"+ blocks {t['scan'] - t['setup']:.2f} + tables {t['tables']:.2f}"
+    )
     if not ok:
         sys.exit(1)
 
@@ -354,8 +387,9 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[16, 128, 256])
     parser.add_argument("--covariates", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"],
-                        default=["float64", "float32"])  # fmt: skip
+    parser.add_argument(
+        "--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"]
+    )
     parser.add_argument("--block-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=1, help="median over this many runs")
     parser.add_argument("--skip-plink2", action="store_true")

@@ -20,24 +20,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gemcont.gwas.builtin import BuiltinScan, builtin_tables
+from gemcont.gwas.engines.builtin import BuiltinScan
 from gemcont.gwas.stage import merge_chromosomes
+from gemcont.io.sumstats import builtin_tables
 from gemcont.io.tables import write_tsv
 
 
 def per_dim_table(m: int, d: int, chrom: str, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     bim = pd.DataFrame(
-        {"CHR": chrom, "ID": [f"rs{chrom}_{i}" for i in range(m)], "CM": 0.0,
-         "POS": np.arange(m) + 1, "A1": rng.choice(list("ACGT"), m),
-         "A2": rng.choice(list("ACGT"), m)}
-    )  # fmt: skip
+        {
+            "CHR": chrom,
+            "ID": [f"rs{chrom}_{i}" for i in range(m)],
+            "CM": 0.0,
+            "POS": np.arange(m) + 1,
+            "A1": rng.choice(list("ACGT"), m),
+            "A2": rng.choice(list("ACGT"), m),
+        }
+    )
     t = rng.normal(size=(m, d))
     scan = BuiltinScan(
-        bim, [f"Y{i}" for i in range(d)], np.arange(m), np.ones(m, bool), np.full(m, 20_000),
-        rng.uniform(0.01, 0.99, m), 0.01 * t, np.full((m, d), 0.01), np.abs(t),
-        (t * t).sum(1), np.abs(t[:, 0]), {},
-    )  # fmt: skip
+        bim,
+        [f"Y{i}" for i in range(d)],
+        np.arange(m),
+        np.ones(m, bool),
+        np.full(m, 20_000),
+        rng.uniform(0.01, 0.99, m),
+        0.01 * t,
+        np.full((m, d), 0.01),
+        np.abs(t),
+        (t * t).sum(1),
+        np.abs(t[:, 0]),
+        {},
+    )
     return builtin_tables(scan)[0]
 
 
@@ -99,14 +114,19 @@ def main() -> None:
             "merge, gemcont merge_chromosomes": (root / "ours.tsv.gz").stat().st_size,
         }
     table = pd.DataFrame(
-        {"step": list(seconds), "seconds": list(seconds.values()),
-         "rows/s": [rows / s for s in seconds.values()],
-         "MB": [size[k] / 1e6 for k in seconds]}
-    )  # fmt: skip
+        {
+            "step": list(seconds),
+            "seconds": list(seconds.values()),
+            "rows/s": [rows / s for s in seconds.values()],
+            "MB": [size[k] / 1e6 for k in seconds],
+        }
+    )
     table["x peer"] = table["seconds"].shift(1) / table["seconds"]
     table.loc[[0, 2], "x peer"] = np.nan
-    print(f"{rows:,} rows ({args.chromosomes} chromosomes x {args.variants:,} variants x "
-          f"{args.dims} dimensions); merged text identical: {same}")  # fmt: skip
+    print(
+        f"{rows:,} rows ({args.chromosomes} chromosomes x {args.variants:,} variants x "
+        f"{args.dims} dimensions); merged text identical: {same}"
+    )
     print(table.to_string(index=False, float_format=lambda x: f"{x:,.2f}", na_rep=""))
 
 
