@@ -1,13 +1,11 @@
-def phenotype_source():
-    """The raw phenotype file of the configured modality."""
-    if DATA["modality"] == "fundus":
-        return DATA["fundus_manifest"]
-    return DATA["spirometry_table"]
-
-
 rule build_phenotype_store:
     input:
-        source=phenotype_source(),
+        # the raw phenotype file of the configured modality
+        source=(
+            DATA["fundus_manifest"]
+            if DATA["modality"] == "fundus"
+            else DATA["spirometry_table"]
+        ),
         fam=f"{BFILE}.fam",
     output:
         images=f"{STORE}/images.npy",
