@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from gemcont.errors import InputError
 from gemcont.parallel import pool_context
+from gemcont.simulate.people import require_columns
 
 EYES: tuple[str, str] = ("left", "right")
 JPEG_QUALITY = 92
@@ -371,13 +372,7 @@ def _person_task(
 
 
 def _validate_people(people: pd.DataFrame) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in people.columns]
-    if missing:
-        raise InputError(
-            None,
-            f"people table lacks column(s) {missing}",
-            f"provide columns {list(REQUIRED_COLUMNS)}",
-        )
+    require_columns(people, REQUIRED_COLUMNS)
     iids = people["IID"].astype(str)
     dup = iids[iids.duplicated()]
     if len(dup):

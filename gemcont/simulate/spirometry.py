@@ -41,6 +41,7 @@ from gemcont.io.spirometry import (
     format_blow,
     read_3066_table,
 )
+from gemcont.simulate.people import require_columns
 
 BLOW_COLUMNS = ["3066-0.0", "3066-0.1", "3066-0.2"]
 PEOPLE_COLUMNS = ["FID", "IID", "age", "sex", "height", "latent_0", "latent_1", "latent_2"]
@@ -263,13 +264,7 @@ def simulate_blow(
 
 
 def _check_people(people: pd.DataFrame) -> None:
-    missing = [c for c in PEOPLE_COLUMNS if c not in people.columns]
-    if missing:
-        raise InputError(
-            None,
-            f"people table lacks columns {missing}",
-            f"provide columns {', '.join(PEOPLE_COLUMNS)}",
-        )
+    require_columns(people, PEOPLE_COLUMNS)
     bad_sex = ~people["sex"].isin([0, 1])
     if bad_sex.any():
         iid = people.loc[bad_sex, "IID"].iloc[0]
