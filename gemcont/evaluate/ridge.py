@@ -40,7 +40,8 @@ def ridge_r2(
     The model of :func:`latent_r2` (standardised features, intercept, the ridge penalty of
     each target chosen by exact leave-one-out error within the training folds), computed
     from one eigendecomposition of XᵀX per fold instead of sklearn's per-penalty work:
-    the same predictions, several times faster for many samples (e.g. 100k x 256).
+    the same predictions, with the cost of one decomposition instead of one solve per
+    penalty (benchmarks/README.md, Evaluation).
     """
     y2 = np.asarray(y, np.float64).reshape(len(y), -1)
     x = np.asarray(x, np.float64)
