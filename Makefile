@@ -17,6 +17,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(STAMP) tools
 
+# plink2, plink1.9 and Chromium (which renders the report in tests/test_workflow.py);
+# apt waits for the dpkg lock when another install runs.
 tools:
 	@scripts/install_tools.sh
 
