@@ -1,45 +1,7 @@
-import functools
+include: "gwas_common.smk"
 
-from gemcont.gwas.engines.builtin import DEFAULT_BLOCK_SIZE
-from gemcont.io.plink import count_chromosomes
 
 GWAS = "results/gwas/{method}/split_{split}"
-
-
-@functools.cache
-def cohort_size():
-    """People in the cohort: simulated size, or the .fam line count (for resources)."""
-    if config["simulate"]["enabled"]:
-        return config["simulate"]["n_people"]
-    with open(f"{BFILE}.fam") as fam:
-        return sum(1 for _ in fam)
-
-
-@functools.cache
-def chromosome_variants():
-    """Variants per chromosome in .bim order: simulated, or counted in the cohort .bim
-    (one column read, once per run)."""
-    if config["simulate"]["enabled"]:
-        return simulated_variants()
-    return count_chromosomes(f"{BFILE}.bim")
-
-
-def gwas_chromosomes():
-    """Chromosomes scanned: configured, or every one of the cohort (or simulation)."""
-    return config["gwas"]["chromosomes"] or list(chromosome_variants())
-
-
-def gwas_mem_mb(chrom):
-    """gwas_chromosome's memory: genotype blocks (N x block), the chromosome's .bim rows
-    as a table (~165 bytes a variant, measured; only those lines are parsed) and its
-    results (3 x 8 bytes a variant and dimension; D = gwas.n_components, else
-    train.dim)."""
-    variants = chromosome_variants().get(str(chrom), 0)
-    dims = config["gwas"]["n_components"] or config["train"]["dim"]
-    blocks = (
-        40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
-    )
-    return int(1000 + (blocks + 165 * variants + 24 * variants * dims) / 10**6)
 
 
 rule prepare_gwas:
