@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import InputError
-from gemcont.gwas.builtin import run_builtin_gwas
+from gemcont.gwas.engines.builtin import run_builtin_gwas
+from gemcont.gwas.settings import gwas_settings
 from gemcont.io.bim_lines import chromosome_lines
+from gemcont.io.ids import KEY
 from gemcont.io.plink import (
     MISSING_INT8,
     Genotypes,
@@ -204,5 +206,7 @@ def test_genotypes_of_one_chromosome__read_the_same_dosages(tmp_path: Path) -> N
         with pytest.raises(IndexError):
             chr2.read_int8(np.array([rows.size]))
     with pytest.raises(InputError, match="no variants on chromosome '3'"):
-        pheno = whole.fam[["FID", "IID"]].assign(Y0=np.arange(41.0))
-        run_builtin_gwas(str(tmp_path / "g"), pheno, None, chrom="3", device="cpu")
+        pheno = whole.fam[KEY].assign(Y0=np.arange(41.0))
+        run_builtin_gwas(
+            str(tmp_path / "g"), pheno, None, gwas_settings({"device": "cpu"}), chrom="3"
+        )

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -254,14 +255,19 @@ class Genotypes:
                     raise InputError(bed, "unexpected end of file", "regenerate the fileset")
                 done += got
 
-        threads = min(self.threads or os.cpu_count() or 1, len(pieces))
+        self._each(pread, pieces)
+        return out
+
+    def _each(self, task: Callable[[Any], None], items: Sequence[Any]) -> None:
+        """``task`` on every item, on up to ``threads`` threads (numpy and pread release
+        the GIL)."""
+        threads = min(self.threads or os.cpu_count() or 1, len(items))
         if threads > 1:
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(pread, pieces))
+                list(pool.map(task, items))
         else:
-            for lo in pieces:
-                pread(lo)
-        return out
+            for item in items:
+                task(item)
 
     @cached_property
     def _fd(self) -> int:
@@ -312,13 +318,7 @@ class Genotypes:
         def decode(dest: np.ndarray) -> None:
             self._decode(variants[dest], dest, samples, out)
 
-        threads = min(self.threads or os.cpu_count() or 1, len(chunks))
-        if threads > 1:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(decode, chunks))
-        else:
-            for dest in chunks:
-                decode(dest)
+        self._each(decode, chunks)
         return out.T
 
     def _decode(
