@@ -8,8 +8,10 @@ defaults live in the schema only (:mod:`gemcont.settings`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -105,43 +107,26 @@ class TrainConfig:
     progress: bool
 
 
+def _view(cls: type[T], settings: TrainSettings, **given: Any) -> T:
+    """``cls`` with ``given`` values and every other field taken from ``settings``."""
+    taken = {f.name: getattr(settings, f.name) for f in fields(cls) if f.name not in given}
+    return cls(**taken, **given)
+
+
 def model_config(settings: TrainSettings, modality: str, supervised_loss: str) -> ModelConfig:
     """The model view of ``settings`` for items of ``modality``; no backbone width yet
     (the stage measures it when a frozen backbone is used)."""
-    return ModelConfig(
-        encoder=settings.encoder,
+    return _view(
+        ModelConfig,
+        settings,
         modality=modality,
-        dim=settings.dim,
-        latent=settings.latent,
-        temperature=settings.temperature,
-        init_noise=settings.init_noise,
-        genetic_mlp=settings.genetic_mlp,
-        scarf_p=settings.scarf_p,
-        simclr_temperature=settings.simclr_temperature,
         supervised_loss=supervised_loss,
         backbone_features=None,
         backbone_mean=tuple(settings.backbone.mean),
         backbone_std=tuple(settings.backbone.std),
-        width=settings.width,
     )
 
 
 def loop_config(settings: TrainSettings) -> TrainConfig:
     """The training-loop view of ``settings``."""
-    return TrainConfig(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        weight_decay=settings.weight_decay,
-        warmup_epochs=settings.warmup_epochs,
-        seed=settings.seed,
-        device=settings.device,
-        amp=settings.amp,
-        channels_last=settings.channels_last,
-        compile=settings.compile,
-        patience=settings.patience,
-        num_workers=settings.num_workers,
-        val_fraction=settings.val_fraction,
-        on_device_max_gb=settings.on_device_max_gb,
-        progress=settings.progress,
-    )
+    return _view(TrainConfig, settings)
