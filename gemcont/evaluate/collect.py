@@ -19,8 +19,8 @@ import pandas as pd
 from gemcont.evaluate.compare import delong_test
 from gemcont.evaluate.risk import OUTCOMES, risk_prediction
 from gemcont.evaluate.truth import gwas_truth, latent_r2
-from gemcont.io.ids import KEY
 from gemcont.io.embeddings import read_embeddings
+from gemcont.io.ids import KEY
 from gemcont.io.tables import write_tsv
 
 LABELS = {"disease_at_assessment": "assessment", "incident_5y": "incident_5y"}
