@@ -29,7 +29,8 @@ from gemcont.gwas.multitrait import combine_z
 from gemcont.gwas.prepare import prepare_phenotypes, read_phenotypes, write_phenotypes
 from gemcont.gwas.pvalues import t_mlog10p
 from gemcont.gwas.settings import gwas_settings
-from gemcont.io.plink import MISSING_INT8, read_bim, write_bed
+from gemcont.io.bed_codes import MISSING_INT8
+from gemcont.io.plink import read_bim, write_bed
 from gemcont.io.sumstats import MULTI_TRAIT_COLUMNS, SINGLE_TRAIT_COLUMNS, builtin_frames
 
 N_PEOPLE, N_HELDOUT, N_VARIANTS, D = 2000, 1500, 300, 8

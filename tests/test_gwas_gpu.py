@@ -20,14 +20,14 @@ from gemcont.gwas.engines.torch_engine import DENSE_FRACTION, ieee_float32_matmu
 from gemcont.gwas.kernel import Backend
 from gemcont.gwas.settings import gwas_settings
 from gemcont.io import plink
-from gemcont.io.plink import (
-    Genotypes,
+from gemcont.io.bed_codes import (
+    MISSING_INT8,
     code_counts,
     code_counts_torch,
     decode_bed_torch,
     selection_bits,
-    write_bed,
 )
+from gemcont.io.plink import Genotypes, write_bed
 from gemcont.io.sumstats import builtin_tables
 
 torch = pytest.importorskip("torch")
@@ -150,7 +150,7 @@ def test_decode_bed_torch__equals_the_numpy_decoder(cohort, device) -> None:
         rows = np.arange(N_VARIANTS)
         int8 = genotypes.read_int8(rows)  # samples x variants
         packed = torch.from_numpy(np.array(genotypes.read_packed(rows))).to(device)
-    expected = np.where(int8 == plink.MISSING_INT8, np.nan, int8)
+    expected = np.where(int8 == MISSING_INT8, np.nan, int8)
     np.testing.assert_array_equal(decode_bed_torch(packed, N_PEOPLE).cpu().numpy().T, expected)
     np.testing.assert_array_equal(expected, cohort["g"])
 

@@ -13,10 +13,10 @@ import pytest
 from gemcont.errors import InputError
 from gemcont.gwas.engines.builtin import run_builtin_gwas
 from gemcont.gwas.settings import gwas_settings
+from gemcont.io.bed_codes import MISSING_INT8
 from gemcont.io.bim_lines import chromosome_lines
 from gemcont.io.ids import KEY
 from gemcont.io.plink import (
-    MISSING_INT8,
     Genotypes,
     bed_paths,
     check_bed_size,

@@ -45,7 +45,8 @@ from gemcont.rotation.jobs import (
     sweep_points,
 )
 from gemcont.rotation.run import run_point
-from gemcont.rotation.settings import read_rotation_settings, rotation_settings
+from gemcont.rotation.score import score_embedding
+from gemcont.rotation.settings import Evaluate, read_rotation_settings, rotation_settings
 from gemcont.rotation.tables import METRIC_COLUMNS, collect, write_rows
 
 from .conftest import REPO
@@ -229,9 +230,28 @@ def test_run_point__tiny_point_yields_every_metric(tmp_path):
     assert row["alpha_max"] == 20.0 and row["n_train"] == 256 and row["method"] == method
     for key in ("r2", "r2_genetic", "recovery", "null_lambda"):
         assert np.isfinite(row[key]), key
-    assert 0 <= row["recovery"] <= 1 and row["null_fp"] >= 0
     assert (tmp_path / method / "training.tsv").exists()
     assert not (tmp_path / method / "checkpoint.pt").exists()
+
+
+def test_score_embedding__exact_recovery_and_false_positives():
+    """Three causal variants drive the embedding, a fourth has no effect and a 'null'
+    variant does: recovery is exactly 3/4 and null_fp exactly 1 (p-values far from the
+    threshold, so the counts cannot depend on noise)."""
+    rng = np.random.default_rng(7)
+    n, d = 3000, 4
+    geno = rng.binomial(2, 0.4, (n, 12)).astype(np.float64)
+    causal = np.zeros(12, bool)
+    causal[:4] = True
+    emb = rng.normal(size=(n, d))
+    emb[:, 0] += geno[:, 0] + geno[:, 1]
+    emb[:, 1] += geno[:, 2] - geno[:, 1]
+    emb[:, 2] += 0.8 * geno[:, 6]  # a null variant with an effect: one false positive
+    z = emb[:, 0] + rng.normal(size=n)
+    settings = Evaluate(n_components=None, p_threshold=5e-8, r2_folds=3)
+    row = score_embedding(emb, z, z, geno, causal, settings, seed=0)
+    assert row["recovery"] == 0.75 and row["recovery_bonferroni"] == 0.75
+    assert row["null_fp"] == 1
 
 
 def test_cli__runs_without_snakemake_bed_reader_jsonschema_or_sklearn(tmp_path):

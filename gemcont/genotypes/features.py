@@ -17,8 +17,9 @@ import pandas as pd
 import scipy.linalg
 
 from gemcont.io.atomic import atomic_open
+from gemcont.io.bed_codes import MISSING_INT8
 from gemcont.io.ids import KEY
-from gemcont.io.plink import MISSING_INT8, Genotypes
+from gemcont.io.plink import Genotypes
 from gemcont.io.tables import write_tsv
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from gemcont.errors import InputError
 from gemcont.gwas.pvalues import LN10, chi2_mlog10p, fill_exact, hill_log_p
-from gemcont.io.plink import MISSING_INT8
+from gemcont.io.bed_codes import MISSING_INT8
 
 Array = Any  # np.ndarray or torch.Tensor; the kernel is written for both
 # residual / centred genotype sum of squares at or below this: collinear with the

@@ -9,8 +9,7 @@ Besides bed-reader (needed only by :meth:`Genotypes.read`), two readers work fro
 the raw bytes with numpy alone: :meth:`Genotypes.read_int8` (int8 dosages) and
 :meth:`Genotypes.read_packed` (the .bed bytes themselves, e.g. into pinned memory for
 a GPU). What is computed on those bytes (genotype counts by popcount, the torch
-decoders) lives in :mod:`gemcont.io.bed_codes`; its public names are importable
-from here too.
+decoders) lives in :mod:`gemcont.io.bed_codes`.
 """
 
 from __future__ import annotations
@@ -28,18 +27,12 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
-from gemcont.io.bed_codes import (  # the byte arithmetic, importable beside the reader
+from gemcont.io.bed_codes import (
     BED_MAGIC,
     BYTE_TO_A1,
     check_index,
     pack_bed,
 )
-from gemcont.io.bed_codes import MISSING_INT8 as MISSING_INT8
-from gemcont.io.bed_codes import code_counts as code_counts
-from gemcont.io.bed_codes import code_counts_torch as code_counts_torch
-from gemcont.io.bed_codes import decode_bed_torch as decode_bed_torch
-from gemcont.io.bed_codes import selection_bits as selection_bits
-from gemcont.io.bed_codes import unpack_bed_torch as unpack_bed_torch
 from gemcont.io.bim_lines import chromosome_lines
 from gemcont.io.ids import KEY
 

@@ -28,7 +28,7 @@ def embedding_gwas(
     """Multi-trait -log10 P per variant of the test embedding (samples x D) on ``geno``
     (samples x M): PCA to ``n_components``, rank-inverse-normal, built-in engine
     (intercept only; NaN for monomorphic variants)."""
-    from gemcont.gwas.builtin import Backend, null_model, scan_block
+    from gemcont.gwas.kernel import Backend, null_model, scan_block
     from gemcont.gwas.prepare import pca_scores, rank_inverse_normal
 
     y = rank_inverse_normal(pca_scores(emb.astype(np.float64), n_components))

@@ -20,7 +20,8 @@ from gemcont.gwas.kernel import (
     numpy_stats_into,
     to_numpy64,
 )
-from gemcont.io.plink import Genotypes, code_counts, selection_bits
+from gemcont.io.bed_codes import code_counts, selection_bits
+from gemcont.io.plink import Genotypes
 
 
 class NumpyEngine:

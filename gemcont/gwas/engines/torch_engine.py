@@ -27,7 +27,8 @@ from gemcont.gwas.kernel import (
     centred_sum_of_squares,
     counts_from_codes,
 )
-from gemcont.io.plink import Genotypes, code_counts_torch, selection_bits, unpack_bed_torch
+from gemcont.io.bed_codes import code_counts_torch, selection_bits, unpack_bed_torch
+from gemcont.io.plink import Genotypes
 
 # decode every .fam sample (zero basis rows for the others) when at least this fraction
 # is analysed, else decode all and gather the analysed ones
