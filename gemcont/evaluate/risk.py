@@ -17,7 +17,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gemcont.io.embeddings import SET_COLUMN, dimension_columns
 from gemcont.io.ids import KEY
+from gemcont.io.splits import HELDOUT
 
 OUTCOMES = ("disease_at_assessment", "incident_5y")
 CATEGORICAL = ("batch", "centre")
@@ -28,14 +30,9 @@ def keyed(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(FID=df["FID"].astype(str), IID=df["IID"].astype(str))
 
 
-def embedding_columns(emb_df: pd.DataFrame) -> list[str]:
-    """The embedding dimensions e_0 .. e_{D-1}, in order."""
-    return [c for c in emb_df.columns if c.startswith("e_")]
-
-
 def heldout(emb_df: pd.DataFrame) -> pd.DataFrame:
     """The held-out people's embeddings (training-split rows dropped)."""
-    return keyed(emb_df.loc[emb_df["set"] == "heldout"])
+    return keyed(emb_df.loc[emb_df[SET_COLUMN] == HELDOUT])
 
 
 def outcome_cohort(emb_df: pd.DataFrame, disease_df: pd.DataFrame, outcome: str) -> pd.DataFrame:
@@ -114,7 +111,7 @@ def risk_prediction(
     Returns ``outcome, n, n_cases, auc, auprc`` and ``scores`` (FID IID y score).
     """
     cohort = outcome_cohort(emb_df, disease_df, outcome)
-    features = cohort[KEY + embedding_columns(cohort)]
+    features = cohort[KEY + dimension_columns(cohort)]
     if covariates_df is not None:
         features = features.merge(covariate_matrix(cohort, covariates_df), on=KEY, how="inner")
         cohort = cohort.merge(features[KEY], on=KEY, how="inner")

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from gemcont.evaluate.ridge import ALPHAS, ridge_r2
-from gemcont.evaluate.risk import embedding_columns, heldout, keyed
+from gemcont.evaluate.risk import heldout, keyed
+from gemcont.io.embeddings import dimension_columns
 from gemcont.io.ids import KEY
 
 
@@ -33,7 +34,7 @@ def latent_r2(
     columns = latent_columns(n_latent)
     data = heldout(emb_df).merge(keyed(latent_df)[KEY + columns], on=KEY, how="inner")
     data = data.sort_values(KEY).reset_index(drop=True)
-    x = data[embedding_columns(data)].to_numpy(float)
+    x = data[dimension_columns(data)].to_numpy(float)
     y = data[columns].to_numpy(float)
     r2 = ridge_r2(x, y, seed, n_folds, alphas)
     return dict(zip(columns, map(float, r2), strict=True))

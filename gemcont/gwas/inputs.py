@@ -20,9 +20,7 @@ from gemcont.gwas.covariates import (
 )
 from gemcont.gwas.kernel import Residualizer
 from gemcont.gwas.prepare import (
-    ID_COLUMNS,
     PHENO_FLOAT_FORMAT,
-    SET_COLUMN,
     phenotype_names,
     prepare_phenotypes,
     read_phenotypes,
@@ -30,6 +28,7 @@ from gemcont.gwas.prepare import (
     write_phenotypes,
 )
 from gemcont.gwas.settings import CovariateSettings
+from gemcont.io.embeddings import read_embeddings
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.plink import read_fam
 from gemcont.settings import build
@@ -48,8 +47,8 @@ def complete_cases(
     names = phenotype_names(pheno_df)
     table, covar_names = pheno_df, []
     if covar_df is not None:
-        covar_names = [c for c in covar_df.columns if c not in ID_COLUMNS]
-        table = table.merge(covar_df, on=ID_COLUMNS)
+        covar_names = [c for c in covar_df.columns if c not in KEY]
+        table = table.merge(covar_df, on=KEY)
     values = table[names + covar_names]
     text = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
     if text:  # parsed column by column only where needed
@@ -63,7 +62,7 @@ def complete_cases(
     )
     values = values[complete]
     return (
-        table.loc[complete, ID_COLUMNS].reset_index(drop=True),
+        table.loc[complete, KEY].reset_index(drop=True),
         values[names].to_numpy(np.float64),
         values[covar_names].to_numpy(np.float64).reshape(len(values), len(covar_names)),
     )
@@ -77,8 +76,8 @@ def align_samples(
     Returns (fam row indices ascending, y samples x D, covariates samples x c).
     """
     ids, y, covariates = complete_cases(pheno_df, covar_df)
-    fam_rows = fam[ID_COLUMNS].assign(_row=np.arange(len(fam)))
-    rows = ids.merge(fam_rows, on=ID_COLUMNS, how="left")["_row"].to_numpy(np.float64)
+    fam_rows = fam[KEY].assign(_row=np.arange(len(fam)))
+    rows = ids.merge(fam_rows, on=KEY, how="left")["_row"].to_numpy(np.float64)
     in_fam = np.flatnonzero(~np.isnan(rows))
     log.info("GWAS samples: %d without genotypes dropped", len(rows) - len(in_fam))
     pick = in_fam[np.argsort(rows[in_fam], kind="stable")]
@@ -136,8 +135,7 @@ def build_gwas_inputs(
 ) -> None:
     """Write pheno.tsv (held-out people, PCA + rank-INT), covar.tsv and trait_corr.tsv
     (the residual correlation R of :func:`residual_correlation`), each once."""
-    emb_df = pd.read_csv(embeddings, sep="\t", dtype={"FID": str, "IID": str, SET_COLUMN: str})
-    pheno, _ = prepare_phenotypes(emb_df, n_components, embeddings)
+    pheno, _ = prepare_phenotypes(read_embeddings(embeddings), n_components, embeddings)
     fam = read_fam(fam_path)
     covariates = read_keyed_table(covariates_path, design_columns(spec), [], "covariates", fam=fam)
     pcs = read_keyed_table(pcs_path, [], [], "pcs", fam=fam)

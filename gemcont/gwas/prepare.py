@@ -8,7 +8,6 @@ directly. The correlation matrix of the transformed phenotypes, R, is what
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,44 +16,31 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 from gemcont.errors import ConfigError, InputError
+from gemcont.io.embeddings import SET_COLUMN, dimension_columns
+from gemcont.io.ids import KEY
+from gemcont.io.splits import HELDOUT, TRAIN
 from gemcont.io.tables import write_tsv
 
-ID_COLUMNS = ["FID", "IID"]
-SET_COLUMN = "set"
-HELDOUT = "heldout"
-SET_VALUES = {"train", HELDOUT}
-EMBEDDING_PATTERN = re.compile(r"e_(\d+)")
+SET_VALUES = {TRAIN, HELDOUT}
 PHENO_PREFIX = "Y"
 BLOM_OFFSET = 3.0 / 8.0
 PHENO_FLOAT_FORMAT = "%.10g"
 
 
-def embedding_columns(emb_df: pd.DataFrame, path: str | Path | None = None) -> list[str]:
-    """The ``e_0 .. e_{D-1}`` columns in numeric order; errors if absent or gapped."""
-    found = {int(m.group(1)): c for c in emb_df.columns if (m := EMBEDDING_PATTERN.fullmatch(c))}
-    if not found or sorted(found) != list(range(len(found))):
-        raise InputError(
-            path,
-            f"embedding columns must be e_0..e_(D-1); found {sorted(found.values())}",
-            "write embeddings with the embed stage (columns FID IID set e_0 ...)",
-        )
-    return [found[i] for i in range(len(found))]
-
-
 def heldout_embeddings(emb_df: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
     """Held-out rows only: FID IID e_0..e_{D-1}; validates IDs, set labels and values."""
-    missing = [c for c in [*ID_COLUMNS, SET_COLUMN] if c not in emb_df.columns]
+    missing = [c for c in [*KEY, SET_COLUMN] if c not in emb_df.columns]
     if missing:
         raise InputError(path, f"missing columns {missing}", "expected FID IID set e_0 ...")
     bad = sorted(set(emb_df[SET_COLUMN].astype(str)) - SET_VALUES)
     if bad:
         raise InputError(path, f"unknown set labels {bad}", "use 'train' or 'heldout'")
-    cols = embedding_columns(emb_df, path)
-    held = emb_df.loc[emb_df[SET_COLUMN] == HELDOUT, [*ID_COLUMNS, *cols]]
+    cols = dimension_columns(emb_df, path)
+    held = emb_df.loc[emb_df[SET_COLUMN] == HELDOUT, [*KEY, *cols]]
     if held.empty:
         raise InputError(path, "no held-out rows", "check the split used to embed")
-    if held.duplicated(ID_COLUMNS).any():
-        dup = held.loc[held.duplicated(ID_COLUMNS), "IID"].iloc[0]
+    if held.duplicated(KEY).any():
+        dup = held.loc[held.duplicated(KEY), "IID"].iloc[0]
         raise InputError(path, "duplicated FID/IID", "deduplicate the embeddings", f"IID {dup}")
     values = held[cols].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
@@ -86,17 +72,17 @@ def prepare_phenotypes(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Embeddings table -> (pheno_df FID IID Y0.., correlation_df of Y0.. x Y0..)."""
     held = heldout_embeddings(emb_df, path)
-    x = held[embedding_columns(held, path)].to_numpy(dtype=np.float64)  # samples x D
+    x = held[dimension_columns(held, path)].to_numpy(dtype=np.float64)  # samples x D
     y = rank_inverse_normal(pca_scores(x, n_components))  # samples x k
     names = [f"{PHENO_PREFIX}{i}" for i in range(y.shape[1])]
-    pheno_df = pd.concat([held[ID_COLUMNS].astype(str), pd.DataFrame(y, columns=names)], axis=1)
+    pheno_df = pd.concat([held[KEY].astype(str), pd.DataFrame(y, columns=names)], axis=1)
     corr_df = pd.DataFrame(np.atleast_2d(np.corrcoef(y, rowvar=False)), index=names, columns=names)
     return pheno_df, corr_df
 
 
 def phenotype_names(pheno_df: pd.DataFrame) -> list[str]:
     """The phenotype columns of a prepared phenotype table (all but FID, IID)."""
-    return [c for c in pheno_df.columns if c not in ID_COLUMNS]
+    return [c for c in pheno_df.columns if c not in KEY]
 
 
 def write_phenotypes(pheno_df: pd.DataFrame, path: str | Path) -> None:
@@ -107,7 +93,7 @@ def write_phenotypes(pheno_df: pd.DataFrame, path: str | Path) -> None:
 def read_phenotypes(path: str | Path) -> pd.DataFrame:
     """Read a phenotype (or covariate) file keyed by FID IID."""
     df = pd.read_csv(path, sep=r"\s+", dtype={"FID": str, "IID": str})
-    if list(df.columns[:2]) != ID_COLUMNS:
+    if list(df.columns[:2]) != KEY:
         raise InputError(path, "header must start with FID IID", "write it with write_phenotypes")
     return df
 

@@ -33,10 +33,12 @@ from gemcont.gwas.engines.builtin import scan_builtin_gwas
 from gemcont.gwas.inputs import read_inputs
 from gemcont.gwas.kernel import AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import combine_z
-from gemcont.gwas.prepare import ID_COLUMNS, phenotype_names, read_correlation
+from gemcont.gwas.prepare import phenotype_names, read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
 from gemcont.gwas.settings import GwasSettings
 from gemcont.io.atomic import atomic_open
+from gemcont.io.ids import KEY
+from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes
 from gemcont.io.sumstats import (
     MULTI_COLUMNS,
@@ -118,7 +120,7 @@ def run_chromosome(
         workdir.mkdir(parents=True, exist_ok=True)
         inputs = (bfile, pheno_path, covar_path, chrom, traits)
         if engine == "plink2":
-            n_covariates = 0 if covar_df is None else covar_df.shape[1] - len(ID_COLUMNS)
+            n_covariates = 0 if covar_df is None else covar_df.shape[1] - len(KEY)
             raw = plink2.per_dim_chromosome(
                 *inputs, n_covariates, settings.plink2, threads, workdir
             )
@@ -179,7 +181,7 @@ def summarise_gwas(
     """λGC, independent loci (new vs panel) and panel recovery; writes ``out`` "loci",
     "recovery" (TSVs) and "summary" (JSON)."""
     sumstats = read_multi_trait(multi_path)
-    panel = pd.read_csv(panel_path, sep="\t", dtype={"CHR": str, "ID": str})
+    panel = read_panel(panel_path)
     n_dims = int(sumstats["DF"].iloc[0])
     with Genotypes(bfile) as genotypes:
         lead = loci.independent_loci(

@@ -20,7 +20,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gemcont.io.embeddings import SET_COLUMN, dimension_columns
 from gemcont.io.ids import KEY
+from gemcont.io.splits import HELDOUT
 from gemcont.plots.gwas import save
 
 METHOD_ORDER = ("gemcont", "prs", "simclr", "vae", "frozen", "clinical", "supervised")
@@ -167,10 +169,10 @@ def heldout_pcs(
 
     Components beyond the embedding's dimension are zero (a 1-D marker has no PC2).
     """
-    held = embeddings_df[embeddings_df["set"] == "heldout"]
+    held = embeddings_df[embeddings_df[SET_COLUMN] == HELDOUT]
     if held.empty:
         raise ValueError("embeddings have no held-out rows (set == 'heldout')")
-    values = held.filter(regex=r"^e_\d+$").to_numpy(dtype=np.float64)
+    values = held[dimension_columns(held)].to_numpy(dtype=np.float64)
     centred = values - values.mean(axis=0)
     u, s, _ = np.linalg.svd(centred, full_matrices=False)
     k = min(n_components, s.size)

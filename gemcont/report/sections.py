@@ -19,7 +19,7 @@ from PIL import Image
 
 from gemcont.io.ids import join_summary
 from gemcont.io.panel import read_panel
-from gemcont.io.splits import read_splits
+from gemcont.io.splits import HELDOUT, TRAIN, read_splits
 from gemcont.plots.figures import method_label, metric_summary, ordered_methods
 from gemcont.report.cells import (
     MISSING,
@@ -122,8 +122,8 @@ def split_counts(splits: pd.DataFrame) -> pd.DataFrame:
     rows = [
         (
             int(c.removeprefix("split_")),
-            int((splits[c] == "train").sum()),
-            int((splits[c] == "heldout").sum()),
+            int((splits[c] == TRAIN).sum()),
+            int((splits[c] == HELDOUT).sum()),
         )
         for c in columns
     ]
