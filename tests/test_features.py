@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gemcont.errors import InputError
 from gemcont.genotypes.features import (
     extract_dosages,
     make_features,
@@ -18,6 +19,7 @@ from gemcont.genotypes.features import (
 )
 from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
 from gemcont.io.plink import Genotypes, write_bed
+from gemcont.projection import Residualizer
 
 ALLELES = np.array(["A", "C", "G", "T"])
 
@@ -113,7 +115,6 @@ def test_missingness_filter_drops_and_reports(panel: tuple[Path, np.ndarray]) ->
 def test_regress_out_matches_lstsq() -> None:
     rng = np.random.default_rng(3)
     cov = rng.normal(size=(300, 5))
-    cov = np.column_stack([cov, cov[:, 0] * 2.0])  # rank-deficient on purpose
     y = rng.normal(size=(300, 4)) + cov[:, :1] * 3.0 + 7.0
     design = np.column_stack([np.ones(300), cov])
     expected = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
@@ -121,6 +122,17 @@ def test_regress_out_matches_lstsq() -> None:
     assert residuals.dtype == np.float64
     np.testing.assert_allclose(residuals, expected, atol=1e-5)
     np.testing.assert_allclose(regress_out(y[:, 0], cov), expected[:, 0], atol=1e-5)
+
+
+def test_regress_out__collinear_pcs_stop_naming_the_file() -> None:
+    """The features stage and the GWAS share one projection and one policy: a PC that
+    duplicates another is refused (it used to be dropped silently here)."""
+    rng = np.random.default_rng(4)
+    cov = rng.normal(size=(50, 3))
+    with pytest.raises(InputError, match=r"^covariates are collinear"):
+        regress_out(rng.normal(size=(50, 2)), np.column_stack([cov, cov[:, 1]]))
+    with pytest.raises(InputError, match=r"results/genotypes/pcs\.tsv: covariates are collinear"):
+        Residualizer(np.column_stack([cov, 2 * cov[:, 0]]), "results/genotypes/pcs.tsv")
 
 
 def test_features_and_prs_residualised(panel: tuple[Path, np.ndarray], tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from gemcont.gwas.engines.builtin import run_builtin_gwas, scan_builtin_gwas
 from gemcont.gwas.inputs import complete_cases, residual_correlation
 from gemcont.gwas.kernel import (
     Backend,
-    Residualizer,
     association_block,
     null_model,
     scan_block,
@@ -32,6 +31,7 @@ from gemcont.gwas.settings import gwas_settings
 from gemcont.io.bed_codes import MISSING_INT8
 from gemcont.io.plink import read_bim, write_bed
 from gemcont.io.sumstats import MULTI_TRAIT_COLUMNS, SINGLE_TRAIT_COLUMNS, builtin_frames
+from gemcont.projection import Residualizer
 
 N_PEOPLE, N_HELDOUT, N_VARIANTS, D = 2000, 1500, 300, 8
 CAUSAL = [5, 50, 100]

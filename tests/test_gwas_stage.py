@@ -20,7 +20,6 @@ from gemcont.gwas.covariates import (
 )
 from gemcont.gwas.engines.regenie import step1
 from gemcont.gwas.inputs import residual_correlation
-from gemcont.gwas.kernel import Residualizer
 from gemcont.gwas.prepare import (
     prepare_phenotypes,
     read_correlation,
@@ -37,6 +36,7 @@ from gemcont.gwas.stage import (
 )
 from gemcont.io.plink import read_bim, write_bed
 from gemcont.panel.clump import clump
+from gemcont.projection import Residualizer
 
 N_PEOPLE, N_PER_CHROM, N_HELDOUT, N_EMB = 1200, 200, 1000, 6
 CAUSAL = ["rs1_57", "rs2_131"]  # one planted variant per chromosome

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 
 from gemcont.io.atomic import atomic_open
 from gemcont.io.bed_codes import MISSING_INT8
 from gemcont.io.ids import KEY
 from gemcont.io.plink import Genotypes
 from gemcont.io.tables import write_tsv
+from gemcont.projection import Residualizer
 
 log = logging.getLogger(__name__)
 
@@ -136,19 +136,9 @@ def extract_dosages(
 # --- residualisation and PRS -------------------------------------------------------------
 
 
-def _covariate_basis(covariates: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of [1, covariates] (float64), rank-deficient columns removed."""
-    design = np.column_stack([np.ones(len(covariates)), np.asarray(covariates, np.float64)])
-    q, r, _ = scipy.linalg.qr(design, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    return q[:, diag > diag[0] * max(design.shape) * np.finfo(np.float64).eps]
-
-
 def regress_out(matrix: np.ndarray, covariates: np.ndarray) -> np.ndarray:
     """Residuals (float64) of each column of ``matrix`` on an intercept plus ``covariates``."""
-    basis = _covariate_basis(covariates)
-    values = np.asarray(matrix, dtype=np.float64)
-    return values - basis @ (basis.T @ values)
+    return Residualizer(covariates).transform(np.asarray(matrix, dtype=np.float64))
 
 
 def prs(dosages: np.ndarray, betas: np.ndarray) -> np.ndarray:
@@ -156,8 +146,11 @@ def prs(dosages: np.ndarray, betas: np.ndarray) -> np.ndarray:
     return np.asarray(dosages, dtype=np.float64) @ np.asarray(betas, dtype=np.float64)
 
 
-def make_features(result: DosageResult, betas: np.ndarray, covariates: np.ndarray) -> FeatureSet:
-    """Residualise dosages and the PRS on the covariates (rows in ``result.ids`` order).
+def make_features(
+    result: DosageResult, betas: np.ndarray, covariates: np.ndarray, source: str | None = None
+) -> FeatureSet:
+    """Residualise dosages and the PRS on the covariates (rows in ``result.ids`` order;
+    ``source`` names them in errors, e.g. the PCs file).
 
     ``betas`` are A1 effect sizes, one per requested variant (dropped ones are ignored).
     The PRS is summed from the imputed dosages first, then residualised.
@@ -167,7 +160,7 @@ def make_features(result: DosageResult, betas: np.ndarray, covariates: np.ndarra
         raise ValueError(f"{betas.size} betas for {result.kept.size} requested variants")
     if len(covariates) != len(result.ids):
         raise ValueError(f"{len(covariates)} covariate rows for {len(result.ids)} samples")
-    basis = _covariate_basis(covariates)
+    residualizer = Residualizer(covariates, source)
     kept_betas = betas[result.kept]
     features = np.empty(result.genotypes.shape, dtype=np.float32)
     raw = np.zeros(len(result.ids))
@@ -175,8 +168,8 @@ def make_features(result: DosageResult, betas: np.ndarray, covariates: np.ndarra
         sl = slice(start, start + RESIDUAL_BLOCK)
         block = result.dosages(sl, np.float64)
         raw += prs(block, kept_betas[sl])
-        features[:, sl] = block - basis @ (basis.T @ block)
-    scores = result.ids.assign(PRS=raw - basis @ (basis.T @ raw), PRS_raw=raw)
+        features[:, sl] = residualizer.transform(block)
+    scores = result.ids.assign(PRS=residualizer.transform(raw), PRS_raw=raw)
     report = result.report.assign(BETA=betas, COLUMN=pd.array(np.full(betas.size, pd.NA), "Int64"))
     report.loc[result.kept, "COLUMN"] = np.arange(result.kept.sum())
     return FeatureSet(result.ids, features, scores, report)

@@ -87,7 +87,7 @@ def build_features(
         fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
     pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")
-    features = make_features(result, panel["BETA"].to_numpy(), pc_matrix)
+    features = make_features(result, panel["BETA"].to_numpy(), pc_matrix, str(pcs_path))
     write_features(features, out_dir)
     n_dropped = int((~np.asarray(result.kept)).sum())
     log.info(

@@ -18,7 +18,6 @@ from gemcont.gwas.covariates import (
     parse_term,
     write_covariates,
 )
-from gemcont.gwas.kernel import Residualizer
 from gemcont.gwas.prepare import (
     PHENO_FLOAT_FORMAT,
     phenotype_names,
@@ -31,6 +30,7 @@ from gemcont.gwas.settings import CovariateSettings
 from gemcont.io.embeddings import read_embeddings
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.plink import read_fam
+from gemcont.projection import Residualizer
 from gemcont.settings import build
 
 log = logging.getLogger(__name__)

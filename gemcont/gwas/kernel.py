@@ -1,6 +1,7 @@
 """The built-in GWAS kernel: vectorised OLS of all phenotypes on one genotype block.
 
-Covariates (with an intercept) are projected out once by a :class:`Residualizer`;
+Covariates (with an intercept) are projected out once by a
+:class:`~gemcont.projection.Residualizer` (the workflow's one covariate projection);
 each genotype block then costs one matrix product with the residualised phenotypes
 (Frisch-Waugh-Lovell), and BETA, SE, t, P and the multi-trait statistic of METHOD.md
 follow in closed form. The residualised genotypes G̃ = G - Q(QᵀG) are never formed:
@@ -29,9 +30,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from gemcont.errors import InputError
 from gemcont.gwas.pvalues import LN10, chi2_mlog10p, fill_exact, hill_log_p
 from gemcont.io.bed_codes import MISSING_INT8
+from gemcont.projection import Residualizer
 
 Array = Any  # np.ndarray or torch.Tensor; the kernel is written for both
 # residual / centred genotype sum of squares at or below this: collinear with the
@@ -69,38 +70,6 @@ class AlleleCounts:
     eaf: np.ndarray  # variants, A1 frequency
     mac: np.ndarray  # variants, minor allele count
     css: np.ndarray | None = None  # variants, Σ (g - mean)² of the mean-imputed dosages
-
-
-class Residualizer:
-    """Projects [1 | covariates] out of arrays; owns the degrees of freedom."""
-
-    def __init__(self, covariates: np.ndarray) -> None:
-        n, c = covariates.shape  # samples x covariates (no intercept)
-        self.n_samples, self.n_covariates = n, c
-        self.n_basis = c + 1
-        self.null_dof = n - self.n_basis  # y ~ 1 + covariates
-        self.dof = self.null_dof - 1  # y ~ 1 + covariates + g: plink2 --glm's dof
-        if self.dof < 1:
-            raise InputError(
-                None,
-                f"too few degrees of freedom: N={n} samples with {c} covariates "
-                f"(+ intercept + genotype) leave {self.dof}",
-                "use more samples or fewer covariates",
-            )
-        basis = np.column_stack([np.ones(n), covariates]).astype(np.float64)
-        q, r = np.linalg.qr(basis)  # q: samples x (c + 1), orthonormal
-        if (np.abs(np.diag(r)) <= 1e-8 * np.linalg.norm(basis, axis=0)).any():
-            raise InputError(
-                None,
-                f"covariates are collinear (with each other or the intercept), N={n}, c={c}",
-                "drop constant or redundant covariate columns",
-            )
-        self.q = q
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """x - Q(Qᵀx) for x samples x m."""
-        assert x.shape[0] == self.n_samples, (x.shape, self.n_samples)
-        return x - self.q @ (self.q.T @ x)
 
 
 def to_numpy64(x: Array) -> np.ndarray:
