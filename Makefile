@@ -53,4 +53,4 @@ format: setup
 	$(BIN)/snakefmt Snakefile workflow tests/slurm_retry
 
 clean:
-	rm -rf results logs benchmarks/out .snakemake
+	rm -rf results logs .snakemake

@@ -18,9 +18,14 @@ from gemcont.io.tables import concat_gzip_tables, write_tsv
 def table(n: int, seed: int = 0, chrom: str = "1") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
-        {"CHR": chrom, "POS": np.arange(n) + 1, "ID": [f"rs{i}" for i in range(n)],
-         "BETA": rng.normal(size=n), "P": rng.uniform(size=n) ** 20}
-    )  # fmt: skip
+        {
+            "CHR": chrom,
+            "POS": np.arange(n) + 1,
+            "ID": [f"rs{i}" for i in range(n)],
+            "BETA": rng.normal(size=n),
+            "P": rng.uniform(size=n) ** 20,
+        }
+    )
 
 
 @pytest.mark.parametrize("n", [0, 1, 1000])
@@ -113,8 +118,9 @@ PLAIN = ["float64", "float32", "rounding", "int", "bool", "text", "str", "catego
 
 
 @pytest.mark.parametrize("float_format", ["%.6g", "%.8g", "%.17g", None])
-@pytest.mark.parametrize("extra", [None, "text_with_missing", "text_to_quote", "nullable_int",
-                                   "object_numbers"])  # fmt: skip
+@pytest.mark.parametrize(
+    "extra", [None, "text_with_missing", "text_to_quote", "nullable_int", "object_numbers"]
+)
 def test_rows_text__equals_to_csv_byte_for_byte(float_format: str | None, extra: str) -> None:
     rng = np.random.default_rng(7)
     values = _awkward_values(3000, rng)
@@ -128,8 +134,9 @@ def test_rows_text__equals_to_csv_byte_for_byte(float_format: str | None, extra:
 
 
 def test_rows_text__plain_columns_skip_to_csv(monkeypatch: pytest.MonkeyPatch) -> None:
-    df = pd.DataFrame({c: v for c, v in _awkward_values(100, np.random.default_rng(1)).items()
-                       if c in PLAIN})  # fmt: skip
+    df = pd.DataFrame(
+        {c: v for c, v in _awkward_values(100, np.random.default_rng(1)).items() if c in PLAIN}
+    )
     want = df.to_csv(sep="\t", index=False, header=False, float_format="%.6g")
 
     def refuse(*args: object, **kwargs: object) -> None:
