@@ -30,6 +30,7 @@ import pandas as pd
 from gemcont.gwas import loci
 from gemcont.gwas.engines import plink2, regenie
 from gemcont.gwas.engines.builtin import scan_builtin_gwas
+from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.inputs import read_inputs
 from gemcont.gwas.kernel import AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import combine_z
@@ -118,16 +119,12 @@ def run_chromosome(
         if corr_path is None:
             raise ValueError(f"engine {engine} needs the trait correlation (trait_corr.tsv)")
         workdir.mkdir(parents=True, exist_ok=True)
-        inputs = (bfile, pheno_path, covar_path, chrom, traits)
+        job = ChromosomeJob(bfile, pheno_path, covar_path, chrom, traits, threads, workdir)
         if engine == "plink2":
             n_covariates = 0 if covar_df is None else covar_df.shape[1] - len(KEY)
-            raw = plink2.per_dim_chromosome(
-                *inputs, n_covariates, settings.plink2, threads, workdir
-            )
+            raw = plink2.per_dim_chromosome(job, n_covariates, settings.plink2)
         else:
-            raw = regenie.per_dim_chromosome(
-                *inputs, settings.regenie, threads, workdir, regenie_pred
-            )
+            raw = regenie.per_dim_chromosome(job, settings.regenie, regenie_pred)
         corr = read_correlation(corr_path)
         per_dim, multi = combine_engine_output(
             raw, traits, corr, settings.min_maf, settings.min_mac

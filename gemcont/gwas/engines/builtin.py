@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from gemcont.devices import resolve_device
 from gemcont.gwas.engines.numpy_engine import NumpyEngine
-from gemcont.gwas.engines.streaming import ScanResults, drive
+from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, drive
 from gemcont.gwas.engines.torch_engine import TorchEngine
 from gemcont.gwas.inputs import align_samples
 from gemcont.gwas.kernel import Backend, backend_for, null_model
@@ -99,7 +99,7 @@ def scan_builtin_gwas(
         pick = None if everyone else samples  # read_int8's fast path decodes everyone
         blocks = [rows[i : i + block_size] for i in range(0, rows.size, block_size)]
         kind = TorchEngine if backend.use_torch else NumpyEngine
-        engine = kind(genotypes, blocks, pick, model, backend, results)
+        engine = kind(ScanInputs(genotypes, blocks, pick, model, backend, results))
         setup = time.perf_counter()
         sizes = drive(engine, blocks, results.seconds)
         for _ in tqdm(sizes, total=len(blocks), unit="block", desc="builtin GWAS"):

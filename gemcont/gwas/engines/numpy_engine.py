@@ -9,45 +9,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from gemcont.gwas.engines.streaming import ScanResults
+from gemcont.gwas.engines.streaming import ScanInputs
 from gemcont.gwas.kernel import (
     COLLINEAR_TOL,
     AlleleCounts,
-    Backend,
-    NullModel,
     centre_impute,
     counts_from_codes,
     numpy_stats_into,
     to_numpy64,
 )
 from gemcont.io.bed_codes import code_counts, selection_bits
-from gemcont.io.plink import Genotypes
 
 
 class NumpyEngine:
     """Blocks of .bim rows scored with numpy into ``results`` (see
-    :class:`gemcont.gwas.engines.streaming.Engine`).
+    :class:`gemcont.gwas.engines.streaming.Engine`)."""
 
-    samples: .fam rows analysed, ascending (None: everyone).
-    """
-
-    def __init__(
-        self,
-        genotypes: Genotypes,
-        blocks: list[np.ndarray],
-        samples: np.ndarray | None,
-        model: NullModel,
-        backend: Backend,
-        results: ScanResults,
-    ) -> None:
-        self.genotypes, self.blocks, self.samples = genotypes, blocks, samples
-        self.model, self.backend, self.results = model, backend, results
-        self.n = genotypes.n_samples if samples is None else samples.size
-        self.selected = selection_bits(genotypes.n_samples, samples)
-        shape = (max(b.size for b in blocks), self.n)
+    def __init__(self, scan: ScanInputs) -> None:
+        self.genotypes, self.blocks, self.samples = scan.genotypes, scan.blocks, scan.samples
+        self.model, self.backend, self.results = scan.model, scan.backend, scan.results
+        n_fam = scan.genotypes.n_samples
+        self.n = n_fam if scan.samples is None else scan.samples.size
+        self.selected = selection_bits(n_fam, scan.samples)
+        shape = (max(b.size for b in scan.blocks), self.n)
         self.codes = [np.empty(shape, np.int8) for _ in range(2)]  # variants x samples
-        self.floats = [np.empty(shape, backend.dtype) for _ in range(2)]
-        self.tol = COLLINEAR_TOL[backend.dtype]
+        self.floats = [np.empty(shape, scan.backend.dtype) for _ in range(2)]
+        self.tol = COLLINEAR_TOL[scan.backend.dtype]
 
     def __enter__(self) -> NumpyEngine:
         return self

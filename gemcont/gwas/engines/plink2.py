@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
+from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.pvalues import t_mlog10p_per_dof
 from gemcont.gwas.settings import Plink2Settings
 from gemcont.io.plink import COUNTED_ALLELE, read_bim_chromosome
@@ -201,22 +202,14 @@ def run_glm(
 
 
 def per_dim_chromosome(
-    bfile: str,
-    pheno_path: str | Path,
-    covar_path: str | Path | None,
-    chrom: str,
-    traits: list[str],
-    n_covariates: int,
-    settings: Plink2Settings,
-    threads: int | None,
-    workdir: Path,
+    job: ChromosomeJob, n_covariates: int, settings: Plink2Settings
 ) -> pd.DataFrame:
     """plink2 --glm for all traits of one chromosome: long sumstats with LOG10P from T
     (no underflow), rows of every trait in .bim order."""
-    bim, _, _ = read_bim_chromosome(f"{bfile}.bim", chrom)
-    out = workdir / f"plink2_chr{chrom}"
-    options = {"covar": covar_path, "chrom": chrom, "threads": threads}
-    df = run_glm(bfile, pheno_path, out, traits, bim, binary=settings.binary, **options)
+    bim, _, _ = read_bim_chromosome(f"{job.bfile}.bim", job.chrom)
+    options = {"covar": job.covar_path, "chrom": job.chrom, "threads": job.threads}
+    out = job.out("plink2")
+    df = run_glm(job.bfile, job.pheno_path, out, job.traits, bim, binary=settings.binary, **options)
     dof = (df["N"] - n_covariates - 2).to_numpy(np.float64)  # plink2 --glm: N - c - 2
     df["LOG10P"] = t_mlog10p_per_dof(df["T"].to_numpy(np.float64), dof)
     return df.drop(columns="T")

@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from gemcont.errors import InputError
+from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.engines.plink2 import check_effect_allele, find_binary, run_tool
 from gemcont.gwas.prepare import phenotype_names, read_phenotypes
 from gemcont.gwas.settings import RegenieSettings
@@ -184,35 +185,27 @@ def read_regenie(
 
 
 def per_dim_chromosome(
-    bfile: str,
-    pheno_path: str | Path,
-    covar_path: str | Path | None,
-    chrom: str,
-    traits: list[str],
-    settings: RegenieSettings,
-    threads: int | None,
-    workdir: Path,
-    pred: str | Path | None,
+    job: ChromosomeJob, settings: RegenieSettings, pred: str | Path | None
 ) -> pd.DataFrame:
     """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred)."""
     exe = regenie_binary(settings.binary)
-    bim, _, _ = read_bim_chromosome(f"{bfile}.bim", chrom)
-    out = workdir / f"regenie_chr{chrom}"
+    bim, _, _ = read_bim_chromosome(f"{job.bfile}.bim", job.chrom)
+    out = job.out("regenie")
     cmd = step2_command(
-        bfile,
-        pheno_path,
+        job.bfile,
+        job.pheno_path,
         out,
         pred=pred,
-        covar_file=covar_path,
-        pheno_cols=traits,
-        chrom=chrom,
+        covar_file=job.covar_path,
+        pheno_cols=job.traits,
+        chrom=job.chrom,
         bsize=settings.step2_bsize,
-        threads=threads,
+        threads=job.threads,
         binary=exe,
     )
     run_regenie(cmd, out)
-    paths = step2_outputs(out, traits)
-    pairs = tqdm(zip(paths, traits, strict=True), total=len(traits), desc="read")
+    paths = step2_outputs(out, job.traits)
+    pairs = tqdm(zip(paths, job.traits, strict=True), total=len(job.traits), desc="read")
     return pd.concat([read_regenie(path, trait, bim) for path, trait in pairs], ignore_index=True)
 
 

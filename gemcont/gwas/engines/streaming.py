@@ -7,12 +7,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from gemcont.gwas.engines.prefault import prefault
-from gemcont.gwas.kernel import AlleleCounts, finish_stats, maf_filter, result_arrays
+from gemcont.gwas.kernel import (
+    AlleleCounts,
+    Backend,
+    NullModel,
+    finish_stats,
+    maf_filter,
+    result_arrays,
+)
+from gemcont.io.plink import Genotypes
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -77,6 +86,20 @@ class ScanResults:
         self.n_obs[lo:hi], self.eaf[lo:hi] = counts.n_obs, counts.eaf
         passes = maf_filter(counts, self.min_maf, self.min_mac)
         self.keep[lo:hi] = passes & np.isfinite(self.arrays["chisq"][lo:hi])
+
+
+@dataclass(frozen=True)
+class ScanInputs:
+    """What an engine scans: ``blocks`` of ``genotypes``' .bim rows for the .fam rows
+    ``samples`` (ascending; None: everyone) against ``model``, on ``backend``, into
+    ``results``."""
+
+    genotypes: Genotypes
+    blocks: list[np.ndarray]
+    samples: np.ndarray | None
+    model: NullModel
+    backend: Backend
+    results: ScanResults
 
 
 class Engine(Protocol):

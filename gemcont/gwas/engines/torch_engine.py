@@ -17,18 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from gemcont.gwas.engines.streaming import ScanResults
+from gemcont.gwas.engines.streaming import ScanInputs
 from gemcont.gwas.kernel import (
     COLLINEAR_TOL,
     PER_DIM_KEYS,
-    Backend,
-    NullModel,
     block_stats,
     centred_sum_of_squares,
     counts_from_codes,
 )
 from gemcont.io.bed_codes import code_counts_torch, selection_bits, unpack_bed_torch
-from gemcont.io.plink import Genotypes
 
 # decode every .fam sample (zero basis rows for the others) when at least this fraction
 # is analysed, else decode all and gather the analysed ones
@@ -72,15 +69,9 @@ class TorchEngine:
     host (:meth:`finish`) while block i + 1 runs on the device.
     """
 
-    def __init__(
-        self,
-        genotypes: Genotypes,
-        blocks: list[np.ndarray],
-        samples: np.ndarray | None,
-        model: NullModel,
-        backend: Backend,
-        results: ScanResults,
-    ) -> None:
+    def __init__(self, scan: ScanInputs) -> None:
+        genotypes, blocks, samples = scan.genotypes, scan.blocks, scan.samples
+        model, backend, results = scan.model, scan.backend, scan.results
         import torch
 
         self.genotypes, self.blocks, self.results = genotypes, blocks, results
