@@ -35,8 +35,8 @@ class SupervisedTarget:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    """The ``train`` section (keys of ``workflow/schemas/config.schema.yaml``)."""
+class TrainConfig:
+    """Training-loop settings (field order is the order in hparams.json)."""
 
     epochs: int
     batch_size: int
@@ -44,15 +44,22 @@ class TrainSettings:
     weight_decay: float
     warmup_epochs: int
     seed: int
-    device: str
-    amp: bool
-    channels_last: bool
+    device: str  # auto | cpu | cuda
+    amp: bool  # bf16 autocast, CUDA only
+    channels_last: bool  # CUDA only
     compile: bool
-    patience: int
-    num_workers: int
+    patience: int  # early stopping (supervised only)
+    num_workers: int  # memory-mapped loading only
     val_fraction: float
     on_device_max_gb: float
     progress: bool
+
+
+@dataclass(frozen=True)
+class TrainSettings(TrainConfig):
+    """The ``train`` section (keys of ``workflow/schemas/config.schema.yaml``): the
+    training-loop fields of :class:`TrainConfig`, then the model and method fields."""
+
     encoder: str
     width: int
     dim: int
@@ -84,27 +91,6 @@ class ModelConfig:
     backbone_mean: tuple[float, ...]  # frozen backbone's input normalisation
     backbone_std: tuple[float, ...]
     width: int  # first-layer channels of cnn2d / cnn1d
-
-
-@dataclass
-class TrainConfig:
-    """Training-loop settings (field order is the order in hparams.json)."""
-
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    warmup_epochs: int
-    seed: int
-    device: str  # auto | cpu | cuda
-    amp: bool  # bf16 autocast, CUDA only
-    channels_last: bool  # CUDA only
-    compile: bool
-    patience: int  # early stopping (supervised only)
-    num_workers: int  # memory-mapped loading only
-    val_fraction: float
-    on_device_max_gb: float
-    progress: bool
 
 
 def _view(cls: type[T], settings: TrainSettings, **given: Any) -> T:
