@@ -19,7 +19,7 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.io.embeddings import SET_COLUMN, dimension_columns
 from gemcont.io.ids import KEY
 from gemcont.io.splits import HELDOUT, TRAIN
-from gemcont.io.tables import write_tsv
+from gemcont.io.tables import require_columns, write_tsv
 
 SET_VALUES = {TRAIN, HELDOUT}
 PHENO_PREFIX = "Y"
@@ -29,9 +29,7 @@ PHENO_FLOAT_FORMAT = "%.10g"
 
 def heldout_embeddings(emb_df: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
     """Held-out rows only: FID IID e_0..e_{D-1}; validates IDs, set labels and values."""
-    missing = [c for c in [*KEY, SET_COLUMN] if c not in emb_df.columns]
-    if missing:
-        raise InputError(path, f"missing columns {missing}", "expected FID IID set e_0 ...")
+    require_columns(emb_df, [*KEY, SET_COLUMN], path, "expected FID IID set e_0 ...")
     bad = sorted(set(emb_df[SET_COLUMN].astype(str)) - SET_VALUES)
     if bad:
         raise InputError(path, f"unknown set labels {bad}", "use 'train' or 'heldout'")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.tables import require_columns
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,6 @@ def fill_fid(
     unknown = fid.isna()
     dropped = table.loc[unknown, KEY].fillna("").assign(step=name, reason="IID not in the .fam")
     return table[~unknown].reset_index(drop=True), dropped
-
-
-def _check_columns(table: pd.DataFrame, columns: list[str], path: Path) -> None:
-    absent = [c for c in columns if c not in table.columns]
-    if absent:
-        raise InputError(
-            path,
-            f"missing column(s) {absent}; found {list(table.columns)}",
-            "add a header line naming these columns",
-        )
 
 
 def _check_duplicates(table: pd.DataFrame, unique_by: list[str], path: Path) -> None:
@@ -139,7 +130,7 @@ def read_keyed_table(
     if "FID" not in table.columns and fam is not None and "IID" in table.columns:
         table, unknown = fill_fid(table, fam, path, name)
     used = list(dict.fromkeys([*KEY, *required, *numeric]))
-    _check_columns(table, used, path)
+    require_columns(table, used, path, "add a header line naming these columns")
     _check_duplicates(table, unique_by or ["IID"], path)
     table, dropped = _drop_missing(table, used, name, path)
     table = _to_numeric(table, numeric, path)

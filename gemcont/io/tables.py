@@ -26,14 +26,13 @@ import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.atomic import atomic_open
 
 GZIP_LEVEL = 6
 CHUNK_ROWS = 1 << 16  # rows formatted per chunk (and per gzip member)
@@ -42,19 +41,14 @@ HEADER_PROBE_BYTES = 1 << 16  # a header member is far smaller
 _QUOTED = re.compile('[\t\n\r"]')  # text that to_csv would quote
 
 
-@contextmanager
-def _atomic(path: str | Path) -> Iterator[BinaryIO]:
-    """A binary file at ``path`` + ".tmp", moved onto ``path`` once written whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            yield handle
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(path)
+def require_columns(
+    table: pd.DataFrame, columns: Sequence[str], path: str | Path | None, fix: str
+) -> None:
+    """Stop with an InputError naming ``path``, the ``columns`` that ``table`` lacks and
+    the ones it has."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing columns {missing} (found {list(table.columns)})", fix)
 
 
 def _text(frames: Iterable[pd.DataFrame], float_format: str) -> Iterator[bytes]:
@@ -109,7 +103,7 @@ def write_tsv(
     produced one at a time, so that the whole never needs to be in memory).
     """
     chunks = _text([df] if isinstance(df, pd.DataFrame) else df, float_format)
-    with _atomic(path) as handle:
+    with atomic_open(path) as handle:
         if Path(path).suffix != ".gz":
             for chunk in chunks:
                 handle.write(chunk)
@@ -157,7 +151,7 @@ def concat_gzip_tables(paths: Sequence[str | Path], out: str | Path) -> None:
         if other != header:
             fix = "rerun the rule that wrote it"
             raise InputError(path, f"header differs from {paths[0]}", fix)
-    with _atomic(out) as sink:
+    with atomic_open(out) as sink:
         sink.write(_compress(header))
         for path, (_, offset) in zip(paths, parts, strict=True):
             with open(path, "rb") as source:

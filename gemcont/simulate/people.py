@@ -6,15 +6,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from gemcont.errors import InputError
+from gemcont.io import tables as io_tables
 
 
 def require_columns(people: pd.DataFrame, columns: Sequence[str]) -> None:
     """Stop with an InputError naming the ``columns`` that ``people`` lacks."""
-    missing = [c for c in columns if c not in people.columns]
-    if missing:
-        raise InputError(
-            None,
-            f"people table lacks column(s) {missing}",
-            f"provide columns {', '.join(columns)}",
-        )
+    io_tables.require_columns(people, columns, None, f"provide columns {', '.join(columns)}")

@@ -27,6 +27,7 @@ from gemcont.gwas.pvalues import t_mlog10p_per_dof
 from gemcont.gwas.settings import Plink2Settings
 from gemcont.io.plink import COUNTED_ALLELE, read_bim_chromosome
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
+from gemcont.io.tables import require_columns
 
 GLM_COLS = ("chrom", "pos", "ref", "alt", "a1freq", "test", "nobs", "beta", "se", "tz", "p")
 GLM_RENAME = {
@@ -161,13 +162,12 @@ def read_glm(path: str | Path, trait: str | None = None) -> pd.DataFrame:
         keep_default_na=False,
         dtype={"#CHROM": str, "ID": str, "REF": str, "ALT": str, "A1": str},
     )
-    missing = [c for c in GLM_REQUIRED if c not in raw.columns]
-    if missing:
-        raise InputError(
-            path,
-            f"missing columns {missing}",
-            f"run plink2 --glm with cols={','.join(GLM_COLS)} (see glm_command)",
-        )
+    require_columns(
+        raw,
+        GLM_REQUIRED,
+        path,
+        f"run plink2 --glm with cols={','.join(GLM_COLS)} (see glm_command)",
+    )
     raw = raw[raw["TEST"] == "ADD"]
     df = raw[list(GLM_RENAME)].rename(columns=GLM_RENAME)
     df["OA"] = np.where(raw["A1"] == raw["ALT"], raw["REF"], raw["ALT"])

@@ -23,6 +23,7 @@ from gemcont.gwas.prepare import phenotype_names, read_phenotypes
 from gemcont.gwas.settings import RegenieSettings
 from gemcont.io.plink import read_bim_chromosome
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
+from gemcont.io.tables import require_columns
 
 REGENIE_RENAME = {
     "CHROM": "CHR",
@@ -149,9 +150,7 @@ def _to_scheme(raw: pd.DataFrame, stats: dict[str, str], trait: str) -> pd.DataF
 
 
 def _require(raw: pd.DataFrame, columns: list[str], path: str | Path) -> None:
-    missing = [c for c in columns if c not in raw.columns]
-    if missing:
-        raise InputError(path, f"missing columns {missing}", "give a REGENIE step 2 output file")
+    require_columns(raw, columns, path, "give a REGENIE step 2 output file")
 
 
 def read_regenie(
