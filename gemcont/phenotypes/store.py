@@ -15,7 +15,6 @@ Each file is written to a temporary name and renamed into place (:mod:`gemcont.i
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -88,16 +87,15 @@ class StoreWriter:
 
     def _trim(self, n: int) -> None:
         """Copy the first ``n`` rows into a right-sized temporary array."""
-        trimmed_path = self.out_dir / (IMAGES + ".trim.tmp")
-        trimmed = np.lib.format.open_memmap(
-            trimmed_path, mode="w+", dtype=np.uint8, shape=(n, *self.array.shape[1:])
-        )
-        for start in range(0, n, COPY_ROWS):
-            stop = min(start + COPY_ROWS, n)
-            trimmed[start:stop] = self.array[start:stop]
-        trimmed.flush()
-        del trimmed
-        os.replace(trimmed_path, self.tmp)
+        with atomic_path(self.tmp, ".trim") as trimmed_path:
+            trimmed = np.lib.format.open_memmap(
+                trimmed_path, mode="w+", dtype=np.uint8, shape=(n, *self.array.shape[1:])
+            )
+            for start in range(0, n, COPY_ROWS):
+                stop = min(start + COPY_ROWS, n)
+                trimmed[start:stop] = self.array[start:stop]
+            trimmed.flush()
+            del trimmed
 
     def __enter__(self) -> StoreWriter:
         return self

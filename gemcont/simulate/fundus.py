@@ -27,6 +27,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
 from gemcont.errors import InputError
+from gemcont.io.atomic import atomic_path
 from gemcont.parallel import pool_context
 from gemcont.simulate.people import require_columns
 
@@ -485,6 +486,5 @@ def contact_sheet(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, facecolor="white")
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", facecolor="white")

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from gemcont.errors import InputError
-from gemcont.io.atomic import atomic_open
+from gemcont.io.atomic import atomic_open, atomic_path
 from gemcont.io.spirometry import (
     SAMPLE_INTERVAL_S,
     best_blow,
@@ -373,7 +373,6 @@ def plot_flow_volume(table: Path, out_png: Path, n: int = 12) -> None:
     ax_vt.set_ylim(bottom=0)
     ax_vt.grid(alpha=0.3)
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=[ax_fv, ax_vt], label="FEV1/FVC")
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
