@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from gemcont.evaluate.collect import aggregate
 from gemcont.logs import to_file
-from gemcont.report.stage import aggregate
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,3 +216,25 @@ def write_comparison(
 ) -> None:
     """Save the DeLong comparisons against ``reference``."""
     write_tsv(compare_methods(scores, reference), path)
+
+
+def aggregate(
+    metrics: Sequence[Path],
+    scores: Mapping[str, Sequence[Path]],
+    out: Mapping[str, Path],
+    truth: bool,
+) -> None:
+    """Merge per-run metrics; summary over splits; DeLong vs GEMCONT; truth R² table."""
+    long = pd.concat([read_table(p) for p in metrics], ignore_index=True)
+    write_metrics(long, out["metrics"])
+    write_summary(long, out["summary"])
+    frames = {
+        m: pd.concat([read_table(p) for p in ps], ignore_index=True) for m, ps in scores.items()
+    }
+    if "gemcont" in frames and len(frames) > 1:
+        write_comparison(frames, out["comparison"])
+    else:
+        columns = ["method", "split", "outcome", "auc", "auc_ref", "diff", "p_delong"]
+        write_tsv(pd.DataFrame(columns=columns), out["comparison"])
+    empty = pd.DataFrame(columns=["method", "split", "latent", "r2"])
+    write_tsv(truth_r2_table(long) if truth else empty, out["truth_r2"])

@@ -1,21 +1,12 @@
-"""Stage glue for evaluation aggregation, paper figures and the HTML report."""
+"""Stage glue for the paper figures and the HTML report."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pandas as pd
-
-from gemcont.evaluate.collect import (
-    read_table,
-    truth_r2_table,
-    write_comparison,
-    write_metrics,
-    write_summary,
-)
+from gemcont.evaluate.collect import read_table
 from gemcont.io.embeddings import read_embeddings
-from gemcont.io.tables import write_tsv
 from gemcont.plots.figures import (
     fig_embedding_pca,
     fig_marker_violin,
@@ -23,28 +14,6 @@ from gemcont.plots.figures import (
     fig_training_curves,
 )
 from gemcont.report.html import ReportInputs, build_report
-
-
-def aggregate(
-    metrics: Sequence[Path],
-    scores: Mapping[str, Sequence[Path]],
-    out: Mapping[str, Path],
-    truth: bool,
-) -> None:
-    """Merge per-run metrics; summary over splits; DeLong vs GEMCONT; truth R² table."""
-    long = pd.concat([read_table(p) for p in metrics], ignore_index=True)
-    write_metrics(long, out["metrics"])
-    write_summary(long, out["summary"])
-    frames = {
-        m: pd.concat([read_table(p) for p in ps], ignore_index=True) for m, ps in scores.items()
-    }
-    if "gemcont" in frames and len(frames) > 1:
-        write_comparison(frames, out["comparison"])
-    else:
-        columns = ["method", "split", "outcome", "auc", "auc_ref", "diff", "p_delong"]
-        write_tsv(pd.DataFrame(columns=columns), out["comparison"])
-    empty = pd.DataFrame(columns=["method", "split", "latent", "r2"])
-    write_tsv(truth_r2_table(long) if truth else empty, out["truth_r2"])
 
 
 def figures(
