@@ -189,3 +189,16 @@ def write_features(feature_set: FeatureSet, out_dir: str | Path) -> dict[str, Pa
     write_tsv(feature_set.prs[[*KEY, "PRS", "PRS_raw"]], paths["prs.tsv"], "%.8g")
     write_tsv(feature_set.report, paths["features_report.tsv"])
     return paths
+
+
+def read_feature_ids(path: str | Path) -> pd.DataFrame:
+    """features_ids.tsv: FID and IID (text) of each row of features.npy."""
+    return pd.read_csv(path, sep="\t", dtype=str)
+
+
+def feature_betas(report_path: str | Path) -> np.ndarray:
+    """External GWAS betas in the column order of features.npy (kept variants only),
+    from features_report.tsv."""
+    report = pd.read_csv(report_path, sep="\t")
+    kept = report.dropna(subset=["COLUMN"]).sort_values("COLUMN")
+    return kept["BETA"].to_numpy(np.float64)

@@ -20,6 +20,7 @@ from scipy.stats import beta
 from gemcont.gwas.loci import GENOME_WIDE_P, lambda_gc
 from gemcont.io.atomic import atomic_path
 from gemcont.io.panel import read_panel
+from gemcont.io.sumstats import read_multi_trait
 
 CHROM_COLOURS = ("#1b3a5c", "#8aa6c1")
 LINE_COLOUR = "#c0392b"
@@ -236,7 +237,7 @@ def plot_multitrait(
     multi_path: Path, panel_path: Path, manhattan_prefix: Path, qq_prefix: Path, title: str
 ) -> None:
     """Manhattan (panel variants marked) and QQ (chi2 on D dof) plots of a multi-trait file."""
-    multi = pd.read_csv(multi_path, sep="\t", dtype={"CHR": str, "ID": str})
+    multi = read_multi_trait(multi_path)
     panel = read_panel(panel_path)
     dof = int(multi["DF"].iloc[0]) if len(multi) else 1
     manhattan(multi, manhattan_prefix, panel=panel, title=f"Multi-trait GWAS, {title}")

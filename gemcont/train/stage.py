@@ -16,6 +16,7 @@ import pandas as pd
 from torch import nn
 
 from gemcont.errors import ConfigError
+from gemcont.genotypes.features import feature_betas, read_feature_ids
 from gemcont.io.atomic import atomic_open
 from gemcont.io.embeddings import SET_COLUMN
 from gemcont.io.ids import KEY, read_keyed_table
@@ -78,13 +79,6 @@ def stage_inputs(rule_input) -> StageInputs:
     )
 
 
-def feature_betas(report_path: Path) -> np.ndarray:
-    """External GWAS betas in the column order of features.npy (kept variants only)."""
-    report = pd.read_csv(report_path, sep="\t")
-    kept = report.dropna(subset=["COLUMN"]).sort_values("COLUMN")
-    return kept["BETA"].to_numpy(np.float64)
-
-
 def load_stage_data(inputs: StageInputs, split: int) -> StageData:
     """Join store rows, genotype features and split ``split`` on (FID, IID); people
     outside the splits drop."""
@@ -93,7 +87,7 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
     index = read_index(inputs.index.parent)
     index = index[person_keys(index).isin(label.index)].reset_index(drop=True)
     keys = person_keys(index)
-    feature_ids = pd.read_csv(inputs.feature_ids, sep="\t", dtype=str)
+    feature_ids = read_feature_ids(inputs.feature_ids)
     features = np.load(inputs.features)
     feature_row = pd.Series(np.arange(len(feature_ids)), index=person_keys(feature_ids))
     geno = features[feature_row.loc[keys].to_numpy()]
