@@ -3,14 +3,17 @@
 from pathlib import Path
 
 from gemcont.logs import to_file
+from gemcont.settings import build
 from gemcont.simulate.phenotypes import people_table, simulate_fundus_files
+from gemcont.simulate.settings import SimulateSettings
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+settings = build(SimulateSettings, sm.params.simulate, "simulate")
 people = people_table(Path(sm.input.covariates), Path(sm.input.latent))
 simulate_fundus_files(
     people,
-    sm.params.simulate,
+    settings,
     manifest=Path(sm.output.manifest),
     markers=Path(sm.output.markers),
     sheet=Path(sm.output.sheet),

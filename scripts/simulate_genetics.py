@@ -3,10 +3,13 @@
 from pathlib import Path
 
 from gemcont.logs import to_file
+from gemcont.settings import build
 from gemcont.simulate.cohort import GeneticsPaths, simulate_genetics
+from gemcont.simulate.settings import SimulateSettings
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+settings = build(SimulateSettings, sm.params.simulate, "simulate")
 out = sm.output
 paths = GeneticsPaths(
     bfile=str(Path(out.bed).with_suffix("")),
@@ -17,4 +20,4 @@ paths = GeneticsPaths(
     latent=Path(out.latent),
     summary=Path(out.summary),
 )
-simulate_genetics(sm.params.simulate, paths, threads=sm.threads)
+simulate_genetics(settings, paths, threads=sm.threads)

@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from gemcont.config import load_config
+from gemcont.settings import build
 from gemcont.simulate.cohort import GeneticsPaths, simulate_genetics
+from gemcont.simulate.settings import SimulateSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -49,7 +51,7 @@ def small_config() -> dict:
     return make_config({"simulate": SMALL_SIMULATION})
 
 
-def run_simulation(cfg: dict, out: Path) -> GeneticsPaths:
+def run_simulation(settings: SimulateSettings, out: Path) -> GeneticsPaths:
     """Simulate the genetic part of a cohort under ``out``."""
     paths = GeneticsPaths(
         bfile=str(out / "genotypes" / "cohort"),
@@ -60,7 +62,7 @@ def run_simulation(cfg: dict, out: Path) -> GeneticsPaths:
         latent=out / "truth" / "latent_traits.tsv",
         summary=out / "truth" / "summary.json",
     )
-    simulate_genetics(cfg, paths, threads=2)
+    simulate_genetics(settings, paths, threads=2)
     return paths
 
 
@@ -70,10 +72,10 @@ def read(path: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def sim(small_config, tmp_path_factory) -> tuple[dict, GeneticsPaths]:
+def sim(small_config, tmp_path_factory) -> tuple[SimulateSettings, GeneticsPaths]:
     """The small simulated cohort's genetics, shared by every test that needs it."""
-    cfg = small_config["simulate"]
-    return cfg, run_simulation(cfg, tmp_path_factory.mktemp("sim"))
+    settings = build(SimulateSettings, small_config["simulate"], "simulate")
+    return settings, run_simulation(settings, tmp_path_factory.mktemp("sim"))
 
 
 def shared_dir() -> Path:

@@ -15,12 +15,14 @@ from gemcont.panel.build import PanelSettings
 from gemcont.phenotypes.build import PhenotypeSettings
 from gemcont.rotation.settings import RotationSettings, build_rotation
 from gemcont.settings import build, from_section
+from gemcont.simulate.settings import SimulateSettings
 from gemcont.splits import SplitsSettings
 from gemcont.train.config import TrainSettings
 
 from .conftest import REPO, make_config
 
 SECTIONS = {
+    "simulate": SimulateSettings,
     "panel": PanelSettings,
     "pcs": PcsSettings,
     "features": FeaturesSettings,

@@ -11,7 +11,6 @@ from scipy import stats
 
 from gemcont.io.plink import Genotypes
 from gemcont.simulate.architecture import disease_thresholds
-from gemcont.simulate.cohort import architecture_spec
 from gemcont.simulate.external_gwas import case_control_scan
 
 from .conftest import read, run_simulation
@@ -61,11 +60,11 @@ def test_simulate_genetics__latent_heritability_close_to_configured(sim):
     cfg, paths = sim
     latent = read(paths.latent)
     causal = read(paths.causal)
-    h2 = cfg["architecture"]["latent_heritability"]
+    h2 = cfg.architecture.latent_heritability
     with Genotypes(paths.bfile) as geno:
         g = geno.read(causal["BIM_INDEX"].to_numpy(), dtype="float64")
     g = np.where(np.isnan(g), np.nanmean(g, axis=0), g)
-    for k in range(cfg["architecture"]["n_latent"]):
+    for k in range(cfg.architecture.n_latent):
         cols = (causal["latent"] == k).to_numpy()
         x = np.column_stack([np.ones(len(g)), g[:, cols]])
         y = latent[f"latent_{k}"].to_numpy()
@@ -81,9 +80,9 @@ def test_simulate_genetics__external_gwas_power_as_expected(sim):
     sumstats = read(paths.sumstats)
     merged = causal.merge(sumstats, on="ID", suffixes=("", "_gwas"))
     assert len(merged) == len(causal)
-    k = cfg["disease"]["prevalence"]
+    k = cfg.disease.prevalence
     t = stats.norm.isf(k)
-    n = cfg["external_gwas"]["n_people"]
+    n = cfg.external_gwas.n_people
     sd_g = np.sqrt(2 * merged["EAF"] * (1 - merged["EAF"]))
     r2 = (stats.norm.pdf(t) * merged["BETA_LIABILITY"] * sd_g) ** 2 / (k * (1 - k))
     power = stats.ncx2.sf(stats.chi2.isf(1e-5, 1), 1, n * r2 / (1 - r2))
@@ -111,7 +110,7 @@ def test_simulate_genetics__external_sumstats_schema_and_swaps(sim):
     assert list(sumstats.columns) == ["CHR", "POS", "ID", "EA", "OA", "EAF", "N", "BETA", "SE", "P"]
     bim = pd.read_csv(f"{paths.bfile}.bim", sep="\t", header=None, dtype=str)
     swapped = (sumstats["EA"].to_numpy() == bim[5].to_numpy()).mean()
-    assert abs(swapped - cfg["external_gwas"]["allele_swap_fraction"]) < 0.05
+    assert abs(swapped - cfg.external_gwas.allele_swap_fraction) < 0.05
 
 
 def test_simulate_genetics__same_seed_is_byte_identical(sim, tmp_path):
@@ -131,10 +130,10 @@ def test_simulate_genetics__disease_follows_liability_thresholds(sim):
     liability = read(paths.latent)["liability"].to_numpy()
     assert abs(np.var(liability) - 1) < 0.1  # variance shares add up to 1
     prevalent = disease["disease_at_assessment"].to_numpy() == 1
-    t, t2 = disease_thresholds(architecture_spec(cfg))
+    t, t2 = disease_thresholds(cfg.disease)
     assert (prevalent == (liability > t)).all()
     # incidence among the disease-free: each person's risk is P(liability + progression > t2)
-    risk = stats.norm.sf((t2 - liability[~prevalent]) / cfg["disease"]["progression_sd"])
+    risk = stats.norm.sf((t2 - liability[~prevalent]) / cfg.disease.progression_sd)
     observed = disease["incident_5y"].to_numpy()[~prevalent].sum()
     assert abs(observed - risk.sum()) < 4 * np.sqrt((risk * (1 - risk)).sum())
     assert disease["incident_5y"].to_numpy()[prevalent].sum() == 0
@@ -144,6 +143,6 @@ def test_simulate_genetics__plants_missing_bmi(sim):
     cfg, paths = sim
     covariates = read(paths.covariates)
     missing = covariates["bmi"].isna()
-    expected = cfg["defects"]["missing_covariate_fraction"] * len(covariates)
+    expected = cfg.defects.missing_covariate_fraction * len(covariates)
     assert 0 < missing.sum() <= 3 * expected + 3
     assert covariates.drop(columns="bmi").notna().all().all()

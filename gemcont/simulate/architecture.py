@@ -9,44 +9,29 @@ expectation in any sample drawn from the same population.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, stats
 
-
-@dataclass(frozen=True)
-class ArchitectureSpec:
-    """Variance shares and sizes of the simulated architecture."""
-
-    n_mediated: int
-    n_direct: int
-    n_latent: int
-    latent_heritability: float
-    causal_min_maf: float
-    causal_min_distance_kb: float
-    mediated_variance: float
-    direct_variance: float
-    covariate_variance: float
-    latent_weights: tuple[float, ...]
-    prevalence: float
-    incidence_5y: float
-    progression_sd: float
+from gemcont.simulate.settings import ArchitectureSettings, DiseaseSettings
 
 
 def choose_causal(
-    bim: pd.DataFrame, freq: np.ndarray, spec: ArchitectureSpec, rng: np.random.Generator
+    bim: pd.DataFrame,
+    freq: np.ndarray,
+    arch: ArchitectureSettings,
+    disease: DiseaseSettings,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Pick causal variants: common, at least ``causal_min_distance_kb`` apart, and never
     strand-ambiguous, so that the truth does not depend on the harmonisation policy."""
-    n_needed = spec.n_mediated + spec.n_direct
+    n_needed = arch.n_mediated + arch.n_direct
     maf = np.minimum(freq, 1 - freq)
     pair = bim["A1"] + bim["A2"]
     ambiguous = pair.isin(["AT", "TA", "CG", "GC"]).to_numpy()
-    candidates = rng.permutation(np.flatnonzero((maf >= spec.causal_min_maf) & ~ambiguous))
+    candidates = rng.permutation(np.flatnonzero((maf >= arch.causal_min_maf) & ~ambiguous))
     chosen: list[int] = []
-    min_bp = spec.causal_min_distance_kb * 1000
+    min_bp = arch.causal_min_distance_kb * 1000
     for idx in candidates:
         same_chr = [c for c in chosen if bim["CHR"].iat[c] == bim["CHR"].iat[idx]]
         if all(abs(bim["POS"].iat[c] - bim["POS"].iat[idx]) >= min_bp for c in same_chr):
@@ -56,11 +41,11 @@ def choose_causal(
     if len(chosen) < n_needed:
         raise ValueError(
             f"only {len(chosen)} of {n_needed} causal variants fit "
-            f"{spec.causal_min_distance_kb} kb apart; lower simulate.architecture.n_mediated "
+            f"{arch.causal_min_distance_kb} kb apart; lower simulate.architecture.n_mediated "
             "or n_direct, or simulate more chromosomes"
         )
     chosen = np.sort(np.asarray(chosen))
-    pathway = np.array(["mediated"] * spec.n_mediated + ["direct"] * spec.n_direct)
+    pathway = np.array(["mediated"] * arch.n_mediated + ["direct"] * arch.n_direct)
     pathway = pathway[rng.permutation(n_needed)]
     causal = bim.iloc[chosen][["ID", "CHR", "POS", "A1", "A2"]].reset_index(drop=True)
     causal.insert(0, "BIM_INDEX", chosen)
@@ -68,8 +53,8 @@ def choose_causal(
     causal["pathway"] = pathway
     causal["latent"] = -1
     mediated = np.flatnonzero(pathway == "mediated")
-    causal.loc[mediated, "latent"] = np.arange(len(mediated)) % spec.n_latent
-    return _assign_effects(causal, spec, rng)
+    causal.loc[mediated, "latent"] = np.arange(len(mediated)) % arch.n_latent
+    return _assign_effects(causal, arch, disease, rng)
 
 
 def _scaled(raw: np.ndarray, freq: np.ndarray, variance: float) -> np.ndarray:
@@ -79,23 +64,26 @@ def _scaled(raw: np.ndarray, freq: np.ndarray, variance: float) -> np.ndarray:
 
 
 def _assign_effects(
-    causal: pd.DataFrame, spec: ArchitectureSpec, rng: np.random.Generator
+    causal: pd.DataFrame,
+    arch: ArchitectureSettings,
+    disease: DiseaseSettings,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Per-allele effects on the latent traits and on the disease liability."""
     raw = rng.normal(size=len(causal))
     beta_latent = np.zeros(len(causal))
-    for k in range(spec.n_latent):
+    for k in range(arch.n_latent):
         rows = (causal["pathway"] == "mediated") & (causal["latent"] == k)
         beta_latent[rows] = _scaled(
-            raw[rows], causal.loc[rows, "EAF"].to_numpy(), spec.latent_heritability
+            raw[rows], causal.loc[rows, "EAF"].to_numpy(), arch.latent_heritability
         )
     direct = (causal["pathway"] == "direct").to_numpy()
     beta_liability = np.zeros(len(causal))
     beta_liability[direct] = _scaled(
-        raw[direct], causal.loc[direct, "EAF"].to_numpy(), spec.direct_variance
+        raw[direct], causal.loc[direct, "EAF"].to_numpy(), disease.direct_variance
     )
-    weights = np.asarray(spec.latent_weights, dtype=float)
-    mediated_scale = np.sqrt(spec.mediated_variance) / np.sqrt(np.sum(weights**2))
+    weights = np.asarray(disease.latent_weights, dtype=float)
+    mediated_scale = np.sqrt(disease.mediated_variance) / np.sqrt(np.sum(weights**2))
     latent_idx = causal["latent"].to_numpy()
     med = ~direct
     beta_liability[med] = beta_latent[med] * weights[latent_idx[med]] * mediated_scale
@@ -130,22 +118,22 @@ def liability_and_disease(
     latent: np.ndarray,
     direct_g: np.ndarray,
     covariates: pd.DataFrame,
-    spec: ArchitectureSpec,
+    disease: DiseaseSettings,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Liability (variance ~1), prevalent disease and incident disease within 5 years."""
-    weights = np.asarray(spec.latent_weights, dtype=float)
+    weights = np.asarray(disease.latent_weights, dtype=float)
     mediated = latent @ weights / np.sqrt(np.sum(weights**2))
-    noise_var = 1 - spec.mediated_variance - spec.direct_variance - spec.covariate_variance
+    noise_var = 1 - disease.mediated_variance - disease.direct_variance - disease.covariate_variance
     liability = (
-        np.sqrt(spec.mediated_variance) * mediated
+        np.sqrt(disease.mediated_variance) * mediated
         + direct_g
-        + np.sqrt(spec.covariate_variance) * covariate_score(covariates)
+        + np.sqrt(disease.covariate_variance) * covariate_score(covariates)
         + np.sqrt(noise_var) * rng.standard_normal(len(latent))
     )
-    threshold, future_threshold = disease_thresholds(spec)
+    threshold, future_threshold = disease_thresholds(disease)
     prevalent = liability > threshold
-    future = liability + spec.progression_sd * rng.standard_normal(len(latent))
+    future = liability + disease.progression_sd * rng.standard_normal(len(latent))
     incident = ~prevalent & (future > future_threshold)
     return pd.DataFrame(
         {
@@ -156,18 +144,18 @@ def liability_and_disease(
     )
 
 
-def disease_thresholds(spec: ArchitectureSpec) -> tuple[float, float]:
+def disease_thresholds(disease: DiseaseSettings) -> tuple[float, float]:
     """Liability thresholds giving the configured prevalence and 5-year incidence.
 
     Incidence is among people free of disease at assessment: a person becomes a case
     when liability plus N(0, progression_sd^2) progression crosses the second threshold.
     """
-    t = stats.norm.isf(spec.prevalence)
-    s = spec.progression_sd
+    t = stats.norm.isf(disease.prevalence)
+    s = disease.progression_sd
 
     def incidence(t2: float) -> float:
         integrand = lambda x: stats.norm.pdf(x) * stats.norm.sf((t2 - x) / s)  # noqa: E731
-        return integrate.quad(integrand, -8, t)[0] / (1 - spec.prevalence)
+        return integrate.quad(integrand, -8, t)[0] / (1 - disease.prevalence)
 
-    t2 = optimize.brentq(lambda u: incidence(u) - spec.incidence_5y, t - 5, t + 10)
+    t2 = optimize.brentq(lambda u: incidence(u) - disease.incidence_5y, t - 5, t + 10)
     return float(t), float(t2)

@@ -15,7 +15,6 @@ from gemcont.io.plink import write_bed
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, write_sumstats
 from gemcont.io.tables import write_tsv
 from gemcont.simulate.architecture import (
-    ArchitectureSpec,
     choose_causal,
     genetic_values,
     liability_and_disease,
@@ -23,6 +22,7 @@ from gemcont.simulate.architecture import (
 from gemcont.simulate.defects import missing_covariates
 from gemcont.simulate.external_gwas import case_control_scan, swap_reported_alleles
 from gemcont.simulate.genotypes import ChromosomeSpec, simulate_chromosome
+from gemcont.simulate.settings import CovariateSettings, SimulateSettings
 
 log = logging.getLogger(__name__)
 logging.getLogger("msprime").setLevel(logging.WARNING)
@@ -42,45 +42,19 @@ class GeneticsPaths:
     summary: Path
 
 
-def architecture_spec(cfg: dict) -> ArchitectureSpec:
-    """The architecture part of the ``simulate`` config section."""
-    a, d = cfg["architecture"], cfg["disease"]
-    return ArchitectureSpec(
-        n_mediated=a["n_mediated"],
-        n_direct=a["n_direct"],
-        n_latent=a["n_latent"],
-        latent_heritability=a["latent_heritability"],
-        causal_min_maf=a["causal_min_maf"],
-        causal_min_distance_kb=a["causal_min_distance_kb"],
-        mediated_variance=d["mediated_variance"],
-        direct_variance=d["direct_variance"],
-        covariate_variance=d["covariate_variance"],
-        latent_weights=tuple(d["latent_weights"]),
-        prevalence=d["prevalence"],
-        incidence_5y=d["incidence_5y"],
-        progression_sd=d["progression_sd"],
-    )
-
-
-def simulate_all_chromosomes(cfg: dict, threads: int) -> tuple[pd.DataFrame, np.ndarray]:
+def simulate_all_chromosomes(
+    settings: SimulateSettings, threads: int
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Both cohorts' genotypes, chromosome by chromosome (in parallel processes)."""
-    g = cfg["genotypes"]
+    n_individuals = settings.n_people + settings.external_gwas.n_people
     specs = [
         ChromosomeSpec(
             chrom=c,
-            n_individuals=cfg["n_people"] + cfg["external_gwas"]["n_people"],
-            length_bp=int(g["chromosome_length_mb"] * 1e6),
-            snp_spacing_bp=int(g["snp_spacing_kb"] * 1e3),
-            min_maf=g["min_maf"],
-            population_size=g["effective_population_size"],
-            recent_population_size=g["recent_population_size"],
-            growth_generations=g["growth_generations"],
-            recombination_rate=g["recombination_rate"],
-            mutation_rate=g["mutation_rate"],
-            ambiguous_fraction=g["ambiguous_fraction"],
-            seed=cfg["seed"],
+            n_individuals=n_individuals,
+            genotypes=settings.genotypes,
+            seed=settings.seed,
         )
-        for c in range(1, g["n_chromosomes"] + 1)
+        for c in range(1, settings.genotypes.n_chromosomes + 1)
     ]
     with ProcessPoolExecutor(max_workers=max(1, threads)) as pool:
         parts = list(pool.map(simulate_chromosome, specs))
@@ -90,7 +64,9 @@ def simulate_all_chromosomes(cfg: dict, threads: int) -> tuple[pd.DataFrame, np.
     return bim, dosages
 
 
-def simulate_covariates(ids: pd.DataFrame, cfg: dict, rng: np.random.Generator) -> pd.DataFrame:
+def simulate_covariates(
+    ids: pd.DataFrame, settings: CovariateSettings, rng: np.random.Generator
+) -> pd.DataFrame:
     """Age, sex, height, BMI, genotyping batch and assessment centre."""
     n = len(ids)
     sex = rng.integers(0, 2, n)
@@ -100,8 +76,8 @@ def simulate_covariates(ids: pd.DataFrame, cfg: dict, rng: np.random.Generator) 
     cov["sex"] = sex
     cov["height"] = np.round(height, 1)
     cov["bmi"] = np.round(np.exp(rng.normal(np.log(27), 0.15, n)), 1)
-    cov["batch"] = [f"Batch_{b + 1}" for b in rng.integers(0, cfg["n_batches"], n)]
-    cov["centre"] = [f"{11000 + c + 1}" for c in rng.integers(0, cfg["n_centres"], n)]
+    cov["batch"] = [f"Batch_{b + 1}" for b in rng.integers(0, settings.n_batches, n)]
+    cov["centre"] = [f"{11000 + c + 1}" for c in rng.integers(0, settings.n_centres, n)]
     return cov
 
 
@@ -111,30 +87,35 @@ def person_ids(n: int, offset: int) -> pd.DataFrame:
     return pd.DataFrame({"FID": iid, "IID": iid})
 
 
-def simulate_genetics(cfg: dict, paths: GeneticsPaths, threads: int = 1) -> None:
+def simulate_genetics(settings: SimulateSettings, paths: GeneticsPaths, threads: int = 1) -> None:
     """Run the genetic part of the simulation and write every file in ``paths``."""
-    spec = architecture_spec(cfg)
-    rng = np.random.default_rng([cfg["seed"], 0])
-    bim, dosages = simulate_all_chromosomes(cfg, threads)
+    arch = settings.architecture
+    rng = np.random.default_rng([settings.seed, 0])
+    bim, dosages = simulate_all_chromosomes(settings, threads)
     freq = dosages.mean(axis=0) / 2
-    causal = choose_causal(bim, freq, spec, rng)
-    n_cohort = cfg["n_people"]
+    causal = choose_causal(bim, freq, arch, settings.disease, rng)
+    n_cohort = settings.n_people
     ids = person_ids(len(dosages), 0)
-    covariates = simulate_covariates(ids, cfg["covariates"], rng)
-    latent_g, direct_g = genetic_values(dosages, causal, spec.n_latent)
-    env = rng.standard_normal(latent_g.shape) * np.sqrt(1 - spec.latent_heritability)
+    covariates = simulate_covariates(ids, settings.covariates, rng)
+    latent_g, direct_g = genetic_values(dosages, causal, arch.n_latent)
+    env = rng.standard_normal(latent_g.shape) * np.sqrt(1 - arch.latent_heritability)
     latent = latent_g + env
-    disease = liability_and_disease(latent, direct_g, covariates, spec, rng)
+    disease = liability_and_disease(latent, direct_g, covariates, settings.disease, rng)
 
     cohort = slice(0, n_cohort)
     external = slice(n_cohort, None)
     _write_cohort_genotypes(
-        paths.bfile, dosages[cohort], ids.iloc[cohort], covariates, bim, cfg, rng
+        paths.bfile,
+        dosages[cohort],
+        ids.iloc[cohort],
+        covariates,
+        bim,
+        settings.genotypes.missing_rate,
+        rng,
     )
-    defects = cfg["defects"]
     write_tsv(
         missing_covariates(
-            covariates.iloc[cohort], defects["missing_covariate_fraction"], cfg["seed"]
+            covariates.iloc[cohort], settings.defects.missing_covariate_fraction, settings.seed
         ),
         paths.covariates,
     )
@@ -143,7 +124,7 @@ def simulate_genetics(cfg: dict, paths: GeneticsPaths, threads: int = 1) -> None
         paths.disease,
     )
     truth = ids.copy()
-    for k in range(spec.n_latent):
+    for k in range(arch.n_latent):
         truth[f"latent_{k}_genetic"] = latent_g[:, k]
         truth[f"latent_{k}"] = latent[:, k]
     truth["direct_genetic"] = direct_g
@@ -153,7 +134,7 @@ def simulate_genetics(cfg: dict, paths: GeneticsPaths, threads: int = 1) -> None
 
     ext_status = disease["disease_at_assessment"].to_numpy()[external]
     sumstats = case_control_scan(dosages[external], ext_status, bim)
-    sumstats = swap_reported_alleles(sumstats, cfg["external_gwas"]["allele_swap_fraction"], rng)
+    sumstats = swap_reported_alleles(sumstats, settings.external_gwas.allele_swap_fraction, rng)
     write_sumstats(sumstats, paths.sumstats, SINGLE_TRAIT_COLUMNS)
     summary = {
         "n_cohort": n_cohort,
@@ -174,12 +155,12 @@ def _write_cohort_genotypes(
     ids: pd.DataFrame,
     covariates: pd.DataFrame,
     bim: pd.DataFrame,
-    cfg: dict,
+    missing_rate: float,
     rng: np.random.Generator,
 ) -> None:
     """Write the cohort .bed/.bim/.fam with sporadic missing genotype calls."""
     calls = dosages.copy()
-    missing = rng.random(calls.shape, dtype=np.float32) < cfg["genotypes"]["missing_rate"]
+    missing = rng.random(calls.shape, dtype=np.float32) < missing_rate
     calls[missing] = MISSING_INT8
     fam = ids.assign(PAT="0", MAT="0", SEX=np.where(covariates["sex"].iloc[: len(ids)] == 1, 1, 2))
     fam["PHENO"] = "-9"

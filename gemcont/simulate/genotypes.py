@@ -15,39 +15,32 @@ import msprime
 import numpy as np
 import pandas as pd
 
+from gemcont.simulate.settings import GenotypeSettings
+
 
 @dataclass(frozen=True)
 class ChromosomeSpec:
-    """What to simulate for one chromosome."""
+    """One chromosome to simulate: its number, the people of both cohorts, the seed."""
 
     chrom: int
     n_individuals: int
-    length_bp: int
-    snp_spacing_bp: int
-    min_maf: float
-    population_size: int
-    recent_population_size: int
-    growth_generations: int
-    recombination_rate: float
-    mutation_rate: float
-    ambiguous_fraction: float
+    genotypes: GenotypeSettings
     seed: int
 
 
-def growth_demography(spec: ChromosomeSpec) -> msprime.Demography:
+def growth_demography(genotypes: GenotypeSettings) -> msprime.Demography:
     """Constant ancestral size, then exponential growth over the last generations.
 
     Recent growth keeps a biobank-sized sample (often larger than the ancestral
     effective size) free of the excess recent coalescences, i.e. cryptic
     relatedness, that a constant-size coalescent would put into it.
     """
-    growth = np.log(spec.recent_population_size / spec.population_size) / spec.growth_generations
+    g = genotypes
+    growth = np.log(g.recent_population_size / g.effective_population_size) / g.growth_generations
     demography = msprime.Demography()
-    demography.add_population(
-        name="pop", initial_size=spec.recent_population_size, growth_rate=growth
-    )
+    demography.add_population(name="pop", initial_size=g.recent_population_size, growth_rate=growth)
     demography.add_population_parameters_change(
-        time=spec.growth_generations, growth_rate=0, initial_size=spec.population_size
+        time=g.growth_generations, growth_rate=0, initial_size=g.effective_population_size
     )
     return demography
 
@@ -75,24 +68,25 @@ def _thin(site_ids: np.ndarray, positions: np.ndarray, spacing: int, rng) -> np.
 
 def simulate_chromosome(spec: ChromosomeSpec) -> tuple[pd.DataFrame, np.ndarray]:
     """Simulate one chromosome; return (bim frame, individuals x variants int8 dosages of A1)."""
+    g = spec.genotypes
     rng = np.random.default_rng([spec.seed, spec.chrom])
     ts = msprime.sim_ancestry(
         samples=spec.n_individuals,
         ploidy=2,
-        demography=growth_demography(spec),
-        sequence_length=spec.length_bp,
-        recombination_rate=spec.recombination_rate,
+        demography=growth_demography(g),
+        sequence_length=int(g.chromosome_length_mb * 1e6),
+        recombination_rate=g.recombination_rate,
         random_seed=int(rng.integers(1, 2**31 - 1)),
     )
     ts = msprime.sim_mutations(
         ts,
-        rate=spec.mutation_rate,
+        rate=g.mutation_rate,
         model=msprime.BinaryMutationModel(),
         discrete_genome=False,
         random_seed=int(rng.integers(1, 2**31 - 1)),
     )
-    site_ids, positions = _common_sites(ts, ts.num_samples, spec.min_maf)
-    keep = _thin(site_ids, positions, spec.snp_spacing_bp, rng)
+    site_ids, positions = _common_sites(ts, ts.num_samples, g.min_maf)
+    keep = _thin(site_ids, positions, int(g.snp_spacing_kb * 1e3), rng)
     ts = ts.delete_sites(np.setdiff1d(np.arange(ts.num_sites), keep))
     dosages = np.empty((spec.n_individuals, ts.num_sites), dtype=np.int8)
     pos = np.empty(ts.num_sites, dtype=np.int64)
@@ -101,7 +95,7 @@ def simulate_chromosome(spec: ChromosomeSpec) -> tuple[pd.DataFrame, np.ndarray]
         dosages[:, j] = hap[0::2] + hap[1::2]
         pos[j] = int(var.site.position) + 1
     pos = _strictly_increasing(pos)
-    alleles = _random_allele_pairs(rng, len(pos), spec.ambiguous_fraction)
+    alleles = _random_allele_pairs(rng, len(pos), g.ambiguous_fraction)
     bim = pd.DataFrame(
         {
             "CHR": str(spec.chrom),

@@ -9,6 +9,7 @@ import pandas as pd
 from gemcont.io.tables import write_tsv
 from gemcont.simulate import fundus, spirometry
 from gemcont.simulate.defects import choose, fundus_defects, spirometry_defects
+from gemcont.simulate.settings import SimulateSettings
 
 
 def people_table(covariates: Path, latent: Path) -> pd.DataFrame:
@@ -27,39 +28,42 @@ def people_table(covariates: Path, latent: Path) -> pd.DataFrame:
     return people
 
 
-def planted(people: pd.DataFrame, cfg: dict) -> tuple[list[str], list[str]]:
+def planted(people: pd.DataFrame, settings: SimulateSettings) -> tuple[list[str], list[str]]:
     """People without a phenotype record and people with a corrupt one."""
-    d = cfg["defects"]
-    return choose(
-        people["IID"].tolist(), d["no_phenotype_fraction"], d["corrupt_records"], cfg["seed"]
-    )
+    d = settings.defects
+    return choose(people["IID"].tolist(), d.no_phenotype_fraction, d.corrupt_records, settings.seed)
 
 
 def simulate_spirometry_files(
-    people: pd.DataFrame, cfg: dict, table: Path, markers: Path, plot: Path
+    people: pd.DataFrame, settings: SimulateSettings, table: Path, markers: Path, plot: Path
 ) -> None:
     """Field-3066 blows, the FEV1/FVC marker table and a flow-volume plot."""
     marker = spirometry.simulate_spirometry(
-        people, table, max_blows=cfg["spirometry"]["max_blows"], seed=cfg["seed"]
+        people, table, max_blows=settings.spirometry.max_blows, seed=settings.seed
     )
     write_tsv(marker, markers)
     spirometry.plot_flow_volume(table, plot, n=12)
-    spirometry_defects(table, *planted(people, cfg))
+    spirometry_defects(table, *planted(people, settings))
 
 
 def simulate_fundus_files(
-    people: pd.DataFrame, cfg: dict, manifest: Path, markers: Path, sheet: Path, threads: int
+    people: pd.DataFrame,
+    settings: SimulateSettings,
+    manifest: Path,
+    markers: Path,
+    sheet: Path,
+    threads: int,
 ) -> None:
     """Fundus images (paths relative to the manifest), cup-to-disc marker, contact sheet."""
-    f = cfg["fundus"]
+    f = settings.fundus
     out_dir = Path(manifest).parent
     table, marker = fundus.simulate_fundus(
         people,
         out_dir,
-        image_size=f["image_size"],
-        both_eyes_fraction=f["both_eyes_fraction"],
-        marker_noise_sd=f["marker_noise_sd"],
-        seed=cfg["seed"],
+        image_size=f.image_size,
+        both_eyes_fraction=f.both_eyes_fraction,
+        marker_noise_sd=f.marker_noise_sd,
+        seed=settings.seed,
         threads=threads,
     )
     fundus.contact_sheet(
@@ -67,5 +71,5 @@ def simulate_fundus_files(
         sheet,
         title="Simulated fundus photographs (first 16)",
     )
-    write_tsv(fundus_defects(table, out_dir, *planted(people, cfg)), manifest)
+    write_tsv(fundus_defects(table, out_dir, *planted(people, settings)), manifest)
     write_tsv(marker, markers)
