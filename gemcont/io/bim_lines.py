@@ -33,10 +33,11 @@ class ChromosomeLines:
     n_rows: int  # rows of the whole .bim
 
 
-def chromosome_lines(path: str | Path, chrom: str) -> ChromosomeLines | None:
-    """The lines of ``path`` whose first field is ``chrom``; None if a line starts with
-    whitespace (then only parsing the whole file gives the rows pandas would)."""
-    token = str(chrom).encode()
+def chromosome_lines(path: str | Path, chrom: str | tuple[str, ...]) -> ChromosomeLines | None:
+    """The lines of ``path`` whose first field is ``chrom`` (or one of several spellings);
+    None if a line starts with whitespace (then only parsing the whole file gives the rows
+    pandas would)."""
+    tokens = [str(c).encode() for c in ((chrom,) if isinstance(chrom, str) else chrom)]
     pieces, rows, n_rows = [], [], 0
     for buf in _line_chunks(path):
         ends = np.flatnonzero(buf == NEWLINE)
@@ -44,16 +45,23 @@ def chromosome_lines(path: str | Path, chrom: str) -> ChromosomeLines | None:
         filled = starts < ends
         if np.isin(buf[starts[filled]], LEADING_WHITESPACE).any():
             return None
-        match = filled.copy()
-        for k, byte in enumerate(token):  # a shorter line meets its newline: no match
-            match &= buf[np.minimum(starts + k, buf.size - 1)] == byte
-        after = buf[np.minimum(starts + len(token), buf.size - 1)]
-        match &= np.isin(after, FIELD_SEPARATORS)
+        match = np.zeros_like(filled)
+        for token in tokens:
+            match |= filled & _starts_with(buf, starts, token)
         rows.append(n_rows + np.cumsum(filled)[match] - 1)
         n_rows += int(filled.sum())
         pieces.append(_gather(buf, starts[match], ends[match]))
     found = np.concatenate(rows) if rows else np.empty(0, np.int64)
     return ChromosomeLines(b"".join(pieces), found, n_rows)
+
+
+def _starts_with(buf: np.ndarray, starts: np.ndarray, token: bytes) -> np.ndarray:
+    """Whether the line at each start has ``token`` as its first field."""
+    match = np.ones(starts.size, dtype=bool)
+    for k, byte in enumerate(token):  # a shorter line meets its newline: no match
+        match &= buf[np.minimum(starts + k, buf.size - 1)] == byte
+    after = buf[np.minimum(starts + len(token), buf.size - 1)]
+    return match & np.isin(after, FIELD_SEPARATORS)
 
 
 def _line_chunks(path: str | Path) -> Iterator[np.ndarray]:

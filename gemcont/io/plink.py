@@ -34,6 +34,7 @@ from gemcont.io.bed_codes import (
     pack_bed,
 )
 from gemcont.io.bim_lines import chromosome_lines
+from gemcont.io.chromosomes import normalise, spellings
 from gemcont.io.ids import KEY
 
 BIM_COLUMNS = ["CHR", "ID", "CM", "POS", "A1", "A2"]
@@ -53,70 +54,200 @@ def bed_paths(prefix: str | Path) -> dict[str, Path]:
 
 @contextmanager
 def _fileset_file(path: str | Path) -> Iterator[None]:
-    """A missing file of the fileset as an InputError naming it."""
+    """A missing or empty file of the fileset as an InputError naming it."""
     try:
         yield
     except FileNotFoundError as err:
         raise InputError(path, "file not found", "check data.bfile in the config") from err
+    except pd.errors.EmptyDataError as err:
+        raise InputError(
+            path, "empty file (no lines)", "regenerate the fileset with plink --make-bed"
+        ) from err
+
+
+def file_lines(path: str | Path, rows: np.ndarray) -> np.ndarray:
+    """1-based line numbers of table ``rows`` (0-based, blank lines not counted) of a
+    text file; for error messages (reads the file up to the last row)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    wanted, found = set(rows.tolist()), {}
+    row = -1
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                row += 1
+                if row in wanted:
+                    found[row] = number
+                    if len(found) == len(wanted):
+                        break
+    return np.array([found.get(int(r), -1) for r in rows], dtype=np.int64)
 
 
 def read_bim(path: str | Path) -> pd.DataFrame:
-    """Read a .bim file; CHR and alleles as strings, POS as int64."""
+    """Read and check a .bim file: 6 columns, chromosome codes normalised
+    (:mod:`gemcont.io.chromosomes`), unique variant IDs; CHR and alleles as strings, POS
+    as int64."""
     with _fileset_file(path):
-        return _parse_bim(path, path)
+        bim = _parse_bim(path, path)
+    _check_unique_ids(bim, path, np.arange(len(bim)))
+    return bim
 
 
 def read_bim_chromosome(path: str | Path, chrom: str) -> tuple[pd.DataFrame, np.ndarray, int]:
     """One chromosome's rows of a .bim (as :func:`read_bim`, index from 0), their row
     numbers in the whole .bim, and its number of rows; only those lines are parsed
-    (:mod:`gemcont.io.bim_lines`)."""
+    (:mod:`gemcont.io.bim_lines`). ``chrom`` is a normalised code; the .bim may spell it
+    any way :func:`gemcont.io.chromosomes.spellings` lists."""
+    chrom = normalise_code(str(chrom), path)
     with _fileset_file(path):
-        lines = chromosome_lines(path, chrom)
+        lines = chromosome_lines(path, spellings(chrom))
     if lines is None:  # a line starts with whitespace: parse everything, as before
         bim = read_bim(path)
-        rows = np.flatnonzero(bim["CHR"].to_numpy() == str(chrom))
+        rows = np.flatnonzero(bim["CHR"].to_numpy() == chrom)
         return bim.iloc[rows].reset_index(drop=True), rows, len(bim)
     if not lines.text:  # no such chromosome
+        if lines.n_rows == 0:
+            raise InputError(path, "empty file (no lines)", "regenerate the fileset")
         empty = {c: pd.Series(dtype=str if c in BIM_TEXT else np.int64) for c in BIM_COLUMNS}
         return pd.DataFrame(empty), lines.rows, lines.n_rows
-    return _parse_bim(io.BytesIO(lines.text), path), lines.rows, lines.n_rows
+    bim = _parse_bim(io.BytesIO(lines.text), path, lines.rows)
+    _check_unique_ids(bim, path, lines.rows)
+    return bim, lines.rows, lines.n_rows
 
 
-def _parse_bim(source: str | Path | io.BytesIO, path: str | Path) -> pd.DataFrame:
-    """.bim text from ``source`` as a table; errors name ``path``."""
-    bim = pd.read_csv(
-        source,
-        sep=r"\s+",
-        header=None,
-        names=BIM_COLUMNS,
-        dtype=dict.fromkeys(BIM_TEXT, str),
-        engine="c",
+def normalise_code(code: str, path: str | Path | None, line: int | None = None) -> str:
+    """:func:`gemcont.io.chromosomes.normalise` with its refusal as an InputError."""
+    try:
+        return normalise(code)
+    except ValueError as err:
+        raise InputError(
+            path,
+            str(err),
+            "rename the chromosome (plink2 --output-chr MT) or drop it (plink2 --not-chr)",
+            None if line is None else f"line {line}",
+        ) from err
+
+
+def _normalise_column(chrom: pd.Series, path: str | Path, rows: np.ndarray) -> pd.Series:
+    """Normalised chromosome codes (each distinct code normalised once)."""
+    codes, inverse = np.unique(chrom.to_numpy(dtype=str), return_inverse=True)
+    normalised = []
+    for k, code in enumerate(codes):
+        try:
+            normalised.append(normalise(code))
+        except ValueError:
+            first = int(np.argmax(inverse == k))
+            normalise_code(code, path, int(file_lines(path, rows[[first]])[0]))
+    return pd.Series(np.asarray(normalised, dtype=object)[inverse], index=chrom.index, dtype=str)
+
+
+def _check_unique_ids(bim: pd.DataFrame, path: str | Path, rows: np.ndarray) -> None:
+    """Refuse a variant ID on two .bim lines, naming the ID and both lines."""
+    dup = bim["ID"].duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    first = bim["ID"].to_numpy()[dup][0]
+    both = np.flatnonzero(bim["ID"].to_numpy() == first)[:2]
+    lines = file_lines(path, rows[both])
+    n_ids = bim.loc[dup, "ID"].nunique()
+    raise InputError(
+        path,
+        f"variant ID {first} on lines {lines[0]} and {lines[1]} "
+        f"({n_ids} duplicated ID{'s' if n_ids > 1 else ''} in all)",
+        "give every variant a unique ID (plink2 --set-all-var-ids '@:#:$r:$a') or "
+        "remove the duplicates (plink2 --rm-dup exclude-all)",
     )
-    if bim.shape[1] != 6 or bim["POS"].isna().any():
-        raise InputError(path, "not a 6-column .bim file", "regenerate it with plink --make-bed")
+
+
+def _parse_bim(
+    source: str | Path | io.BytesIO, path: str | Path, rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """.bim text from ``source`` as a table; errors name ``path`` and the line (``rows``:
+    the .bim rows of ``source``'s lines, when it holds only some)."""
+    fix = "regenerate it with plink --make-bed (a .bim has 6 columns: CHR ID CM POS A1 A2)"
+    try:
+        bim = pd.read_csv(
+            source,
+            sep=r"\s+",
+            header=None,
+            names=BIM_COLUMNS,
+            dtype=dict.fromkeys(BIM_TEXT, str),
+            keep_default_na=False,
+            engine="c",
+        )
+    except pd.errors.ParserError as err:
+        raise InputError(path, f"not a 6-column .bim file ({err})".strip(), fix) from err
+    if bim.empty:
+        raise InputError(path, "empty file (no variants)", "regenerate it with plink --make-bed")
+    rows = np.arange(len(bim)) if rows is None else rows
+    if not isinstance(bim.index, pd.RangeIndex):
+        raise InputError(path, "more than 6 columns: not a .bim file", fix, "line 1")
+    absent = _absent(bim)
+    short = absent.any(axis=1)
+    if short.any():
+        row = int(np.argmax(short))
+        n_fields = int((~absent[row]).sum())
+        line = int(file_lines(path, rows[[row]])[0])
+        raise InputError(path, f"{n_fields} columns, not 6: not a .bim file", fix, f"line {line}")
+    bim["CHR"] = _normalise_column(bim["CHR"], path, rows)
     bim["POS"] = bim["POS"].astype(np.int64)
     return bim
 
 
+def _absent(table: pd.DataFrame) -> np.ndarray:
+    """Fields a short line lacks (NaN in number columns, "" in text ones)."""
+    return (table.isna() | table.eq("")).to_numpy()
+
+
 def count_chromosomes(path: str | Path) -> dict[str, int]:
-    """Variants per chromosome of a .bim, in file order (reads the first column only)."""
+    """Variants per normalised chromosome of a .bim, in file order (reads the first
+    column only)."""
     with _fileset_file(path):
         chrom = pd.read_csv(path, sep=r"\s+", header=None, usecols=[0], dtype=str, engine="c")[0]
+    chrom = _normalise_column(chrom, path, np.arange(len(chrom)))
     counts = chrom.value_counts(sort=False)
     return {c: int(counts[c]) for c in pd.unique(chrom)}
 
 
 def read_fam(path: str | Path) -> pd.DataFrame:
-    """Read a .fam file; FID and IID as strings."""
+    """Read and check a .fam file: 6 columns, FID and IID as strings, every IID once
+    (each table of the workflow is keyed by it)."""
+    fix = "regenerate it with plink --make-bed (a .fam has 6 columns: FID IID PAT MAT SEX PHENO)"
     with _fileset_file(path):
-        return pd.read_csv(
+        try:
+            fam = pd.read_csv(
+                path,
+                sep=r"\s+",
+                header=None,
+                names=FAM_COLUMNS,
+                dtype=dict.fromkeys([*KEY, "PAT", "MAT", "PHENO"], str),
+                keep_default_na=False,
+                engine="c",
+            )
+        except pd.errors.ParserError as err:
+            raise InputError(path, f"not a 6-column .fam file ({err})", fix) from err
+    if fam.empty:
+        raise InputError(path, "empty file (no samples)", "regenerate it with plink --make-bed")
+    if not isinstance(fam.index, pd.RangeIndex):
+        raise InputError(path, "more than 6 columns: not a .fam file", fix, "line 1")
+    absent = _absent(fam)
+    short = absent.any(axis=1)
+    if short.any():
+        row = int(np.argmax(short))
+        line = int(file_lines(path, [row])[0])
+        n_fields = int((~absent[row]).sum())
+        raise InputError(path, f"{n_fields} columns, not 6: not a .fam file", fix, f"line {line}")
+    dup = fam["IID"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = fam["IID"].to_numpy()[dup][0]
+        both = file_lines(path, np.flatnonzero(fam["IID"].to_numpy() == first)[:2])
+        n_ids = fam.loc[dup, "IID"].nunique()
+        raise InputError(
             path,
-            sep=r"\s+",
-            header=None,
-            names=FAM_COLUMNS,
-            dtype=dict.fromkeys(KEY, str),
-            engine="c",
+            f"IID {first} on lines {both[0]} and {both[1]} "
+            f"({n_ids} duplicated IID{'s' if n_ids > 1 else ''} in all)",
+            "keep one sample per IID (plink2 --remove the duplicates, or give them distinct IIDs)",
         )
+    return fam
 
 
 def check_bed_size(prefix: str | Path, n_samples: int, n_variants: int) -> None:

@@ -1,5 +1,6 @@
 from gemcont.config import load_config
 from gemcont.gwas.inputs import covariate_columns
+from gemcont.io.chromosomes import CHROM_PATTERN
 
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -7,7 +8,7 @@ SIM = "results/simulate"
 
 
 wildcard_constraints:
-    chrom=r"[0-9XYM]+",
+    chrom=CHROM_PATTERN,  # the codes gemcont.io.chromosomes.normalise gives
     split=r"\d+",
     method=r"[a-z]+",
 

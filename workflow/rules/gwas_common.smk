@@ -3,7 +3,7 @@
 import functools
 
 from gemcont.gwas.engines.builtin import DEFAULT_BLOCK_SIZE
-from gemcont.io.plink import count_chromosomes
+from gemcont.io.plink import count_chromosomes, normalise_code
 
 
 @functools.cache
@@ -25,8 +25,10 @@ def chromosome_variants():
 
 
 def gwas_chromosomes():
-    """Chromosomes scanned: configured, or every one of the cohort (or simulation)."""
-    return config["gwas"]["chromosomes"] or list(chromosome_variants())
+    """Chromosomes scanned: configured (normalised: chr1 is 1, 23 is X), or every one of
+    the cohort (or simulation)."""
+    configured = [normalise_code(str(c), None) for c in config["gwas"]["chromosomes"]]
+    return list(dict.fromkeys(configured)) or list(chromosome_variants())
 
 
 def gwas_mem_mb(chrom):
