@@ -19,6 +19,7 @@ from gemcont.errors import InputError
 from gemcont.io.ids import (
     KEY,
     REPORT_COLUMNS,
+    TooFewPeople,
     join_cohort,
     join_summary,
     read_keyed_table,
@@ -147,6 +148,7 @@ def build_splits(
     disease_path: str,
     covariates_path: str,
     covariate_columns: list[str],
+    numeric_covariates: list[str],
     cfg: SplitsSettings,
     out_splits: Path,
     out_report: Path,
@@ -157,15 +159,22 @@ def build_splits(
     fam = read_fam(fam_path)
     outcomes = [DISEASE, "incident_5y"]
     disease = read_keyed_table(disease_path, outcomes, outcomes, "disease", fam=fam)
-    covariates = read_keyed_table(covariates_path, covariate_columns, [], "covariates", fam=fam)
-    people, report = eligible_people(
-        fam,
-        read_index(Path(index_path).parent),
-        disease,
-        covariates,
-        read_exclusions(Path(exclusions_path).parent),
-        min_people=cfg.min_people,
+    covariates = read_keyed_table(
+        covariates_path, covariate_columns, numeric_covariates, "covariates", fam=fam
     )
+    try:
+        people, report = eligible_people(
+            fam,
+            read_index(Path(index_path).parent),
+            disease,
+            covariates,
+            read_exclusions(Path(exclusions_path).parent),
+            min_people=cfg.min_people,
+        )
+    except TooFewPeople as err:  # the job's outputs are removed: keep the report beside
+        failed = Path(out_report).with_suffix(".failed.tsv")
+        write_tsv(err.report, failed)
+        raise TooFewPeople(f"{err.reason}; drop report: {failed}", err.fix, err.report) from err
     write_tsv(report, out_report)
     summary = join_summary(report, len(people))
     for row in summary.itertuples():

@@ -15,6 +15,7 @@ build_splits(
     sm.input.disease,
     sm.input.covariates,
     sm.params.covariate_columns,
+    sm.params.numeric_covariates,
     build(SplitsSettings, sm.params.splits, "splits"),
     Path(sm.output.splits),
     Path(sm.output.report),

@@ -119,9 +119,20 @@ def design_columns(spec: CovariateSettings) -> list[str]:
     return list(dict.fromkeys([*names, *spec.categorical]))
 
 
+def numeric_columns(spec: CovariateSettings) -> list[str]:
+    """Covariate-table columns of the numeric terms (checked as numbers when read)."""
+    names = [factor.column for term in spec.terms for factor in parse_term(term)]
+    return [c for c in dict.fromkeys(names) if c not in spec.categorical]
+
+
 def covariate_columns(spec: Mapping[str, Any]) -> list[str]:
     """:func:`design_columns` of the ``gwas.covariates`` config slice (for rules)."""
     return design_columns(build(CovariateSettings, spec, "gwas.covariates"))
+
+
+def numeric_covariate_columns(spec: Mapping[str, Any]) -> list[str]:
+    """:func:`numeric_columns` of the ``gwas.covariates`` config slice (for rules)."""
+    return numeric_columns(build(CovariateSettings, spec, "gwas.covariates"))
 
 
 def build_gwas_inputs(
@@ -137,7 +148,9 @@ def build_gwas_inputs(
     (the residual correlation R of :func:`residual_correlation`), each once."""
     pheno, _ = prepare_phenotypes(read_embeddings(embeddings), n_components, embeddings)
     fam = read_fam(fam_path)
-    covariates = read_keyed_table(covariates_path, design_columns(spec), [], "covariates", fam=fam)
+    covariates = read_keyed_table(
+        covariates_path, design_columns(spec), numeric_columns(spec), "covariates", fam=fam
+    )
     pcs = read_keyed_table(pcs_path, [], [], "pcs", fam=fam)
     dropped = dropped_rows(covariates)
     if len(dropped):

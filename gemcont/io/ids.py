@@ -32,17 +32,71 @@ def _first(values: pd.Series | list[str], n: int = SHOWN) -> str:
     return ", ".join(values[:n]) + more
 
 
+LINE = "_LINE"  # the file line of each row, kept while a table is read (for messages)
+FLOAT_ID = r"-?\d+(\.0+|(\.\d+)?[eE][+-]?\d+)"  # an integer written as a float: 1000001.0
+
+
 def _read_text(path: Path) -> pd.DataFrame:
-    """Read a header-led table as strings; tab-separated if the header has a tab."""
+    """Read a header-led table as strings; tab-separated if the header has a tab.
+
+    Refuses an empty file and a line whose field count differs from the header's (a
+    trailing tab), naming the line; the file line of each row is in column ``LINE``.
+    """
     try:
-        with open(path) as handle:
-            header = handle.readline()
+        text = path.read_text()
     except FileNotFoundError as err:
         raise InputError(path, "file not found", "check the path in the config") from err
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        size = path.stat().st_size
+        raise InputError(
+            path, f"empty file ({size} bytes, no header line)", "check the path in the config"
+        )
+    header = lines[0]
     sep = "\t" if "\t" in header else r"\s+"
+    n_fields = [(line.count("\t") + 1 if sep == "\t" else len(line.split())) for line in lines]
+    numbers = [k + 1 for k, line in enumerate(lines) if line.strip()]
+    for number in numbers:
+        if n_fields[number - 1] != n_fields[0]:
+            line = lines[number - 1]
+            hint = " (a trailing tab)" if line.endswith("\t") else ""
+            raise InputError(
+                path,
+                f"{n_fields[number - 1]} fields but the header has {n_fields[0]}{hint}",
+                "write one field per header column on every line (no trailing tabs)",
+                f"line {number}",
+            )
     table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, engine="c")
     table.columns = [c.strip().lstrip("#") for c in table.columns]
-    return table.apply(lambda col: col.str.strip())
+    empty = [k + 1 for k, c in enumerate(table.columns) if not c or c.startswith("Unnamed: ")]
+    if empty:
+        raise InputError(
+            path,
+            f"header column {empty[0]} has no name",
+            "name every column in the header line (no trailing tabs)",
+            "line 1",
+        )
+    table = table.apply(lambda col: col.str.strip())
+    rows = numbers[1:] if len(numbers) - 1 == len(table) else range(2, len(table) + 2)
+    table[LINE] = list(rows)
+    return table
+
+
+def _check_ids(table: pd.DataFrame, path: Path) -> None:
+    """Refuse IDs written as floats (``1000001.0``: an ID column saved by pandas with a
+    missing value), which would match no one."""
+    for col in [c for c in KEY if c in table.columns]:
+        floats = table[col].str.fullmatch(FLOAT_ID)
+        if floats.any():
+            row = table[floats].iloc[0]
+            raise InputError(
+                path,
+                f"{col} {row[col]!r} is a number written as a float; IDs are text and "
+                f"match the .fam as written ({int(floats.sum())} such {col}s)",
+                f"write the IDs as in the .fam, e.g. 1000001 (pandas: "
+                f"df['{col}'] = df['{col}'].astype('Int64') before to_csv)",
+                f"line {row[LINE]}",
+            )
 
 
 def fill_fid(
@@ -100,11 +154,13 @@ def _to_numeric(table: pd.DataFrame, numeric: list[str], path: Path) -> pd.DataF
         bad = values.isna()
         if bad.any():
             value = table.loc[bad, col].iloc[0]
+            where = f"line {table.loc[bad, LINE].iloc[0]}" if LINE in table else None
             raise InputError(
                 path,
                 f"column {col} has non-numeric value {value!r} "
                 f"(IIDs {_first(table.loc[bad, 'IID'])})",
                 "use numbers, or NA for a missing value",
+                where,
             )
         table[col] = values.astype(np.float64)
     return table
@@ -126,6 +182,7 @@ def read_keyed_table(
     """
     path = Path(path)
     table = _read_text(path)
+    _check_ids(table, path)
     unknown = pd.DataFrame(columns=REPORT_COLUMNS)
     if "FID" not in table.columns and fam is not None and "IID" in table.columns:
         table, unknown = fill_fid(table, fam, path, name)
@@ -133,7 +190,7 @@ def read_keyed_table(
     require_columns(table, used, path, "add a header line naming these columns")
     _check_duplicates(table, unique_by or ["IID"], path)
     table, dropped = _drop_missing(table, used, name, path)
-    table = _to_numeric(table, numeric, path)
+    table = _to_numeric(table, numeric, path).drop(columns=LINE)
     set_dropped(table, pd.concat([unknown, dropped], ignore_index=True))
     return table
 
@@ -200,13 +257,25 @@ def join_cohort(
     in_cohort = fam_keys.isin(universe[kept])
     cohort = fam.loc[in_cohort, KEY].astype(str).reset_index(drop=True)
     cohort["FAM_ROW"] = np.flatnonzero(in_cohort)
-    _check_size(cohort, tables, fam, min_people)
+    _check_size(cohort, tables, fam, min_people, report)
     log.info("cohort: %d people kept, %d dropped", len(cohort), len(report))
     return cohort, report
 
 
+class TooFewPeople(InputError):
+    """Too few people left after the join; ``report`` says who left and why."""
+
+    def __init__(self, reason: str, fix: str, report: pd.DataFrame) -> None:
+        super().__init__(None, reason, fix)
+        self.report = report
+
+
 def _check_size(
-    cohort: pd.DataFrame, tables: dict[str, pd.DataFrame], fam: pd.DataFrame, min_people: int
+    cohort: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    fam: pd.DataFrame,
+    min_people: int,
+    report: pd.DataFrame,
 ) -> None:
     if len(cohort) >= min_people:
         return
@@ -214,12 +283,16 @@ def _check_size(
         [f".fam: {len(fam)}"]
         + [f"{name}: {table['IID'].nunique()}" for name, table in tables.items()]
     )
-    raise InputError(
-        None,
+    summary = join_summary(report, len(cohort))
+    dropped = "; ".join(
+        f"{row.step}: {row.dropped} {row.reason}" for row in summary.itertuples() if row.dropped
+    )
+    raise TooFewPeople(
         f"only {len(cohort)} people are in the genotypes and every table "
-        f"(min_people = {min_people}; people per table: {counts})",
+        f"(min_people = {min_people}; people per table: {counts}; dropped: {dropped or 'none'})",
         "check that FID/IID match across the .fam and the tables (see the drop report), "
         "fill missing values, or lower min_people",
+        report,
     )
 
 

@@ -1,5 +1,5 @@
 from gemcont.config import load_config
-from gemcont.gwas.inputs import covariate_columns
+from gemcont.gwas.inputs import covariate_columns, numeric_covariate_columns
 from gemcont.io.chromosomes import CHROM_PATTERN
 
 load_config(config, workflow.source_path("../schemas/config.schema.yaml"))

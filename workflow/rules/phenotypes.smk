@@ -44,5 +44,6 @@ rule make_splits:
     params:
         splits=config["splits"],
         covariate_columns=covariate_columns(config["gwas"]["covariates"]),
+        numeric_covariates=numeric_covariate_columns(config["gwas"]["covariates"]),
     script:
         "../../scripts/make_splits.py"
