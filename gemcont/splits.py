@@ -28,6 +28,7 @@ from gemcont.io.ids import (
 from gemcont.io.plink import read_fam
 from gemcont.io.splits import HELDOUT, TRAIN, split_columns
 from gemcont.io.tables import write_tsv
+from gemcont.io.withdrawn import STEP, withdrawn
 from gemcont.phenotypes.store import read_exclusions, read_index
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,11 @@ def eligible_people(
     covariates: pd.DataFrame | None = None,
     exclusions: pd.DataFrame | None = None,
     min_people: int = 1,
+    withdrawals: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """People in the .fam, the phenotype store, the disease table (and covariates).
+    """People in the .fam who did not withdraw (``withdrawals``: drop-report rows of
+    :func:`gemcont.io.withdrawn.withdrawn`), the phenotype store, the disease table (and
+    covariates).
 
     ``store_index`` and ``exclusions`` are the store's tables; ``disease`` and
     ``covariates`` are read with :func:`gemcont.io.ids.read_keyed_table`, whose
@@ -130,7 +134,14 @@ def eligible_people(
     disease_at_assessment (int) in .fam order, report: FID IID step reason).
     """
     _check_disease(disease)
-    tables = {"phenotypes": _phenotyped(store_index, exclusions), "disease": disease}
+    tables = {}
+    if withdrawals is not None and len(withdrawals):
+        keys = pd.MultiIndex.from_frame(fam[KEY].astype(str))
+        stayed = fam.loc[~keys.isin(pd.MultiIndex.from_frame(withdrawals[KEY])), KEY]
+        stayed = stayed.astype(str).reset_index(drop=True)
+        set_dropped(stayed, withdrawals)
+        tables[STEP] = stayed
+    tables |= {"phenotypes": _phenotyped(store_index, exclusions), "disease": disease}
     if covariates is not None:
         tables["covariates"] = covariates
     cohort, report = join_cohort(tables, fam, min_people)
@@ -152,10 +163,11 @@ def build_splits(
     cfg: SplitsSettings,
     out_splits: Path,
     out_report: Path,
+    exclude: str | None = None,
 ) -> pd.DataFrame:
     """The splits stage: who is eligible (logged with reasons), then the seeded splits.
     ``index_path`` and ``exclusions_path`` are the phenotype store's index.tsv and
-    exclusions.tsv."""
+    exclusions.tsv; ``exclude`` the withdrawal list (data.exclude)."""
     fam = read_fam(fam_path)
     outcomes = [DISEASE, "incident_5y"]
     disease = read_keyed_table(disease_path, outcomes, outcomes, "disease", fam=fam)
@@ -170,6 +182,7 @@ def build_splits(
             covariates,
             read_exclusions(Path(exclusions_path).parent),
             min_people=cfg.min_people,
+            withdrawals=withdrawn(fam, exclude),
         )
     except TooFewPeople as err:  # the job's outputs are removed: keep the report beside
         failed = Path(out_report).with_suffix(".failed.tsv")

@@ -49,15 +49,22 @@ def _prune_block(
 
 
 def _prune_chromosome(
-    genotypes: Genotypes, index: np.ndarray, window: int, r2: float, maf_min: float, block: int
+    genotypes: Genotypes,
+    index: np.ndarray,
+    window: int,
+    r2: float,
+    maf_min: float,
+    block: int,
+    samples: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     all_pos = genotypes.bim["POS"].to_numpy()
     kept: list[np.ndarray] = []
-    kept_z = np.empty((genotypes.n_samples, 0), dtype=np.float32)
+    n = genotypes.n_samples if samples is None else len(samples)
+    kept_z = np.empty((n, 0), dtype=np.float32)
     kept_pos = np.empty(0, dtype=np.int64)
     for start in range(0, len(index), block):
         variants = index[start : start + block]
-        z, ok = _correlation_scaled(genotypes.read(variants), maf_min)
+        z, ok = _correlation_scaled(genotypes.read(variants, samples), maf_min)
         variants, pos = variants[ok], all_pos[variants[ok]]
         if not len(variants):
             continue
@@ -71,16 +78,24 @@ def _prune_chromosome(
 
 
 def ld_prune(
-    genotypes: Genotypes, window_kb: float, r2: float, maf_min: float, block_size: int = 2000
+    genotypes: Genotypes,
+    window_kb: float,
+    r2: float,
+    maf_min: float,
+    block_size: int = 2000,
+    samples: np.ndarray | None = None,
 ) -> np.ndarray:
     """Greedy LD pruning: walk each chromosome by position, keep a variant unless its r²
     with an already kept variant within ``window_kb`` exceeds ``r2``. Returns sorted .bim rows.
+    ``samples``: the .fam rows used (None = everyone).
     """
     bim = genotypes.bim
     kept: list[np.ndarray] = []
     for index in bim.groupby("CHR", sort=False).indices.values():
         index = index[np.argsort(bim["POS"].to_numpy()[index], kind="stable")]
-        kept += _prune_chromosome(genotypes, index, int(window_kb * 1000), r2, maf_min, block_size)
+        kept += _prune_chromosome(
+            genotypes, index, int(window_kb * 1000), r2, maf_min, block_size, samples
+        )
     pruned = np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.intp)
     log.info("LD pruning kept %d of %d variants", len(pruned), genotypes.n_variants)
     return pruned
@@ -167,8 +182,10 @@ def plink2_pcs(
     out_prefix: str | Path,
     threads: int,
     mode: str = "exact",
+    remove: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """PCs from ``plink2 --pca`` on ``variant_ids``; ``mode`` "approx" (large N) or "exact"."""
+    """PCs from ``plink2 --pca`` on ``variant_ids``; ``mode`` "approx" (large N) or "exact";
+    ``remove``: FID IID of people left out (withdrawn)."""
     if mode not in ("exact", "approx"):
         raise ValueError(f"plink2 PCA mode must be 'exact' or 'approx', not {mode!r}")
     out_prefix = Path(out_prefix)
@@ -177,6 +194,10 @@ def plink2_pcs(
     extract.write_text("".join(f"{v}\n" for v in variant_ids))
     pca = ["--pca", str(n_pcs)] + (["approx"] if mode == "approx" else [])
     cmd = ["plink2", "--bfile", str(bfile), "--extract", str(extract), *pca]
+    if remove is not None and len(remove):
+        removed = out_prefix.with_name(out_prefix.name + ".remove.txt")
+        remove[KEY].to_csv(removed, sep="\t", header=False, index=False)
+        cmd += ["--remove", str(removed)]
     cmd += ["--threads", str(threads), "--out", str(out_prefix)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gemcont.errors import InputError
 from gemcont.genotypes.features import extract_dosages, make_features, write_features
 from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
-from gemcont.io.ids import align_rows
+from gemcont.io.ids import KEY, align_rows
 from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes
 from gemcont.io.tables import write_tsv
+from gemcont.io.withdrawn import consenting_rows, withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +42,29 @@ class FeaturesSettings:
     max_missing: float
 
 
-def compute_pcs(bfile: str, cfg: PcsSettings, out: Path, threads: int) -> None:
-    """Genetic PCs on LD-pruned variants (built-in randomized SVD or plink2), or the user's."""
+def compute_pcs(
+    bfile: str, cfg: PcsSettings, out: Path, threads: int, exclude: str | None = None
+) -> None:
+    """Genetic PCs on LD-pruned variants (built-in randomized SVD or plink2), or the user's;
+    withdrawn participants (:mod:`gemcont.io.withdrawn`, ``exclude`` the withdrawal list)
+    take no part and get no PCs."""
     with Genotypes(bfile, threads=threads) as genotypes:
+        gone = withdrawn(genotypes.fam, exclude)
+        samples = consenting_rows(genotypes.fam, exclude)
         if cfg.source == "file":
             pcs = read_user_pcs(cfg.file, cfg.n_pcs, fam=genotypes.fam)
+            keys = pd.MultiIndex.from_frame(pcs[KEY].astype(str))
+            pcs = pcs[~keys.isin(pd.MultiIndex.from_frame(gone[KEY]))].reset_index(drop=True)
         else:
-            pruned = ld_prune(genotypes, cfg.ld_window_kb, cfg.ld_r2, cfg.maf_min)
+            pruned = ld_prune(genotypes, cfg.ld_window_kb, cfg.ld_r2, cfg.maf_min, samples=samples)
             log.info("PCs from %d LD-pruned variants of %d", len(pruned), genotypes.n_variants)
             if cfg.source == "plink2":
                 ids = genotypes.bim["ID"].to_numpy()[pruned]
                 pcs = plink2_pcs(
-                    bfile, ids, cfg.n_pcs, out.with_suffix(""), threads, cfg.plink2_mode
+                    bfile, ids, cfg.n_pcs, out.with_suffix(""), threads, cfg.plink2_mode, gone
                 )
             else:
-                pcs = randomized_pcs(genotypes, pruned, cfg.n_pcs, cfg.seed)
+                pcs = randomized_pcs(genotypes, pruned, cfg.n_pcs, cfg.seed, samples)
     write_tsv(pcs, out, float_format="%.8g")
 
 
@@ -66,8 +76,10 @@ def build_features(
     n_pcs: int,
     out_dir: Path,
     threads: int,
+    exclude: str | None = None,
 ) -> None:
-    """Panel dosages of the effect allele (= .bim A1) and the PRS, top PCs regressed out."""
+    """Panel dosages of the effect allele (= .bim A1) and the PRS, top PCs regressed out;
+    for the people who did not withdraw (``exclude``: the withdrawal list)."""
     panel = read_panel(panel_path)
     with Genotypes(bfile, threads=threads) as genotypes:
         bim = genotypes.bim
@@ -83,7 +95,8 @@ def build_features(
                 "rerun the panel stage: snakemake -R build_panel",
             )
         bim_index = panel["BIM_INDEX"].to_numpy()
-        result = extract_dosages(genotypes, bim_index, None, cfg.max_missing)
+        samples = consenting_rows(genotypes.fam, exclude)
+        result = extract_dosages(genotypes, bim_index, samples, cfg.max_missing)
         fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
     pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")

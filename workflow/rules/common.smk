@@ -17,6 +17,7 @@ DATA = config["data"]
 BFILE = DATA["bfile"]
 BED = multiext(BFILE, ".bed", ".bim", ".fam")
 STORE = f"results/phenotypes/{DATA['modality']}"
+EXCLUDE = DATA["exclude"] or []  # the withdrawal list, an input where given
 
 
 def simulated_variants():

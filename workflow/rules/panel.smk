@@ -23,6 +23,7 @@ rule build_panel:
 
 rule compute_pcs:
     input:
+        exclude=EXCLUDE,
         bed=BED,
     output:
         pcs="results/genotypes/pcs.tsv",
@@ -34,6 +35,7 @@ rule compute_pcs:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
+        exclude=DATA["exclude"],
         pcs=config["pcs"],
     script:
         "../../scripts/compute_pcs.py"
@@ -41,6 +43,7 @@ rule compute_pcs:
 
 rule extract_features:
     input:
+        exclude=EXCLUDE,
         bed=BED,
         panel=rules.build_panel.output.panel,
         pcs=rules.compute_pcs.output.pcs,
@@ -57,6 +60,7 @@ rule extract_features:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
+        exclude=DATA["exclude"],
         features=config["features"],
         n_pcs=config["pcs"]["n_pcs"],
     script:

@@ -27,6 +27,7 @@ rule build_phenotype_store:
 
 rule make_splits:
     input:
+        exclude=EXCLUDE,
         fam=f"{BFILE}.fam",
         index=rules.build_phenotype_store.output.index,
         exclusions=rules.build_phenotype_store.output.exclusions,
@@ -42,6 +43,7 @@ rule make_splits:
     conda:
         "../../envs/gemcont.yaml"
     params:
+        exclude=DATA["exclude"],
         splits=config["splits"],
         covariate_columns=covariate_columns(config["gwas"]["covariates"]),
         numeric_covariates=numeric_covariate_columns(config["gwas"]["covariates"]),

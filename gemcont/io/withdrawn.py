@@ -1,0 +1,77 @@
+"""Participants who withdrew consent: never analysed, and counted in the drop report.
+
+UK Biobank marks them in the .fam/.sample by a negative IID (-1, -2, ...); the optional
+withdrawal list (config ``data.exclude``: one IID, or FID IID, per line; blank lines and
+``#`` comments ignored) names more. Every stage that uses people of the .fam asks
+:func:`consenting_rows` (the PCs, the features) or joins :func:`withdrawn` (the splits,
+whence training, embeddings and the GWAS).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gemcont.errors import InputError
+from gemcont.io.ids import KEY, REPORT_COLUMNS
+
+log = logging.getLogger(__name__)
+
+STEP = "withdrawn"
+NEGATIVE_IID = "negative IID (withdrawn from UK Biobank)"
+NEGATIVE = r"-\d+"
+
+
+def read_exclude(path: str | Path) -> pd.DataFrame:
+    """The withdrawal list: FID (None when the file gives only IIDs) and IID, as text."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as err:
+        raise InputError(path, "file not found", "check data.exclude in the config") from err
+    rows, width = [], None
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split("#", 1)[0].split()
+        if not fields or (number == 1 and fields in (["FID", "IID"], ["IID"], ["eid"])):
+            continue
+        if len(fields) not in (1, 2) or (width is not None and len(fields) != width):
+            raise InputError(
+                path,
+                f"{len(fields)} fields; a withdrawal list has one IID, or FID IID, per line",
+                "write one IID (or FID and IID) per line",
+                f"line {number}",
+            )
+        width = len(fields)
+        rows.append(fields if width == 2 else [None, fields[0]])
+    return pd.DataFrame(rows, columns=KEY, dtype=object)
+
+
+def withdrawn(fam: pd.DataFrame, exclude: str | Path | None = None) -> pd.DataFrame:
+    """People of ``fam`` who withdrew: FID IID step reason (drop-report rows)."""
+    iid = fam["IID"].astype(str)
+    reason = pd.Series(np.where(iid.str.fullmatch(NEGATIVE), NEGATIVE_IID, ""), index=fam.index)
+    if exclude is not None:
+        listed = read_exclude(exclude)
+        by_iid = listed["FID"].isna()
+        on_list = iid.isin(listed.loc[by_iid, "IID"])
+        pairs = pd.MultiIndex.from_frame(listed.loc[~by_iid, KEY].astype(str))
+        on_list |= pd.MultiIndex.from_frame(fam[KEY].astype(str)).isin(pairs)
+        reason = reason.where(~on_list | (reason != ""), f"listed in data.exclude ({exclude})")
+        log.info("%s: %d of %d listed people are in the .fam", exclude, on_list.sum(), len(listed))
+    out = fam.loc[reason != "", KEY].astype(str).assign(step=STEP, reason=reason[reason != ""])
+    if len(out):
+        log.warning(
+            "%d withdrawn participants left out (%s)", len(out), dict(out.reason.value_counts())
+        )
+    return out[REPORT_COLUMNS].reset_index(drop=True)
+
+
+def consenting_rows(fam: pd.DataFrame, exclude: str | Path | None = None) -> np.ndarray | None:
+    """.fam rows of the people who did not withdraw; None when nobody withdrew (everyone)."""
+    gone = pd.MultiIndex.from_frame(withdrawn(fam, exclude)[KEY])
+    if not len(gone):
+        return None
+    return np.flatnonzero(~pd.MultiIndex.from_frame(fam[KEY].astype(str)).isin(gone))
