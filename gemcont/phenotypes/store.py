@@ -15,6 +15,7 @@ Each file is written to a temporary name and renamed into place (:mod:`gemcont.i
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -111,13 +112,19 @@ class StoreWriter:
             self._images.__exit__(exc_type, exc, tb)
 
 
+def reason_kind(reason: str) -> str:
+    """The kind of an exclusion reason: its text before the details (``:`` or `` (``),
+    e.g. "malformed blow" for "malformed blow: sample 2 is not a number: 'x'"."""
+    return re.split(r":| \(", reason, maxsplit=1)[0]
+
+
 def check_kept(
     n_kept: int, n_total: int, min_fraction: float, exclusions: pd.DataFrame, source: Path
 ) -> None:
     """Stop when fewer than ``min_fraction`` of ``n_total`` input items were stored."""
     if n_kept > 0 and n_kept >= min_fraction * n_total:
         return
-    top = exclusions["reason"].value_counts().head(3)
+    top = exclusions["reason"].map(reason_kind).value_counts().head(3)
     reasons = "; ".join(f"{count} x {reason}" for reason, count in top.items())
     raise InputError(
         source,

@@ -20,6 +20,7 @@ from PIL import Image
 from gemcont.io.ids import join_summary
 from gemcont.io.panel import read_panel
 from gemcont.io.splits import HELDOUT, TRAIN, read_splits
+from gemcont.phenotypes.store import reason_kind
 from gemcont.plots.figures import method_label, metric_summary, ordered_methods
 from gemcont.report.cells import (
     MISSING,
@@ -154,8 +155,10 @@ def _exclusions(path: Path | None) -> str:
     table = read_tsv(path)
     if table.empty:
         return '<p class="muted">No phenotype item was excluded.</p>'
-    counts = table.groupby("reason").agg(items=("IID", "size"), people=("IID", "nunique"))
-    return table_html(counts.reset_index().sort_values("items", ascending=False))
+    kinds = table.assign(reason=table["reason"].map(reason_kind))
+    counts = kinds.groupby("reason").agg(items=("IID", "size"), people=("IID", "nunique"))
+    note = '<p class="muted">Each item and its full reason: exclusions.tsv in the store.</p>'
+    return table_html(counts.reset_index().sort_values("items", ascending=False)) + note
 
 
 def panel_section(inputs: ReportInputs) -> Section:
