@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 from gemcont.errors import InputError
 from gemcont.io.spirometry import SAMPLE_INTERVAL_S, BlowCriteria, format_blow
-from gemcont.phenotypes.fundus import build_fundus_store, preprocess_image
+from gemcont.phenotypes.fundus import ExcludedImage, build_fundus_store, preprocess_image
 from gemcont.phenotypes.spirometry import CURVES, build_spirometry_store, default_criteria
 from gemcont.phenotypes.store import open_images, read_exclusions, read_index
 from gemcont.simulate.spirometry import simulate_spirometry
@@ -97,7 +97,7 @@ def test_la_and_palette_transparency_is_black(tmp_path, mode):
 def test_32_bit_float_image_is_excluded_with_its_mode(tmp_path):
     path = tmp_path / "float.tif"
     Image.fromarray(np.where(_disc(), 0.5, 0.0).astype(np.float32)).save(path)
-    with pytest.raises(Exception, match="unsupported pixel format F"):
+    with pytest.raises(ExcludedImage, match="unsupported pixel format F"):
         preprocess_image(path, SIZE, threshold=10)
 
 

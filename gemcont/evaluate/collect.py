@@ -158,7 +158,7 @@ def evaluate_run(
     causal_variants: str | Path | None = None,
     scores_out: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Long table (method split metric value) of one method on one split; ``seed +
+    """Long table (method split metric value note) of one method on one split; ``seed +
     split`` (``seed`` is ``splits.seed`` in the workflow) seeds the split's folds.
 
     Truth metrics need ``latent_traits`` (R²) or ``causal_variants`` with ``gwas_loci``
