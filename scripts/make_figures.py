@@ -18,4 +18,5 @@ figures(
     Path(sm.input.marker),
     sm.params.marker_column,
     {name: Path(sm.output[name]) for name in ("methods", "training", "pca", "violin")},
+    method=sm.params.method,
 )

@@ -178,9 +178,15 @@ def test_malformed_blow_excludes_the_person_with_reason(spirometry_table, tmp_pa
     assert "not a number: 'abc'" in excl["reason"].iloc[0]
 
 
+def exponential_blow(fvc_ml: float = 4000.0, tau_s: float = 0.6, seconds: float = 6.0) -> str:
+    """Field-3066 text of an acceptable blow: V = FVC (1 - exp(-t / tau)), a plateau at the end."""
+    t = np.arange(0, seconds, 0.01)
+    return ",".join(str(int(fvc_ml * (1 - np.exp(-t / tau_s)))) for t in t)
+
+
 def test_people_without_blows_are_listed_but_not_counted(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
-    path.write_text("eid\t3066-0.0\t3066-0.1\n1\t0,500,1000,1500\t\n2\tNA\t\n3\t\t\n")
+    path.write_text(f"eid\t3066-0.0\t3066-0.1\n1\t{exponential_blow()}\t\n2\tNA\t\n3\t\t\n")
     index = build_spirometry_store(path, tmp_path / "store", raster_size=32, min_kept_fraction=1)
     assert index["IID"].tolist() == ["1"]
     excl = read_exclusions(tmp_path / "store")
@@ -227,13 +233,14 @@ def test_people_outside_the_fam_are_excluded(spirometry_table, tmp_path) -> None
 
 def test_spirometry_stops_when_most_people_fail(tmp_path: Path) -> None:
     path = tmp_path / "bad.tsv"
-    path.write_text("eid\t3066-0.0\n1\t0,10,x\n2\t0,500,1000,1500\n3\t5,-900\n4\tNA\n5\t\n")
+    good = exponential_blow()
+    path.write_text(f"eid\t3066-0.0\n1\t0,10,x\n2\t{good}\n3\t5,-900\n4\tNA\n5\t\n")
     with pytest.raises(InputError, match=r"only 1 of 3 items"):
         build_spirometry_store(path, tmp_path / "store", raster_size=32)
 
 
 def test_truncated_and_all_nan_blows_are_excluded_with_reasons(tmp_path: Path) -> None:
-    good = ",".join(str(int(4000 * (1 - np.exp(-t / 0.6)))) for t in np.arange(0, 6, 0.01))
+    good = exponential_blow()
     path = tmp_path / "t.tsv"
     path.write_text(
         "eid\t3066-0.0\n"

@@ -5,24 +5,33 @@ Metric names: ``auc_assessment auprc_assessment auc_incident_5y auprc_incident_5
 from the embedding GWAS, ``gwas_lambda_gc gwas_n_loci gwas_n_new gwas_recovery_gw
 gwas_recovery_bonferroni``; with truth, ``gwas_power_mediated gwas_power_direct
 gwas_power_all gwas_false_discoveries``.
+
+A metric the data cannot estimate (e.g. an AUC with too few incident cases among the
+held-out people, :class:`gemcont.evaluate.risk.NotEstimable`) is written as NA with the
+reason in the ``note`` column, and the run goes on; so is a DeLong test without two
+cases and two controls.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gemcont.evaluate.compare import delong_test
-from gemcont.evaluate.risk import OUTCOMES, risk_prediction
+from gemcont.evaluate.risk import OUTCOMES, NotEstimable, risk_prediction
 from gemcont.evaluate.truth import gwas_truth, latent_r2
 from gemcont.io.embeddings import read_embeddings
 from gemcont.io.ids import KEY
 from gemcont.io.tables import write_tsv
+
+log = logging.getLogger(__name__)
 
 LABELS = {"disease_at_assessment": "assessment", "incident_5y": "incident_5y"}
 SUMMARY_METRICS = {
@@ -33,7 +42,19 @@ SUMMARY_METRICS = {
     "fraction_recovered_bonferroni": "gwas_recovery_bonferroni",
 }
 TRUTH_METRICS = ("power_mediated", "power_direct", "power_all", "false_discoveries")
-METRIC_COLUMNS = ["method", "split", "metric", "value"]
+METRIC_COLUMNS = ["method", "split", "metric", "value", "note"]
+COMPARISON_COLUMNS = [
+    "method",
+    "split",
+    "outcome",
+    "n",
+    "auc",
+    "auc_ref",
+    "diff",
+    "se",
+    "p_delong",
+    "note",
+]
 SCORE_COLUMNS = ["split", "outcome", *KEY, "y", "score"]
 
 
@@ -54,9 +75,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str})
 
 
-def _rows(method: str, split: int, values: dict[str, float]) -> pd.DataFrame:
-    """Long metric rows for one run."""
-    frame = pd.DataFrame({"metric": list(values), "value": list(values.values())})
+def _rows(
+    method: str, split: int, values: dict[str, float], notes: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Long metric rows for one run; ``notes`` says why a metric is NA."""
+    notes = notes or {}
+    frame = pd.DataFrame(
+        {
+            "metric": list(values),
+            "value": list(values.values()),
+            "note": [notes.get(m, "") for m in values],
+        }
+    )
     return frame.assign(method=method, split=split)[METRIC_COLUMNS]
 
 
@@ -66,29 +96,40 @@ def risk_metrics(
     covariates: pd.DataFrame | None,
     seed: int,
     settings: EvaluateSettings,
+    notes: dict[str, str] | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """Risk metrics for both outcomes and the stacked out-of-fold scores."""
+    """Risk metrics for both outcomes and the stacked out-of-fold scores. An outcome
+    whose AUCs are not estimable gets NA values, its reason in ``notes`` (by metric) and
+    a logged warning."""
     values, scores = {}, []
     for outcome in OUTCOMES:
-        res = risk_prediction(
-            emb,
-            disease,
-            covariates,
-            outcome,
-            seed,
-            settings.n_folds,
-            settings.inner_folds,
-            settings.n_cs,
-        )
         label = LABELS[outcome]
+        try:
+            res = risk_prediction(
+                emb,
+                disease,
+                covariates,
+                outcome,
+                seed,
+                settings.n_folds,
+                settings.inner_folds,
+                settings.n_cs,
+            )
+        except NotEstimable as err:
+            log.warning("%s: AUC and AUPRC reported as NA: %s", outcome, err)
+            res = {"auc": np.nan, "auprc": np.nan, "n": err.n, "n_cases": err.n_cases}
+            if notes is not None:
+                notes |= {f"auc_{label}": str(err), f"auprc_{label}": str(err)}
+        else:
+            scores.append(res["scores"].assign(outcome=label))
         values |= {
             f"auc_{label}": res["auc"],
             f"auprc_{label}": res["auprc"],
             f"n_{label}": res["n"],
             f"n_cases_{label}": res["n_cases"],
         }
-        scores.append(res["scores"].assign(outcome=label))
-    return values, pd.concat(scores, ignore_index=True)
+    columns = [*KEY, "y", "score", "outcome"]
+    return values, pd.concat([pd.DataFrame(columns=columns), *scores], ignore_index=True)
 
 
 def n_latent_traits(latent: pd.DataFrame) -> int:
@@ -117,7 +158,7 @@ def evaluate_run(
     causal_variants: str | Path | None = None,
     scores_out: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Long table (method split metric value) of one method on one split; ``seed +
+    """Long table (method split metric value note) of one method on one split; ``seed +
     split`` (``seed`` is ``splits.seed`` in the workflow) seeds the split's folds.
 
     Truth metrics need ``latent_traits`` (R²) or ``causal_variants`` with ``gwas_loci``
@@ -126,7 +167,8 @@ def evaluate_run(
     seed = seed + split
     emb = read_embeddings(embeddings)
     covs = read_table(covariates) if covariates is not None else None
-    values, scores = risk_metrics(emb, read_table(disease), covs, seed, settings)
+    notes: dict[str, str] = {}
+    values, scores = risk_metrics(emb, read_table(disease), covs, seed, settings, notes)
     if latent_traits is not None:
         latent = read_table(latent_traits)
         r2 = latent_r2(emb, latent, n_latent_traits(latent), seed, settings.n_folds)
@@ -143,7 +185,7 @@ def evaluate_run(
         values |= {f"gwas_{key}": truth[key] for key in TRUTH_METRICS}
     if scores_out is not None:
         write_tsv(scores.assign(split=split)[SCORE_COLUMNS], scores_out)
-    return _rows(method, split, values)
+    return _rows(method, split, values, notes)
 
 
 def summarise(metrics_long: pd.DataFrame) -> pd.DataFrame:
@@ -171,24 +213,36 @@ def compare_methods(scores: dict[str, pd.DataFrame], reference: str = "gemcont")
         if not (both["y"] == both["y_ref"]).all():
             raise ValueError(f"{method} and {reference} disagree on disease status")
         for (split, outcome), group in both.groupby(["split", "outcome"], sort=True):
-            test = delong_test(
-                group["y"].to_numpy(), group["score"].to_numpy(), group["score_ref"].to_numpy()
-            )
             rows.append(
-                {
-                    "method": method,
-                    "split": split,
-                    "outcome": outcome,
-                    "n": len(group),
-                    "auc": test["auc_a"],
-                    "auc_ref": test["auc_b"],
-                    "diff": test["diff"],
-                    "se": test["se"],
-                    "p_delong": test["p"],
-                }
+                {"method": method, "split": split, "outcome": outcome, "n": len(group)}
+                | _delong_row(group)
             )
-    columns = ["method", "split", "outcome", "n", "auc", "auc_ref", "diff", "se", "p_delong"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _delong_row(group: pd.DataFrame) -> dict:
+    """DeLong columns for one split and outcome; NA with a note without 2 cases and
+    2 controls (the variance of the AUC difference needs two of each)."""
+    y = group["y"].to_numpy().astype(int)
+    cases, controls = int(y.sum()), int(len(y) - y.sum())
+    if min(cases, controls) < 2:
+        reason = (
+            f"not estimable: {cases} case(s) and {controls} control(s); "
+            "DeLong's test needs at least 2 of each"
+        )
+        log.warning("DeLong test reported as NA: %s", reason)
+        return dict.fromkeys(["auc", "auc_ref", "diff", "se", "p_delong"], np.nan) | {
+            "note": reason
+        }
+    test = delong_test(y, group["score"].to_numpy(), group["score_ref"].to_numpy())
+    return {
+        "auc": test["auc_a"],
+        "auc_ref": test["auc_b"],
+        "diff": test["diff"],
+        "se": test["se"],
+        "p_delong": test["p"],
+        "note": "",
+    }
 
 
 def truth_r2_table(metrics_long: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
@@ -202,8 +256,10 @@ def truth_r2_table(metrics_long: pd.DataFrame, path: str | Path | None = None) -
 
 
 def write_metrics(metrics_long: pd.DataFrame, path: str | Path) -> None:
-    """Save a long metric table (method split metric value)."""
-    write_tsv(metrics_long[METRIC_COLUMNS], path)
+    """Save a long metric table (method split metric value note; a table without the
+    note column gets an empty one)."""
+    table = metrics_long.reindex(columns=METRIC_COLUMNS)
+    write_tsv(table.assign(note=table["note"].astype(object).fillna("")), path)
 
 
 def write_summary(metrics_long: pd.DataFrame, path: str | Path) -> None:
@@ -234,7 +290,6 @@ def aggregate(
     if "gemcont" in frames and len(frames) > 1:
         write_comparison(frames, out["comparison"])
     else:
-        columns = ["method", "split", "outcome", "auc", "auc_ref", "diff", "p_delong"]
-        write_tsv(pd.DataFrame(columns=columns), out["comparison"])
+        write_tsv(pd.DataFrame(columns=COMPARISON_COLUMNS), out["comparison"])
     empty = pd.DataFrame(columns=["method", "split", "latent", "r2"])
     write_tsv(truth_r2_table(long) if truth else empty, out["truth_r2"])

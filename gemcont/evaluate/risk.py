@@ -5,9 +5,15 @@ panel genotypes, so they never enter the risk model. Within the held-out people,
 logistic regression (regularisation chosen by inner stratified cross-validation on ROC
 AUC) is evaluated by outer stratified K-fold cross-fitting, so every held-out person gets
 an out-of-fold risk score from a model that was not fitted on them.
+
+When the held-out people hold too few cases (or controls) for the outer and inner folds,
+the AUCs are not estimable: :class:`NotEstimable` says why, and the evaluation reports
+them as NA with that reason instead of stopping.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -23,6 +29,19 @@ from gemcont.io.splits import HELDOUT
 
 OUTCOMES = ("disease_at_assessment", "incident_5y")
 CATEGORICAL = ("batch", "centre")
+
+
+class NotEstimable(ValueError):
+    """A metric that the data cannot estimate; the message is the reason (reported)."""
+
+
+def min_per_class(n_folds: int, inner_folds: int) -> int:
+    """Fewest cases (and controls) for outer ``n_folds`` cross-fitting whose every
+    training part still holds ``inner_folds`` of them for the inner CV."""
+    k = max(n_folds, inner_folds)
+    while k - math.ceil(k / n_folds) < inner_folds:
+        k += 1
+    return k
 
 
 def keyed(df: pd.DataFrame) -> pd.DataFrame:
@@ -82,11 +101,17 @@ def risk_model(seed: int, inner_folds: int, n_cs: int) -> Pipeline:
 def out_of_fold_scores(
     x: np.ndarray, y: np.ndarray, seed: int, n_folds: int, inner_folds: int, n_cs: int
 ) -> np.ndarray:
-    """Risk scores from outer stratified K-fold cross-fitting (each person scored once)."""
-    if min(y.sum(), len(y) - y.sum()) < n_folds:
-        raise ValueError(
-            f"need at least {n_folds} cases and controls, got {int(y.sum())} cases "
-            f"among {len(y)} people"
+    """Risk scores from outer stratified K-fold cross-fitting (each person scored once).
+
+    Raises :class:`NotEstimable` when there are too few cases or controls for the folds.
+    """
+    need = min_per_class(n_folds, inner_folds)
+    cases = int(y.sum())
+    if min(cases, len(y) - cases) < need:
+        raise NotEstimable(
+            f"not estimable: {cases} case(s) and {len(y) - cases} control(s) among the "
+            f"{len(y)} held-out people; {n_folds}-fold cross-fitting with {inner_folds}-fold "
+            f"inner CV needs at least {need} of each"
         )
     scores = np.empty(len(y))
     outer = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
@@ -108,7 +133,9 @@ def risk_prediction(
 ) -> dict:
     """Out-of-fold ROC AUC and PR AUC of ``outcome`` from held-out embeddings (+ covariates).
 
-    Returns ``outcome, n, n_cases, auc, auprc`` and ``scores`` (FID IID y score).
+    Returns ``outcome, n, n_cases, auc, auprc`` and ``scores`` (FID IID y score). Raises
+    :class:`NotEstimable` (with ``n`` and ``n_cases`` as attributes) when the held-out
+    people hold too few cases or controls.
     """
     cohort = outcome_cohort(emb_df, disease_df, outcome)
     features = cohort[KEY + dimension_columns(cohort)]
@@ -117,7 +144,11 @@ def risk_prediction(
         cohort = cohort.merge(features[KEY], on=KEY, how="inner")
     x = features.drop(columns=KEY).to_numpy(float)
     y = cohort[outcome].to_numpy(int)
-    scores = out_of_fold_scores(x, y, seed, n_folds, inner_folds, n_cs)
+    try:
+        scores = out_of_fold_scores(x, y, seed, n_folds, inner_folds, n_cs)
+    except NotEstimable as err:
+        err.n, err.n_cases = len(y), int(y.sum())
+        raise
     return {
         "outcome": outcome,
         "n": len(y),

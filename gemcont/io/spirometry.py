@@ -15,11 +15,26 @@ Measurements follow the ATS/ERS conventions: FEV1 is read 1 s after the
 back-extrapolated time zero (the time at which the tangent to the volume-time
 curve at the point of peak flow crosses zero volume), FVC is the largest volume
 exhaled, and the best blow is the one with the largest FEV1 + FVC.
+
+A blow is acceptable (:func:`blow_problems`) when it meets the ATS/ERS start- and
+end-of-test criteria (Graham et al. 2019, Am J Respir Crit Care Med 200:e70; Miller et
+al. 2005, Eur Respir J 26:319), with the thresholds of :class:`BlowCriteria`:
+
+* end of forced expiration: a plateau (less than ``plateau_ml`` volume change over the
+  last ``plateau_s`` of the recording) or an exhalation of at least ``exhalation_s``
+  from the back-extrapolated time zero (2019: 15 s; the 2005 edition's rule: 6 s);
+* start of test: the back-extrapolated volume is at most ``max_bev_fraction`` of FVC or
+  ``max_bev_ml``, whichever is greater (2019: 5 % or 100 mL; 2005: 5 % or 150 mL).
+
+A blow cut short (the recording stops while the person is still exhaling) fails the
+first: its FVC and FEV1/FVC would be silently wrong. A hesitant start fails the second:
+time zero, and with it FEV1, is uncertain.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +246,55 @@ def blow_metrics(volume_ml: np.ndarray) -> dict[str, float]:
         "t0": float(t0),
         "bev": bev,
     }
+
+
+@dataclass(frozen=True)
+class BlowCriteria:
+    """ATS/ERS acceptability thresholds of a blow (config ``phenotypes.spirometry_qc``;
+    meanings and defaults in the schema)."""
+
+    plateau_ml: float
+    plateau_s: float
+    exhalation_s: float
+    max_bev_fraction: float
+    max_bev_ml: float
+
+
+def blow_problems(volume_ml: np.ndarray, criteria: BlowCriteria) -> list[str]:
+    """Why a blow fails the ATS/ERS start- and end-of-test criteria (empty when it passes).
+
+    Raises ``ValueError`` (as :func:`blow_metrics`) when the blow cannot be measured.
+    """
+    m = blow_metrics(volume_ml)
+    v = _checked(volume_ml)
+    window = int(round(criteria.plateau_s / SAMPLE_INTERVAL_S))
+    exhalation_s = (v.size - 1) * SAMPLE_INTERVAL_S - m["t0"]
+    problems = []
+    bev_ml, fvc_ml = 1000.0 * m["bev"], 1000.0 * m["fvc"]
+    limit_ml = max(criteria.max_bev_fraction * fvc_ml, criteria.max_bev_ml)
+    if bev_ml > limit_ml:
+        problems.append(
+            f"hesitant start: back-extrapolated volume {bev_ml:.0f} mL exceeds {limit_ml:.0f} mL "
+            f"(the greater of {criteria.max_bev_fraction:.0%} of FVC {m['fvc']:.2f} L "
+            f"and {criteria.max_bev_ml:g} mL)"
+        )
+    if v.size > window:
+        rise_ml = float(v[-1] - v[-1 - window])
+        plateau = rise_ml < criteria.plateau_ml
+        end = (
+            f"volume still rose {rise_ml:.0f} mL in the last {criteria.plateau_s:g} s "
+            f"(a plateau is < {criteria.plateau_ml:g} mL)"
+        )
+    else:
+        plateau = False
+        end = f"the recording is shorter than the {criteria.plateau_s:g} s plateau window"
+    if not plateau and exhalation_s < criteria.exhalation_s:
+        problems.append(
+            f"no end of forced expiration: {end} and exhalation lasted {exhalation_s:.1f} s "
+            f"(< {criteria.exhalation_s:g} s); a blow cut short gives a wrong FVC "
+            f"({m['fvc']:.2f} L) and FEV1/FVC ({m['fev1_fvc']:.2f})"
+        )
+    return problems
 
 
 def best_blow(blows: list[np.ndarray]) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gemcont.io.plink import read_fam
+from gemcont.io.spirometry import BlowCriteria
 from gemcont.phenotypes.fundus import build_fundus_store
 from gemcont.phenotypes.spirometry import build_spirometry_store
 
@@ -22,6 +23,7 @@ class PhenotypeSettings:
     volume_max_l: float
     flow_max_l_s: float
     spirometry_instance: int
+    spirometry_qc: BlowCriteria
 
 
 def build_store(
@@ -56,4 +58,5 @@ def build_store(
             min_kept_fraction=cfg.min_kept_fraction,
             instance=cfg.spirometry_instance,
             fam=fam,
+            criteria=cfg.spirometry_qc,
         )

@@ -2,7 +2,24 @@
 
 Input is a manifest TSV with columns FID (optional: taken from the .fam by IID when
 absent), IID, eye and path; a relative path is relative to the manifest's directory.
-Each image is decoded with PIL, converted to RGB and cropped to its field of view:
+Eye labels are normalised, whatever their case, to "left" (``left``, ``L``, ``OS``) or
+"right" (``right``, ``R``, ``OD``); any other label, or one eye listed twice for a person
+under two spellings, stops with the manifest's path and the row.
+
+Each image is decoded with PIL and converted to 8-bit RGB (:func:`to_rgb`):
+
+* 16-bit grayscale (PNG ``I;16``) is scaled by its bit depth to 0..255: by the PNG's
+  ``sBIT`` chunk when it declares the significant bits, else as 16-bit data (divided by
+  257) -- unless no value exceeds 4095, which is taken as 12-bit data stored in 16 bits
+  (a camera's 12-bit sensor; a true 16-bit photograph whose brightest pixel is below
+  1/16 of the range is not a usable exposure); the depth used is logged;
+* an image with transparency (RGBA, LA, a palette or grayscale with a transparent
+  colour) is composited on black, the fundus background, so a transparent border
+  counts as black whatever colour it holds;
+* palette, grayscale, CMYK and other 8-bit modes are converted by PIL; a floating-point
+  or 32-bit image is excluded with its mode named.
+
+The RGB image is then cropped to its field of view:
 
 1. pixels whose brightest channel exceeds ``threshold`` (0..255) are "lit";
 2. rows and columns holding at least ``EDGE_FRACTION`` of the largest per-row/column
@@ -20,6 +37,7 @@ its reason (``exclusions.tsv``); the run stops only when fewer than
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +45,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from gemcont.errors import InputError
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.parallel import pool_context
 from gemcont.phenotypes.store import StoreWriter, check_kept
@@ -37,6 +56,15 @@ EDGE_FRACTION = 0.05
 """A row/column is inside the field of view when its lit count is >= this x the largest."""
 
 MANIFEST = "fundus manifest"
+
+EYE_LABELS = {
+    **dict.fromkeys(("left", "l", "os"), "left"),
+    **dict.fromkeys(("right", "r", "od"), "right"),
+}
+"""Accepted eye labels (lower-cased) and the label stored for each."""
+
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+TWELVE_BIT_MAX = 4095
 
 
 class ExcludedImage(Exception):
@@ -63,6 +91,53 @@ def square_crop(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Ima
     return image.crop((x0, y0, x0 + side, y0 + side))
 
 
+def png_significant_bits(path: Path) -> int | None:
+    """The grey-level significant bits a PNG declares in its ``sBIT`` chunk (None if none)."""
+    with open(path, "rb") as handle:
+        if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while header := handle.read(8):
+            if len(header) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", header)
+            if kind == b"sBIT":
+                data = handle.read(length)
+                return data[0] if data else None
+            if kind in (b"IDAT", b"IEND"):
+                return None
+            handle.seek(length + 4, 1)  # data and CRC
+    return None
+
+
+def _scale_16_bit(im: Image.Image, path: Path) -> np.ndarray:
+    """A 16-bit grayscale image as (H, W, 3) uint8, scaled by its bit depth."""
+    values = np.asarray(im).astype(np.int64)
+    top = int(values.max(initial=0))
+    if top > 0xFFFF or values.min(initial=0) < 0:
+        raise ExcludedImage(f"{im.mode} image with values outside 0..65535 (not 16-bit)")
+    bits = png_significant_bits(path) if im.format == "PNG" else None
+    if bits is None or top >= 1 << bits:  # no (or a wrong) sBIT: judge by the values
+        bits = 12 if top <= TWELVE_BIT_MAX else 16
+    full = (1 << bits) - 1
+    log.debug("%s: %s image scaled as %d-bit data", path, im.mode, bits)
+    grey = ((values * 255 + full // 2) // full).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def to_rgb(im: Image.Image, path: Path) -> np.ndarray:
+    """An opened image as (H, W, 3) uint8 RGB: 16-bit data scaled, transparency
+    composited on black (see the module docstring)."""
+    if im.mode in SIXTEEN_BIT_MODES:
+        return _scale_16_bit(im, path)
+    if im.mode == "F" or im.mode.startswith("I;"):
+        raise ExcludedImage(f"unsupported pixel format {im.mode} (store 8- or 16-bit images)")
+    if im.has_transparency_data:
+        rgba = np.asarray(im.convert("RGBA")).astype(np.uint16)
+        alpha = rgba[:, :, 3:]
+        return ((rgba[:, :, :3] * alpha + 127) // 255).astype(np.uint8)
+    return np.asarray(im.convert("RGB"))
+
+
 def preprocess_image(path: Path, image_size: int, threshold: int) -> np.ndarray:
     """Decode, crop to the field of view and resize one image: (3, S, S) uint8.
 
@@ -75,11 +150,11 @@ def preprocess_image(path: Path, image_size: int, threshold: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.draft("RGB", (2 * image_size, 2 * image_size))
-            rgb = im.convert("RGB")
+            pixels = to_rgb(im, path)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise ExcludedImage(f"unreadable image ({type(err).__name__}: {err})") from None
-    box = field_of_view(np.asarray(rgb), threshold)
-    square = square_crop(rgb, box)
+    box = field_of_view(pixels, threshold)
+    square = square_crop(Image.fromarray(pixels), box)
     resized = square.resize((image_size, image_size), Image.Resampling.BILINEAR)
     return np.ascontiguousarray(np.asarray(resized).transpose(2, 0, 1))
 
@@ -104,7 +179,40 @@ def read_manifest(path: str | Path, fam: pd.DataFrame | None = None) -> pd.DataF
         path, ["eye", "path"], [], MANIFEST, fam=fam, unique_by=[*KEY, "eye"]
     )
     manifest["path"] = [str(path.parent / p) for p in manifest["path"]]
+    manifest["eye"] = normalise_eyes(manifest, path)
     return manifest
+
+
+def normalise_eyes(manifest: pd.DataFrame, path: Path) -> pd.Series:
+    """The manifest's eye labels as "left" / "right" (:data:`EYE_LABELS`, any case).
+
+    Raises :class:`gemcont.errors.InputError` naming the row for an unknown label, and
+    the person for one eye listed twice under two spellings (``left`` and ``LEFT``).
+    """
+    eyes = manifest["eye"].str.strip().str.lower().map(EYE_LABELS)
+    unknown = eyes.isna()
+    if unknown.any():
+        row = manifest[unknown].iloc[0]
+        raise InputError(
+            path,
+            f"unknown eye label {row['eye']!r} ({int(unknown.sum())} row(s) in all)",
+            "label each image's eye left (or L, OS) or right (or R, OD), in any case",
+            record=f"IID {row['IID']}, path {row['path']}",
+        )
+    twice = manifest.assign(eye=eyes).duplicated([*KEY, "eye"], keep=False)
+    if twice.any():
+        rows = manifest[twice]
+        first = rows[rows["IID"] == rows["IID"].iloc[0]]
+        labels = " and ".join(repr(e) for e in first["eye"])
+        raise InputError(
+            path,
+            f"the {eyes[twice].iloc[0]} eye is listed twice, as {labels} "
+            f"({', '.join(first['path'])})",
+            "keep one row per person and eye (left/L/OS and right/R/OD name the same eye "
+            "in any case)",
+            record=f"IID {first['IID'].iloc[0]}",
+        )
+    return eyes
 
 
 def build_fundus_store(

@@ -14,10 +14,14 @@ gives the flow-volume curve (:func:`gemcont.io.spirometry.flow_volume`), stored 
   from 0 to FVC, channel 1 those volumes (L) -- the shape at full resolution plus the
   size (FVC = channel 1's last value), for a 1-D CNN encoder.
 
-A person is excluded (with the column and reason) when any of their blows is malformed
--- the best blow of a partly unreadable record is unknown -- or when the best blow
-cannot be measured. People whose cells are all empty are listed as "no blow recorded"
-but do not count towards ``min_kept_fraction`` (an export may list every participant).
+Each blow is checked against the ATS/ERS start- and end-of-test criteria
+(:func:`gemcont.io.spirometry.blow_problems`, thresholds ``phenotypes.spirometry_qc``); a
+blow that fails, or cannot be measured, is listed in ``exclusions.tsv`` (its column and
+the reason) and the best blow is chosen among the acceptable ones. A person is excluded
+when none of their blows is acceptable, or when any of their blows is malformed -- the
+best blow of a partly unreadable record is unknown. People whose cells are all empty are
+listed as "no blow recorded" but do not count towards ``min_kept_fraction`` (an export
+may list every participant).
 The FID is the .fam's (by IID) when ``fam`` is given, else FID = IID (UK Biobank).
 """
 
@@ -30,10 +34,18 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from gemcont.config import with_defaults
 from gemcont.errors import InputError
 from gemcont.io.ids import KEY, fill_fid
-from gemcont.io.spirometry import best_blow, blow_columns, flow_volume, parse_blow
-from gemcont.phenotypes.store import StoreWriter, check_kept, save_npy
+from gemcont.io.spirometry import (
+    BlowCriteria,
+    best_blow,
+    blow_columns,
+    blow_problems,
+    flow_volume,
+    parse_blow,
+)
+from gemcont.phenotypes.store import EXCLUSIONS, StoreWriter, check_kept, save_npy
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +54,14 @@ SUPERSAMPLE = 4
 MISSING = frozenset({"", "NA", "NAN"})
 NO_BLOW = "no blow recorded"
 
+Blows = list[tuple[str, np.ndarray]]
+"""One person's blows: (column, volumes in mL) in column order."""
 
-def read_blows(
-    path: str | Path, instance: int = 0
-) -> tuple[dict[str, list[np.ndarray]], pd.DataFrame]:
+
+def read_blows(path: str | Path, instance: int = 0) -> tuple[dict[str, Blows], pd.DataFrame]:
     """Read a field-3066 table person by person, tolerating malformed cells.
 
-    Returns ``({IID: [blow volumes in mL]}, bad)`` where ``bad`` (IID, item, reason)
+    Returns ``({IID: [(column, blow volumes in mL)]}, bad)`` where ``bad`` (IID, item, reason)
     lists people with a malformed blow or with no blow at all (reason
     :data:`NO_BLOW`); they are not in the dict. Structural problems
     (no eid column, no 3066 column, a repeated or empty eid) raise
@@ -57,7 +70,7 @@ def read_blows(
     path = Path(path)
     table = _read_table(path)
     columns = blow_columns([str(c) for c in table.columns], path, instance)
-    blows: dict[str, list[np.ndarray]] = {}
+    blows: dict[str, Blows] = {}
     bad = []
     for eid, cells in zip(table["eid"], table[columns].to_numpy(), strict=True):
         person, problem = _parse_row(cells, columns)
@@ -70,16 +83,14 @@ def read_blows(
     return blows, pd.DataFrame(bad, columns=["IID", "item", "reason"])
 
 
-def _parse_row(
-    cells: np.ndarray, columns: list[str]
-) -> tuple[list[np.ndarray], tuple[str, str] | None]:
+def _parse_row(cells: np.ndarray, columns: list[str]) -> tuple[Blows, tuple[str, str] | None]:
     """One person's blows, or the first malformed cell's (column, reason)."""
     person = []
     for col, cell in zip(columns, cells, strict=True):
         if cell.strip().upper() in MISSING:
             continue
         try:
-            person.append(parse_blow(cell))
+            person.append((col, parse_blow(cell)))
         except ValueError as err:
             return [], (col, f"malformed blow: {err}")
     return person, None
@@ -140,6 +151,26 @@ def _fids(
     return dict(zip(known["IID"], known["FID"], strict=True)), dropped
 
 
+def default_criteria() -> BlowCriteria:
+    """The schema's default ``phenotypes.spirometry_qc`` thresholds."""
+    return BlowCriteria(**with_defaults("phenotypes")["spirometry_qc"])
+
+
+def acceptable_blows(person: Blows, criteria: BlowCriteria) -> tuple[list[np.ndarray], Blows]:
+    """The blows that meet ``criteria``, and (column, reason) of those that do not."""
+    kept, failed = [], []
+    for col, blow in person:
+        try:
+            problems = blow_problems(blow, criteria)
+        except ValueError as err:
+            problems = [f"unmeasurable blow: {err}"]
+        if problems:
+            failed.append((col, "; ".join(problems)))
+        else:
+            kept.append(blow)
+    return kept, failed
+
+
 def build_spirometry_store(
     table_path: str | Path,
     out_dir: str | Path,
@@ -150,13 +181,16 @@ def build_spirometry_store(
     min_kept_fraction: float = 0.5,
     instance: int = 0,
     fam: pd.DataFrame | None = None,
+    criteria: BlowCriteria | None = None,
 ) -> pd.DataFrame:
     """Preprocess every person of a field-3066 table into the store at ``out_dir``.
 
+    ``criteria`` are the blow acceptability thresholds (the schema's defaults when None).
     Writes ``images.npy`` (n, 1, R, R), ``curves.npy`` (n, 2, P), ``index.tsv`` (eye "")
     and ``exclusions.tsv``; rows follow the table's order. Returns the store index.
     """
     table_path, out_dir = Path(table_path), Path(out_dir)
+    criteria = criteria or default_criteria()
     blows, bad = read_blows(table_path, instance)
     fids, unknown = _fids([*blows, *bad["IID"]], fam, table_path)
     curves = np.zeros((len(blows), 2, curve_points), np.float32)
@@ -170,13 +204,14 @@ def build_spirometry_store(
         for iid, person in blows.items():
             if iid not in fids:
                 continue
-            try:
-                blow = person[best_blow(person)]
-                volume_l, flow = flow_volume(blow, 2 * raster_size)
-                curves[len(writer.keys)] = curve_1d(blow, curve_points)
-            except ValueError as err:
-                writer.exclude(fids[iid], iid, "best blow", f"unmeasurable blow: {err}")
+            usable, failed = acceptable_blows(person, criteria)
+            for col, reason in failed:
+                writer.exclude(fids[iid], iid, col, reason)
+            if not usable:
                 continue
+            blow = usable[best_blow(usable)]
+            volume_l, flow = flow_volume(blow, 2 * raster_size)
+            curves[len(writer.keys)] = curve_1d(blow, curve_points)
             clipped += volume_l[-1] > volume_max_l or flow.max() > flow_max_l_s
             image = rasterise(volume_l, flow, raster_size, volume_max_l, flow_max_l_s)
             writer.add(fids[iid], iid, "", image[None])
@@ -184,6 +219,9 @@ def build_spirometry_store(
     save_npy(curves[: len(index)], out_dir / CURVES)
     if clipped:
         log.warning("%d curves exceed the raster axes and were clipped", clipped)
+    n_failed = exclusions["reason"].str.contains("hesitant start|no end of forced").sum()
+    if n_failed:
+        log.warning("%d blows fail the ATS/ERS criteria (see %s)", n_failed, out_dir / EXCLUSIONS)
     n_total = len(blows) + int((bad["reason"] != NO_BLOW).sum())
     check_kept(len(index), n_total, min_kept_fraction, exclusions, table_path)
     return index

@@ -9,12 +9,17 @@ A store is a directory holding
   modality has one item per person;
 * ``exclusions.tsv``: FID, IID, item, reason -- every input item that was not stored.
 
-Each file is written to a temporary name and renamed into place (:mod:`gemcont.io.atomic`).
+Each file is written to a temporary name and renamed into place (:mod:`gemcont.io.atomic`);
+the memory-mapped ``images.npy`` is checked against the free disk space and its blocks
+reserved before any item is written (a full disk under a memory map would kill the job
+with SIGBUS), and the temporary file is removed on any failure.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
-from gemcont.io.atomic import atomic_open, atomic_path
+from gemcont.io.atomic import atomic_open, atomic_path, reserve_space
 from gemcont.io.ids import KEY
 from gemcont.io.tables import write_tsv
 
@@ -35,6 +40,18 @@ EXCLUSIONS = "exclusions.tsv"
 INDEX_COLUMNS = [*KEY, "eye", "row"]
 EXCLUSION_COLUMNS = [*KEY, "item", "reason"]
 COPY_ROWS = 4096
+NPY_HEADER_MAX = 4096
+"""Upper bound of an .npy header (bytes) for the free-space check before a memory map."""
+
+
+def open_uint8_memmap(tmp: Path, shape: tuple[int, ...], output: Path) -> np.memmap:
+    """A new uint8 .npy memory map at ``tmp`` whose every block is on disk: the space is
+    checked before the file is created and reserved after. Raises
+    :class:`gemcont.errors.NoSpaceError` naming ``output`` and the bytes it needs."""
+    reserve_space(tmp, int(np.prod(shape)) + NPY_HEADER_MAX, output)
+    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+    reserve_space(tmp, tmp.stat().st_size, output)
+    return array
 
 
 def save_npy(array: np.ndarray, path: Path) -> None:
@@ -55,9 +72,13 @@ class StoreWriter:
         self.out_dir = Path(out_dir)
         self._images = ExitStack()  # renames images.npy into place when closed
         self.tmp = self._images.enter_context(atomic_path(self.out_dir / IMAGES))
-        self.array = np.lib.format.open_memmap(
-            self.tmp, mode="w+", dtype=np.uint8, shape=(max(capacity, 1), *item_shape)
-        )
+        try:
+            self.array = open_uint8_memmap(
+                self.tmp, (max(capacity, 1), *item_shape), self.out_dir / IMAGES
+            )
+        except BaseException:
+            self._images.__exit__(*sys.exc_info())  # removes the temporary file
+            raise
         self.keys: list[tuple[str, str, str]] = []
         self.excluded: list[tuple[str, str, str, str]] = []
 
@@ -88,9 +109,8 @@ class StoreWriter:
     def _trim(self, n: int) -> None:
         """Copy the first ``n`` rows into a right-sized temporary array."""
         with atomic_path(self.tmp, ".trim") as trimmed_path:
-            trimmed = np.lib.format.open_memmap(
-                trimmed_path, mode="w+", dtype=np.uint8, shape=(n, *self.array.shape[1:])
-            )
+            shape = (n, *self.array.shape[1:])
+            trimmed = open_uint8_memmap(trimmed_path, shape, self.out_dir / IMAGES)
             for start in range(0, n, COPY_ROWS):
                 stop = min(start + COPY_ROWS, n)
                 trimmed[start:stop] = self.array[start:stop]
@@ -111,13 +131,19 @@ class StoreWriter:
             self._images.__exit__(exc_type, exc, tb)
 
 
+def reason_kind(reason: str) -> str:
+    """The kind of an exclusion reason: its text before the details (``:`` or `` (``),
+    e.g. "malformed blow" for "malformed blow: sample 2 is not a number: 'x'"."""
+    return re.split(r":| \(", reason, maxsplit=1)[0]
+
+
 def check_kept(
     n_kept: int, n_total: int, min_fraction: float, exclusions: pd.DataFrame, source: Path
 ) -> None:
     """Stop when fewer than ``min_fraction`` of ``n_total`` input items were stored."""
     if n_kept > 0 and n_kept >= min_fraction * n_total:
         return
-    top = exclusions["reason"].value_counts().head(3)
+    top = exclusions["reason"].map(reason_kind).value_counts().head(3)
     reasons = "; ".join(f"{count} x {reason}" for reason, count in top.items())
     raise InputError(
         source,

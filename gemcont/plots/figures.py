@@ -302,6 +302,16 @@ def embedding_pca_figure(
     return fig
 
 
+def _note_figure(title: str, text: str) -> Figure:
+    """One panel holding ``text``: the figure of a run that has nothing to plot there."""
+    fig = Figure(figsize=PANEL_SIZE, layout="constrained")
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=LEGEND_SIZE + 1, wrap=True)
+    ax.set_axis_off()
+    ax.set_title(title, loc="left", fontsize=TITLE_SIZE)
+    return fig
+
+
 def _read_curves(metrics_paths: Mapping[tuple[str, int], str | Path]) -> pd.DataFrame:
     """All per-epoch metrics tables, tagged with method and split."""
     frames = [
@@ -324,8 +334,14 @@ def training_curves_figure(metrics_paths: Mapping[tuple[str, int], str | Path]) 
     """Train and validation loss per epoch, one panel per method, one line per split.
 
     Panels have the size of :func:`methods_figure`'s and the same type sizes; epochs
-    are ticked at whole numbers only.
+    are ticked at whole numbers only. With no metrics files (``methods: [clinical]``:
+    nothing is trained) the figure says so instead of failing.
     """
+    if not metrics_paths:
+        return _note_figure(
+            "Training curves",
+            "No trained method in this run\n(the configured methods have no training step)",
+        )
     curves = _read_curves(metrics_paths)
     methods = ordered_methods(curves["method"].unique())
     ncols = min(len(methods), 3)

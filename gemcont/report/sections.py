@@ -20,6 +20,7 @@ from PIL import Image
 from gemcont.io.ids import join_summary
 from gemcont.io.panel import read_panel
 from gemcont.io.splits import HELDOUT, TRAIN, read_splits
+from gemcont.phenotypes.store import reason_kind
 from gemcont.plots.figures import method_label, metric_summary, ordered_methods
 from gemcont.report.cells import (
     MISSING,
@@ -28,6 +29,7 @@ from gemcont.report.cells import (
     count_mean_sd,
     fmt,
     mean_sd,
+    note,
     table_html,
 )
 from gemcont.report.inputs import ReportInputs, absent, present, read_tsv
@@ -154,8 +156,10 @@ def _exclusions(path: Path | None) -> str:
     table = read_tsv(path)
     if table.empty:
         return '<p class="muted">No phenotype item was excluded.</p>'
-    counts = table.groupby("reason").agg(items=("IID", "size"), people=("IID", "nunique"))
-    return table_html(counts.reset_index().sort_values("items", ascending=False))
+    kinds = table.assign(reason=table["reason"].map(reason_kind))
+    counts = kinds.groupby("reason").agg(items=("IID", "size"), people=("IID", "nunique"))
+    note = '<p class="muted">Each item and its full reason: exclusions.tsv in the store.</p>'
+    return table_html(counts.reset_index().sort_values("items", ascending=False)) + note
 
 
 def panel_section(inputs: ReportInputs) -> Section:
@@ -204,9 +208,42 @@ def _group(metric: str) -> str:
     return next((name for name, rx in METRIC_GROUPS if rx.match(metric)), "Other metrics")
 
 
+def not_estimable(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The metric rows that are NA with a reason (``note``): method split metric note."""
+    if "note" not in metrics.columns:
+        return pd.DataFrame(columns=["method", "split", "metric", "note"])
+    notes = metrics["note"].astype(object).fillna("").astype(str)
+    rows = metrics[metrics["value"].isna() & (notes != "")]
+    return rows[["method", "split", "metric", "note"]].reset_index(drop=True)
+
+
+def not_estimable_table(metrics: pd.DataFrame) -> str:
+    """The NA metrics and why (empty when every metric was estimated)."""
+    rows = not_estimable(metrics)
+    if rows.empty:
+        return ""
+    shown = pd.DataFrame(
+        {
+            "method": [method_label(m) for m in rows["method"]],
+            "split": rows["split"].astype(int),
+            "metric": [metric_label(m) for m in rows["metric"]],
+            "reason": rows["note"],
+        }
+    )
+    return "<h3>Metrics not estimable (NA)</h3>" + table_html(shown)
+
+
 def metrics_tables(metrics: pd.DataFrame) -> str:
-    """One table per metric group: methods x metrics, mean ± sd over splits."""
+    """One table per metric group: methods x metrics, mean ± sd over the splits where
+    the metric was estimable ("NA" where it was in none; the reasons follow)."""
     stats = metric_summary(metrics)
+    na = not_estimable(metrics)
+    if len(na):  # metrics NA in every split still get a column, shown as NA
+        missing = na.groupby(["method", "metric"]).size().rename("n").reset_index()
+        missing = missing.assign(mean=np.nan, sd=np.nan, n=0)
+        known = pd.MultiIndex.from_frame(stats[["method", "metric"]])
+        missing = missing[~pd.MultiIndex.from_frame(missing[["method", "metric"]]).isin(known)]
+        stats = pd.concat([stats, missing], ignore_index=True)
     methods = ordered_methods(stats["method"].unique())
     by_group: dict[str, list[str]] = {}
     for metric in _metric_order(stats["metric"].unique()):
@@ -230,6 +267,8 @@ def _summary_cell(cells: pd.DataFrame, method: str, metric: str) -> Any:
     if (method, metric) not in cells.index:
         return None
     row = cells.loc[(method, metric)]
+    if int(row["n"]) == 0:
+        return "NA"
     if COUNT_METRIC.match(metric):
         return count_mean_sd(row["mean"], row["sd"], int(row["n"]))
     return mean_sd(row["mean"], row["sd"], int(row["n"]))
@@ -252,20 +291,38 @@ def delong_table(comparison: pd.DataFrame) -> str:
                     "DeLong p per split": Num(
                         ", ".join(map(fmt, g.sort_values("split")["p_delong"]))
                     ),
+                    **({"note": _delong_notes(g)} if "note" in comparison.columns else {}),
                 }
             )
     return table_html(pd.DataFrame(rows))
 
 
+def _delong_notes(group: pd.DataFrame) -> str:
+    """Why a split's DeLong test is NA ("split 1: not estimable: ..."), or ""."""
+    notes = (
+        group.sort_values("split")[["split", "note"]].astype({"note": object}).fillna({"note": ""})
+    )
+    return "; ".join(f"split {int(s)}: {n}" for s, n in notes.itertuples(index=False) if n)
+
+
 def comparison_section(inputs: ReportInputs) -> Section:
     """Mean ± sd over splits of every metric, and the DeLong tests against GEMCONT."""
+    metrics = read_tsv(inputs.metrics)
     parts = [
         '<p class="muted">Held-out people only; mean ± sd over splits. '
         "GEMCONT's row is in bold.</p>",
-        metrics_tables(read_tsv(inputs.metrics)),
+        metrics_tables(metrics),
+        not_estimable_table(metrics),
         "<h3>AUC against GEMCONT (DeLong test)</h3>",
     ]
-    if present(inputs.comparison):
+    if present(inputs.comparison) and read_tsv(inputs.comparison).empty:
+        parts.append(
+            note(
+                "No DeLong comparison: it needs GEMCONT and at least one other method "
+                f"(methods: {', '.join(_methods(inputs))})."
+            )
+        )
+    elif present(inputs.comparison):
         parts += [
             '<p class="muted">Δ AUC = method − reference (GEMCONT).</p>',
             delong_table(read_tsv(inputs.comparison)),
@@ -273,6 +330,17 @@ def comparison_section(inputs: ReportInputs) -> Section:
     else:
         parts.append(absent("DeLong comparison table", inputs.comparison))
     return Section("comparison", "Method comparison", "".join(parts))
+
+
+def _methods(inputs: ReportInputs) -> list[str]:
+    """The run's configured methods (GEMCONT when the config does not say)."""
+    return list(inputs.config.get("methods") or ["gemcont"])
+
+
+def report_method(methods: list[str]) -> str:
+    """The method whose loci the report shows: GEMCONT, else the first configured
+    (as ``REPORT_METHOD`` in workflow/rules/evaluate.smk)."""
+    return "gemcont" if "gemcont" in methods else methods[0]
 
 
 def display_width(path: Path) -> int | None:
@@ -332,7 +400,10 @@ def figures_section(inputs: ReportInputs, copier: FigureCopier) -> Section:
             ),
             '<div class="row">',
             copier.figure(
-                inputs.pca_figure, "Held-out GEMCONT embedding, PC1 vs PC2", "pca", narrow=True
+                inputs.pca_figure,
+                f"Held-out {method_label(_methods(inputs)[0])} embedding, PC1 vs PC2",
+                "pca",
+                narrow=True,
             ),
             copier.figure(
                 inputs.violin_figure,
@@ -366,7 +437,8 @@ def gwas_section(inputs: ReportInputs, copier: FigureCopier) -> Section:
             ),
             "</div>",
         ]
-    parts += ["<h3>Independent loci, GEMCONT split 0</h3>", _loci(inputs.loci)]
+    loci_method = method_label(report_method(_methods(inputs)))
+    parts += [f"<h3>Independent loci, {html.escape(loci_method)} split 0</h3>", _loci(inputs.loci)]
     return Section("gwas", "Embedding GWAS", "".join(parts))
 
 

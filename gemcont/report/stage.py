@@ -24,13 +24,17 @@ def figures(
     marker: Path,
     marker_column: str,
     out: Mapping[str, Path],
+    method: str = "gemcont",
 ) -> None:
-    """Fig. 3/4-style method comparison, training curves, embedding PCA and marker violins."""
+    """Fig. 3/4-style method comparison, training curves (a note when no method is
+    trained), and the PCA and marker violins of ``method``'s ``embeddings``."""
     fig_methods(read_table(metrics), out["methods"].with_suffix(""))
     fig_training_curves(training, out["training"].with_suffix(""))
     emb, dis = read_embeddings(embeddings), read_table(disease)
-    fig_embedding_pca(emb, dis, out["pca"].with_suffix(""))
-    fig_marker_violin(emb, dis, read_table(marker), marker_column, out["violin"].with_suffix(""))
+    fig_embedding_pca(emb, dis, out["pca"].with_suffix(""), method=method)
+    fig_marker_violin(
+        emb, dis, read_table(marker), marker_column, out["violin"].with_suffix(""), method=method
+    )
 
 
 def report(

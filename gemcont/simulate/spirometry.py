@@ -12,7 +12,9 @@ follows the descending limb ``F(v) = PEF * ((FVC - v) / (FVC - v_peak)) ** k``.
 ``dV/dt = F(V)`` is integrated on the 10 ms sampling grid (closed-form solution of
 the ODE, perturbed by slow flow fluctuations and integrated with the trapezoid rule).
 ``k > 1`` gives a scooped (obstructive) limb, ``k ~ 1`` a straight one, ``k < 1`` a
-convex one. The blow ends when flow falls below 25 mL/s or after 15 s.
+convex one. As on a spirometer whose operator coaches the subject to the end of the
+test, the recording goes on for 1 s after the flow falls below 20 mL/s -- the volume
+plateau of the ATS/ERS end-of-test criterion -- or stops at 15 s.
 
 Besides the latent traits, every person has a non-genetic, habitual curve shape
 (:class:`ShapeNuisance`): where on the volume axis the peak falls, and a "knee" below
@@ -47,8 +49,10 @@ BLOW_COLUMNS = ["3066-0.0", "3066-0.1", "3066-0.2"]
 PEOPLE_COLUMNS = ["FID", "IID", "age", "sex", "height", "latent_0", "latent_1", "latent_2"]
 MARKER_COLUMNS = ["FID", "IID", "fev1", "fvc", "fev1_fvc", "pef"]
 
-END_FLOW_L_S = 0.025
-"""End of test: flow below this (L/s)."""
+END_FLOW_L_S = 0.02
+"""End of the descending limb: flow below this (L/s); the plateau follows."""
+PLATEAU_S = 1.0
+"""Recording after the end of the limb: the volume plateau that ends a test (ATS/ERS)."""
 MAX_DURATION_S = 15.0
 """End of test: longest recording (s)."""
 
@@ -235,7 +239,7 @@ def simulate_blow(
     else:
         t_knee = np.inf
         t_limb = t_rise + _time_to_end(pef, r0, k)
-    t_end = min(t_limb, MAX_DURATION_S - n_hesitate * dt)
+    t_end = min(t_limb + PLATEAU_S, MAX_DURATION_S - n_hesitate * dt)
     n = int(np.ceil(t_end / dt)) + 1
     t = np.arange(n) * dt
     flow = np.empty(n)

@@ -109,6 +109,7 @@ rule make_figures:
         "../../envs/gemcont.yaml"
     params:
         marker_column=DATA["clinical_marker_column"],
+        method=config["methods"][0],
         runs=[
             (method, split)
             for method in config["methods"]
