@@ -69,12 +69,13 @@ def test_harmonise__strand_ambiguous_dropped_by_default():
 
 
 def test_harmonise__strand_ambiguous_resolved_by_eaf(tmp_path):
-    dosages = np.zeros((100, len(BIM)), dtype=np.float32)
+    bim = BIM.drop_duplicates("ID", keep=False)  # a fileset with a duplicated ID is refused
+    dosages = np.zeros((100, len(bim)), dtype=np.float32)
     dosages[:20, 2] = 1  # rs3: cohort A1 (A) frequency 0.1
     dosages[:, 5] = 2  # rs5: cohort A1 (G) frequency 0.9 ...
     dosages[:20, 5] = 1
     fam = pd.DataFrame({"FID": [f"f{i}" for i in range(100)], "IID": [f"i{i}" for i in range(100)]})
-    write_bed(tmp_path / "c", dosages, fam, BIM)
+    write_bed(tmp_path / "c", dosages, fam, bim)
     rows = [
         ["1", 300, "rs3", "A", "T", 0.12, 0.2],  # EA is A1 on the same strand
         ["2", 500, "rs5", "G", "C", 0.11, 0.3],  # EAF says G here is the cohort's C
@@ -83,13 +84,13 @@ def test_harmonise__strand_ambiguous_resolved_by_eaf(tmp_path):
     with Genotypes(tmp_path / "c") as genotypes:
         result = harmonise(
             _sumstats(rows[:2]),
-            BIM,
+            bim,
             resolve_ambiguous_by_eaf=True,
             a1_freq=a1_frequencies(genotypes),
         )
         unresolved = harmonise(
             _sumstats(rows[2:]),
-            BIM,
+            bim,
             resolve_ambiguous_by_eaf=True,
             a1_freq=a1_frequencies(genotypes),
         )
