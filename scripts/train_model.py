@@ -1,4 +1,5 @@
-"""Rule train_model: one method on one split's training people (resumes when interrupted)."""
+"""Rule train_model: one method on one split's training people (an interrupted job
+resumes from the per-epoch state in params.state, which is not a Snakemake output)."""
 
 from pathlib import Path
 
@@ -21,4 +22,5 @@ train_stage(
     Path(sm.output.checkpoint),
     Path(sm.output.metrics),
     Path(sm.output.hparams),
+    Path(sm.params.state),
 )

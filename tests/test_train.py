@@ -4,6 +4,8 @@ validation people, schedule, embedding and export."""
 from __future__ import annotations
 
 import gzip
+import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from gemcont.io.embeddings import read_embeddings
 from gemcont.settings import from_section
 from gemcont.train import loop
+from gemcont.train.checkpoint import state_key, state_path
 from gemcont.train.config import ModelConfig, TrainConfig, TrainSettings
 from gemcont.train.export import write_embeddings
 from gemcont.train.loop import TrainData, draw_rows, lr_at, split_validation
@@ -108,9 +111,55 @@ def test_train__resume_after_kill_equals_uninterrupted(data, tmp_path, monkeypat
     monkeypatch.setattr(loop, "run_epoch", real_run_epoch)
     resumed = run("gemcont", train_data, beta, tmp_path / "parts", epochs=4).state_dict()
     for key, value in whole.items():
-        torch.testing.assert_close(resumed[key], value, rtol=0, atol=1e-6)
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0)  # bit-identical
     metrics = pd.read_csv(tmp_path / "parts" / "gemcont.tsv", sep="\t")
     assert metrics["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_fit__with_a_state_folder_writes_the_checkpoint_at_the_end_only(
+    data, tmp_path, monkeypatch
+) -> None:
+    """The per-epoch state goes to the state folder; the declared checkpoint appears
+    once the run is done, and the state folder is then removed."""
+    train_data, beta = data
+    small = TrainData(train_data.pheno[:96], train_data.geno[:96], train_data.target[:96])
+    state = state_path(tmp_path / "state", {"run": 1})
+    real_run_epoch, calls = loop.run_epoch, []
+
+    def killed_at_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "run_epoch", killed_at_second)
+    model_cfg, train_cfg = configs()[0], tiny_config(epochs=2)
+    args = ("prs", small, beta, model_cfg, train_cfg, tmp_path / "out.pt", tmp_path / "m.tsv")
+    with pytest.raises(KeyboardInterrupt):
+        train_method(*args, state=state)
+    assert not (tmp_path / "out.pt").exists()
+    assert torch.load(state, weights_only=True)["epoch"] == 1
+    assert json.loads((state.parent / "key.json").read_text()) == {"run": 1}
+    monkeypatch.setattr(loop, "run_epoch", real_run_epoch)
+    train_method(*args, state=state)
+    assert torch.load(tmp_path / "out.pt", weights_only=True)["epoch"] == 2
+    assert not state.parent.exists()
+
+
+def test_state_path__same_run_same_folder_changed_config_or_input_removes_it(tmp_path) -> None:
+    features = tmp_path / "features.npy"
+    features.write_bytes(b"x" * 10)
+    root = tmp_path / "state"
+    first = state_path(root, state_key({"lr": 1e-3}, [features]))
+    first.write_bytes(b"state")
+    assert state_path(root, state_key({"lr": 1e-3}, [features])) == first and first.exists()
+    second = state_path(root, state_key({"lr": 2e-3}, [features]))
+    assert second != first and not first.parent.exists()
+    features.write_bytes(b"y" * 11)  # a rewritten input
+    third = state_path(root, state_key({"lr": 2e-3}, [features]))
+    assert third != second and not second.parent.exists()
+    os.utime(features, ns=(1, 1))  # the same size, another modification time
+    assert state_path(root, state_key({"lr": 2e-3}, [features])) != third
 
 
 def test_train__resumed_finished_run_rewrites_its_curve(data, tmp_path) -> None:

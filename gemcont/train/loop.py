@@ -3,8 +3,10 @@ and the state carried between epochs are in :mod:`gemcont.train.checkpoint`).
 
 An epoch draws one random row per person (both eyes: one eye per draw), shuffles, and
 runs optimizer steps; the validation loss is computed on a held-back fraction of the
-TRAINING people. Every epoch ends with an atomic checkpoint; a run restarted with the
-same config resumes from the last completed epoch and reaches the same weights.
+TRAINING people. Every epoch ends with an atomic checkpoint (the per-epoch state); a
+run restarted with the same config resumes from the last completed epoch and reaches
+bit-identical weights (data order and augmentation draw from per-epoch generators; the
+model, optimizer, scheduler and RNG states are restored).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from gemcont.errors import ConfigError
 from gemcont.io.tables import write_tsv
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.phenotype import load_without_backbones
-from gemcont.train.checkpoint import EarlyStopping, Run, save_checkpoint
+from gemcont.train.checkpoint import EarlyStopping, Run, remove_state, save_checkpoint
 from gemcont.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -339,12 +341,18 @@ def fit(
     checkpoint: str | Path,
     metrics: str | Path,
     early_stopping: bool = False,
+    state: str | Path | None = None,
 ) -> nn.Module:
-    """Train ``model`` (resuming from ``checkpoint`` when it exists); returns it on CPU.
+    """Train ``model``; returns it on CPU.
 
+    The per-epoch state goes to ``state`` (a file in a state folder of
+    :func:`gemcont.train.checkpoint.state_path`) and the run resumes from it when it
+    exists; the final checkpoint is written to ``checkpoint`` at the end and the state
+    folder removed. Without ``state`` the per-epoch state is ``checkpoint`` itself.
     With ``early_stopping`` the run stops after ``cfg.patience`` epochs without a better
     validation loss and the best epoch's weights are returned.
     """
+    state_file = Path(checkpoint if state is None else state)
     device = torch.device(resolve_device(cfg.device, "train.device"))
     model.to(device)
     if cfg.channels_last and device.type == "cuda":
@@ -359,7 +367,7 @@ def fit(
     steps = n_steps(len(np.unique(person[train_rows])), cfg.batch_size)
     stopper = EarlyStopping(cfg.patience) if early_stopping else None
     run = Run(model, optimizer, make_scheduler(optimizer, cfg, steps), stopper)
-    run.resume(Path(checkpoint))
+    run.resume(state_file, cfg.epochs)
     if cfg.compile:
         model.compile()
     while run.epoch < cfg.epochs and not (stopper is not None and stopper.stopped):
@@ -372,11 +380,14 @@ def fit(
         if stopper is not None:
             stopper.update(val, model)
         run.epoch += 1
-        save_checkpoint(checkpoint, run.state())
+        save_checkpoint(state_file, run.state())
         write_tsv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), metrics)
         log.info("epoch %d/%d: %s", run.epoch, cfg.epochs, run.history[-1])
     # again after the loop: a resumed run with no epoch left still has its curve
     write_tsv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), metrics)
+    if state is not None:
+        save_checkpoint(checkpoint, run.state())
+        remove_state(state_file)
     if stopper is not None and stopper.weights:
         load_without_backbones(model, stopper.weights)
     return model.cpu()

@@ -155,9 +155,12 @@ def train_method(
     checkpoint: str | Path,
     metrics: str | Path,
     backbone: nn.Module | None = None,
+    state: str | Path | None = None,
 ) -> nn.Module:
     """Train ``method`` on the training people's ``data`` (panel dosages in ``data.geno``,
-    external GWAS ``betas``); resumes from ``checkpoint``; returns the model on CPU."""
+    external GWAS ``betas``); returns the model on CPU. The run resumes from its
+    per-epoch ``state`` (``checkpoint`` itself when not given; see
+    :func:`gemcont.train.loop.fit`)."""
     if method not in METHODS:
         raise ConfigError("method", f"'{method}' is not trained (trained: {', '.join(METHODS)})")
     if method == "supervised" and data.target is None:
@@ -168,7 +171,8 @@ def train_method(
     stats = channel_stats(data.pheno)
     model = build_model(method, model_cfg, data.pheno.shape[1:], betas, stats, backbone)
     objective = make_objective(method, model_cfg)
-    return fit(model, objective, data, train_cfg, checkpoint, metrics, method == "supervised")
+    early = method == "supervised"
+    return fit(model, objective, data, train_cfg, checkpoint, metrics, early, state)
 
 
 def load_trained(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from gemcont.io.splits import HELDOUT, TRAIN, membership, person_keys, read_spli
 from gemcont.models.backbone import backbone_from_config, feature_width
 from gemcont.models.baselines import FrozenFeatures
 from gemcont.phenotypes.store import open_images, read_index
+from gemcont.train.checkpoint import state_key, state_path
 from gemcont.train.config import (
     ModelConfig,
     TrainConfig,
@@ -137,6 +139,30 @@ def write_hparams(
         handle.write(json.dumps(run, indent=2) + "\n")
 
 
+# loop settings that never change the trained weights (not part of the state key)
+NEUTRAL_LOOP_KEYS = ("num_workers", "progress")
+
+
+def run_state(
+    root: Path,
+    method: str,
+    split: int,
+    model_cfg: ModelConfig,
+    loop_cfg: TrainConfig,
+    inputs: Iterable[Path],
+    extra: Mapping | None = None,
+) -> Path:
+    """The per-epoch state file of this run under ``root`` (the job's state folder,
+    ``results/.state/train/{method}/split_{k}``), keyed on the method, split, both
+    configs and the identity (path, size, mtime) of every input file, so that a changed
+    config or a rewritten input never resumes a stale state. ``extra``: further settings
+    of the run (the backbone's, the supervised target's)."""
+    loop = {k: v for k, v in asdict(loop_cfg).items() if k not in NEUTRAL_LOOP_KEYS}
+    settings = {"method": method, "split": split, "model": asdict(model_cfg), "train": loop}
+    settings.update(extra or {})
+    return state_path(root, state_key(settings, inputs))
+
+
 def train_stage(
     method: str,
     split: int,
@@ -146,15 +172,26 @@ def train_stage(
     checkpoint: Path,
     metrics: Path,
     hparams: Path,
+    state_root: Path | None = None,
 ) -> None:
-    """Train ``method`` on split ``split``'s training people; resumes from ``checkpoint``."""
+    """Train ``method`` on split ``split``'s training people. With ``state_root`` the
+    per-epoch state is kept there (see :func:`run_state`) and an interrupted run resumes
+    from it; without, it resumes from ``checkpoint``."""
     data = load_stage_data(inputs, split)
     model_cfg, loop_cfg, backbone = stage_configs(method, settings, modality, data.images.shape[1:])
     loop_cfg = replace(loop_cfg, seed=loop_cfg.seed + split)
     rows = np.flatnonzero(data.is_train)
+    read = [inputs.images, inputs.index, inputs.features, inputs.feature_ids]
+    read += [inputs.feature_report, inputs.splits]
+    extra: dict = {}
+    if backbone is not None:
+        read.append(Path(settings.backbone.path))
+        extra["backbone"] = asdict(settings.backbone)
     target = None
     if method == "supervised":
         spec = settings.supervised_target
+        read.append(Path(spec.table))
+        extra["supervised_target"] = asdict(spec)
         target = values_per_row(spec.table, spec.column, data.index, "train.supervised_target")
         target = target[rows]
     train_data = TrainData(
@@ -172,7 +209,12 @@ def train_stage(
         data.geno.shape[1],
     )
     write_hparams(hparams, method, split, model_cfg, loop_cfg)
-    train_method(method, train_data, data.betas, model_cfg, loop_cfg, checkpoint, metrics, backbone)
+    state = None
+    if state_root is not None:
+        state = run_state(state_root, method, split, model_cfg, loop_cfg, read, extra)
+    train_method(
+        method, train_data, data.betas, model_cfg, loop_cfg, checkpoint, metrics, backbone, state
+    )
 
 
 def export_stage(

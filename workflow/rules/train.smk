@@ -30,6 +30,9 @@ rule train_model:
     params:
         train=config["train"],
         modality=DATA["modality"],
+        # per-epoch state, deliberately not an output: Snakemake deletes the outputs of
+        # a failed or incomplete job, and a rerun (or SLURM retry) resumes from this
+        state="results/.state/train/{method}/split_{split}",
     script:
         "../../scripts/train_model.py"
 
