@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gemcont.errors import InputError
 from gemcont.io.embeddings import read_embeddings
 from gemcont.settings import from_section
 from gemcont.train import loop
@@ -335,3 +336,56 @@ def test_export_stage__iid_shared_by_two_families_held_out_exactly(split: int, t
     back = read_embeddings(out)
     assert by_person(back, "set") == expected
     np.testing.assert_allclose(back["e_0"], [0.1, 0.2, 0.3, 0.4], rtol=1e-6)
+
+
+def test_export_stage__a_label_neither_train_nor_heldout_stops_naming_the_line(tmp_path) -> None:
+    """Before: every label but "train" was exported as held out."""
+    inputs = shared_iid_stage(tmp_path)
+    splits = pd.read_csv(inputs.splits, sep="\t", dtype=str)
+    splits.loc[2, "split_0"] = "withdrawn"
+    splits.to_csv(inputs.splits, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        load_stage_data(inputs, 0)
+    assert str(err.value) == (
+        f"{inputs.splits}: line 4 (FID A IID 2): split_0 is 'withdrawn', not 'train' or "
+        "'heldout' (1 row(s) in all). Fix: rerun make_splits (it writes this table)"
+    )
+
+
+def test_export_stage__a_person_of_the_splits_without_store_rows_stops(tmp_path) -> None:
+    """Before: the held-out set silently lost them."""
+    inputs = shared_iid_stage(tmp_path)
+    index = pd.read_csv(inputs.index, sep="\t", dtype=str)
+    index[index["FID"] != "C"].to_csv(inputs.index, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        load_stage_data(inputs, 0)
+    assert str(err.value) == (
+        f"{inputs.splits}: FID C IID 1: 1 people of the splits have no row in the phenotype "
+        f"store {inputs.index}. Fix: rerun make_splits after rebuilding the phenotype store"
+    )
+
+
+def test_export_stage__store_people_absent_from_the_splits_get_no_row(tmp_path, caplog) -> None:
+    inputs = shared_iid_stage(tmp_path)
+    splits = pd.read_csv(inputs.splits, sep="\t", dtype=str)
+    splits[splits["IID"] != "2"].to_csv(inputs.splits, sep="\t", index=False)
+    report = pd.DataFrame(
+        [["A", "2", "withdrawn", "negative IID (withdrawn from UK Biobank)"]],
+        columns=["FID", "IID", "step", "reason"],
+    )
+    report.to_csv(tmp_path / "dropped.tsv", sep="\t", index=False)
+    out = tmp_path / "emb.tsv.gz"
+    with caplog.at_level("INFO", logger="gemcont.train.stage"):
+        export_stage(
+            "clinical", 0, inputs, from_section(TrainSettings, "train"), "glyph", "marker", out
+        )
+    expected = (
+        f"1 people of the phenotype store left out: absent from {inputs.splits} (1 withdrawn)"
+    )
+    assert expected in caplog.messages
+    back = read_embeddings(out)
+    assert by_person(back, "set") == {
+        ("A", "1"): "train",
+        ("B", "1"): "heldout",
+        ("C", "1"): "train",
+    }

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from gemcont.errors import ConfigError
+from gemcont.errors import ConfigError, InputError
 from gemcont.io.ids import KEY
 
 TRAIN, HELDOUT = "train", "heldout"
+DROP_REPORT = "dropped.tsv"
+"""The drop report make_splits writes beside ``splits.tsv``: FID IID step reason."""
 
 
 def split_columns(n_splits: int) -> list[str]:
@@ -33,8 +35,26 @@ def person_keys(table: pd.DataFrame) -> pd.MultiIndex:
 
 def membership(splits: pd.DataFrame, split: int, path: str | Path) -> pd.Series:
     """Split ``split``'s "train"/"heldout" label per person, indexed by (FID, IID);
-    ``path`` names the table in the error when the split is missing."""
+    ``path`` names the table in the error when the split is missing, a label is neither
+    "train" nor "heldout", or a person is listed twice."""
     column = split_columns(split + 1)[-1]
     if column not in splits:
         raise ConfigError("splits.n_splits", f"{path} has no {column}; rerun make_splits")
-    return pd.Series(splits[column].to_numpy(), index=person_keys(splits))
+    label = pd.Series(splits[column].to_numpy(), index=person_keys(splits))
+    fix = "rerun make_splits (it writes this table)"
+    odd = ~label.isin([TRAIN, HELDOUT])
+    if odd.any():
+        line = int(odd.to_numpy().argmax()) + 2  # the header is line 1
+        fid, iid = label.index[odd.to_numpy().argmax()]
+        raise InputError(
+            path,
+            f"{column} is {label[odd].iloc[0]!r}, not {TRAIN!r} or {HELDOUT!r} "
+            f"({int(odd.sum())} row(s) in all)",
+            fix,
+            f"line {line} (FID {fid} IID {iid})",
+        )
+    twice = label.index.duplicated()
+    if twice.any():
+        fid, iid = label.index[twice][0]
+        raise InputError(path, "person listed twice", fix, f"FID {fid} IID {iid}")
+    return label

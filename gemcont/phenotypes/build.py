@@ -33,9 +33,12 @@ def build_store(
     fam_path: str,
     out_dir: Path,
     threads: int,
+    exclude: str | None = None,
 ) -> None:
     """Preprocess the ``modality``'s raw file ``source`` (fundus manifest or spirometry
-    table, ``data.modality``) into ``out_dir`` (images.npy + index)."""
+    table, ``data.modality``) into ``out_dir`` (images.npy + index); withdrawn
+    participants (negative IIDs, and those of ``exclude``: data.exclude) are listed in
+    the exclusions, never read."""
     fam = read_fam(fam_path)
     if modality == "fundus":
         build_fundus_store(
@@ -46,6 +49,7 @@ def build_store(
             min_kept_fraction=cfg.min_kept_fraction,
             threads=threads,
             fam=fam,
+            exclude=exclude,
         )
     else:
         build_spirometry_store(
@@ -59,4 +63,5 @@ def build_store(
             instance=cfg.spirometry_instance,
             fam=fam,
             criteria=cfg.spirometry_qc,
+            exclude=exclude,
         )

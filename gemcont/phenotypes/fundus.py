@@ -31,7 +31,10 @@ The RGB image is then cropped to its field of view:
 
 An image that is missing, empty, unreadable, truncated or all black is excluded with
 its reason (``exclusions.tsv``); the run stops only when fewer than
-``min_kept_fraction`` of the manifest's images remain.
+``min_kept_fraction`` of the manifest's images remain. Images of withdrawn participants
+(:func:`gemcont.io.withdrawn.store_reasons`: a negative IID, or listed in
+``data.exclude``) are never opened: they are listed with that reason and do not count
+towards ``min_kept_fraction``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from PIL import Image
 
 from gemcont.errors import InputError
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
+from gemcont.io.withdrawn import store_reasons
 from gemcont.parallel import pool_context
 from gemcont.phenotypes.store import StoreWriter, check_kept
 
@@ -223,8 +227,10 @@ def build_fundus_store(
     min_kept_fraction: float = 0.5,
     threads: int = 1,
     fam: pd.DataFrame | None = None,
+    exclude: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Preprocess every image of the manifest into the store at ``out_dir``.
+    """Preprocess every image of the manifest into the store at ``out_dir``, but those of
+    withdrawn participants (``exclude``: the withdrawal list, data.exclude).
 
     Items keep the manifest's order; returns the store index (FID IID eye row). Raises
     :class:`gemcont.errors.InputError` when fewer than ``min_kept_fraction`` remain.
@@ -232,11 +238,22 @@ def build_fundus_store(
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path, fam)
     dropped = dropped_rows(manifest)
-    n_total = len(manifest) + len(dropped)
+    where = f"the {MANIFEST} {manifest_path}"
+    gone = store_reasons(manifest, exclude, where)
+    gone_dropped = store_reasons(dropped, exclude, where)
+    withdrawn = manifest[gone != ""].assign(reason=gone[gone != ""])
+    manifest = manifest[gone == ""].reset_index(drop=True)
+    dropped = dropped.assign(reason=gone_dropped.where(gone_dropped != "", dropped["reason"]))
+    n_total = len(manifest) + int((gone_dropped == "").sum())
+    n_gone = len(withdrawn) + int((gone_dropped != "").sum())
+    if n_gone:
+        log.warning("%s: %d rows of withdrawn participants left out unread", manifest_path, n_gone)
     tasks = [(p, image_size, threshold) for p in manifest["path"]]
     with StoreWriter(out_dir, len(manifest), (3, image_size, image_size)) as writer:
         for fid, iid, reason in dropped[[*KEY, "reason"]].itertuples(index=False):
             writer.exclude(fid, iid, "manifest row", reason)
+        for fid, iid, path, reason in withdrawn[[*KEY, "path", "reason"]].itertuples(index=False):
+            writer.exclude(fid, iid, path, reason)
         keys = manifest[[*KEY, "eye", "path"]].itertuples(index=False)
         for (fid, iid, eye, path), result in zip(keys, _run(tasks, threads), strict=True):
             if isinstance(result, str):

@@ -21,7 +21,9 @@ the reason) and the best blow is chosen among the acceptable ones. A person is e
 when none of their blows is acceptable, or when any of their blows is malformed -- the
 best blow of a partly unreadable record is unknown. People whose cells are all empty are
 listed as "no blow recorded" but do not count towards ``min_kept_fraction`` (an export
-may list every participant).
+may list every participant); so are withdrawn participants (a negative IID, or listed
+in ``data.exclude``: :func:`gemcont.io.withdrawn.store_reasons`), whose blows are never
+read.
 The FID is the .fam's (by IID) when ``fam`` is given, else FID = IID (UK Biobank).
 """
 
@@ -45,6 +47,7 @@ from gemcont.io.spirometry import (
     flow_volume,
     parse_blow,
 )
+from gemcont.io.withdrawn import store_reasons
 from gemcont.phenotypes.store import EXCLUSIONS, StoreWriter, check_kept, save_npy
 
 log = logging.getLogger(__name__)
@@ -67,12 +70,26 @@ def read_blows(path: str | Path, instance: int = 0) -> tuple[dict[str, Blows], p
     (no eid column, no 3066 column, a repeated or empty eid) raise
     :class:`gemcont.errors.InputError` as :func:`gemcont.io.spirometry.read_3066_table`.
     """
+    return parse_blows(*read_blow_table(path, instance))
+
+
+def read_blow_table(path: str | Path, instance: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """The field-3066 table as text (eid checked) and its blow columns of ``instance``."""
     path = Path(path)
     table = _read_table(path)
-    columns = blow_columns([str(c) for c in table.columns], path, instance)
+    return table, blow_columns([str(c) for c in table.columns], path, instance)
+
+
+def parse_blows(
+    table: pd.DataFrame, columns: list[str], skip: frozenset[str] = frozenset()
+) -> tuple[dict[str, Blows], pd.DataFrame]:
+    """:func:`read_blows` of a table read by :func:`read_blow_table`; people whose eid
+    is in ``skip`` (the withdrawn) are in neither result: their cells are not parsed."""
     blows: dict[str, Blows] = {}
     bad = []
     for eid, cells in zip(table["eid"], table[columns].to_numpy(), strict=True):
+        if eid in skip:
+            continue
         person, problem = _parse_row(cells, columns)
         if problem is not None:
             bad.append((eid, *problem))
@@ -151,6 +168,19 @@ def _fids(
     return dict(zip(known["IID"], known["FID"], strict=True)), dropped
 
 
+def _withdrawn(
+    eids: pd.Series, fam: pd.DataFrame | None, exclude: str | Path | None, path: Path
+) -> pd.DataFrame:
+    """The table's withdrawn participants: FID IID reason (FID from ``fam`` by IID, ""
+    for an IID absent from it; FID = IID without ``fam``)."""
+    people = pd.DataFrame({"FID": eids.to_numpy(), "IID": eids.to_numpy()})
+    if fam is not None:
+        fids = fam.drop_duplicates("IID").set_index("IID")["FID"]
+        people["FID"] = people["IID"].map(fids).fillna("")
+    reason = store_reasons(people, exclude, f"the spirometry table {path}")
+    return people.assign(reason=reason)[reason != ""].reset_index(drop=True)
+
+
 def default_criteria() -> BlowCriteria:
     """The schema's default ``phenotypes.spirometry_qc`` thresholds."""
     return BlowCriteria(**with_defaults("phenotypes")["spirometry_qc"])
@@ -182,8 +212,12 @@ def build_spirometry_store(
     instance: int = 0,
     fam: pd.DataFrame | None = None,
     criteria: BlowCriteria | None = None,
+    exclude: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Preprocess every person of a field-3066 table into the store at ``out_dir``.
+    """Preprocess every person of a field-3066 table into the store at ``out_dir``, but
+    the withdrawn (a negative IID, or listed in ``exclude``, data.exclude): their blows
+    are not read, they are listed in the exclusions (item "eid") and do not count
+    towards ``min_kept_fraction``.
 
     ``criteria`` are the blow acceptability thresholds (the schema's defaults when None).
     Writes ``images.npy`` (n, 1, R, R), ``curves.npy`` (n, 2, P), ``index.tsv`` (eye "")
@@ -191,7 +225,12 @@ def build_spirometry_store(
     """
     table_path, out_dir = Path(table_path), Path(out_dir)
     criteria = criteria or default_criteria()
-    blows, bad = read_blows(table_path, instance)
+    table, columns = read_blow_table(table_path, instance)
+    gone = _withdrawn(table["eid"], fam, exclude, table_path)
+    if len(gone):
+        log.warning("%s: %d withdrawn participants left out unread", table_path, len(gone))
+    blows, bad = parse_blows(table, columns, frozenset(gone["IID"]))
+    del table
     fids, unknown = _fids([*blows, *bad["IID"]], fam, table_path)
     curves = np.zeros((len(blows), 2, curve_points), np.float32)
     clipped = 0
@@ -201,6 +240,8 @@ def build_spirometry_store(
         for iid, item, reason in bad.itertuples(index=False):
             if iid in fids:
                 writer.exclude(fids[iid], iid, item, reason)
+        for fid, iid, reason in gone.itertuples(index=False):
+            writer.exclude(fid, iid, "eid", reason)
         for iid, person in blows.items():
             if iid not in fids:
                 continue

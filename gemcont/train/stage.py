@@ -16,12 +16,20 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from gemcont.errors import ConfigError
+from gemcont.errors import ConfigError, InputError
 from gemcont.genotypes.features import feature_betas, read_feature_ids
 from gemcont.io.atomic import atomic_open
 from gemcont.io.embeddings import SET_COLUMN
+from gemcont.io.embeddings import write_embeddings as write_embeddings_table
 from gemcont.io.ids import KEY, read_keyed_table
-from gemcont.io.splits import HELDOUT, TRAIN, membership, person_keys, read_splits
+from gemcont.io.splits import (
+    DROP_REPORT,
+    HELDOUT,
+    TRAIN,
+    membership,
+    person_keys,
+    read_splits,
+)
 from gemcont.models.backbone import backbone_from_config, feature_width
 from gemcont.models.baselines import FrozenFeatures
 from gemcont.phenotypes.store import open_images, read_index
@@ -33,7 +41,7 @@ from gemcont.train.config import (
     loop_config,
     model_config,
 )
-from gemcont.train.export import clinical_embedding, write_embeddings
+from gemcont.train.export import clinical_embedding, embeddings_frame
 from gemcont.train.loop import TrainData
 from gemcont.train.methods import embed, load_trained, train_method
 
@@ -82,13 +90,29 @@ def stage_inputs(rule_input) -> StageInputs:
 
 
 def load_stage_data(inputs: StageInputs, split: int) -> StageData:
-    """Join store rows, genotype features and split ``split`` on (FID, IID); people
-    outside the splits drop."""
+    """Join store rows, genotype features and split ``split`` on (FID, IID).
+
+    Exactly the people of ``splits.tsv`` are analysed, each in the set it has there:
+    people of the store absent from the splits (withdrawn, failed QC, lacking a table:
+    see :func:`left_out`) drop, and a person of the splits without a store row stops
+    the stage (the store changed after the splits were made)."""
     splits = read_splits(inputs.splits)
     label = membership(splits, split, inputs.splits)
     index = read_index(inputs.index.parent)
-    index = index[person_keys(index).isin(label.index)].reset_index(drop=True)
+    in_splits = person_keys(index).isin(label.index)
+    left_out(index[~in_splits], inputs.splits)
+    index = index[in_splits].reset_index(drop=True)
     keys = person_keys(index)
+    unstored = ~label.index.isin(keys)
+    if unstored.any():
+        fid, iid = label.index[unstored][0]
+        raise InputError(
+            inputs.splits,
+            f"{int(unstored.sum())} people of the splits have no row in the phenotype store "
+            f"{inputs.index}",
+            "rerun make_splits after rebuilding the phenotype store",
+            f"FID {fid} IID {iid}",
+        )
     feature_ids = read_feature_ids(inputs.feature_ids)
     features = np.load(inputs.features)
     feature_row = pd.Series(np.arange(len(feature_ids)), index=person_keys(feature_ids))
@@ -102,6 +126,22 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
         is_train=label.loc[keys].to_numpy() == TRAIN,
         person=person.astype(np.int64),
     )
+
+
+def left_out(rows: pd.DataFrame, splits_path: Path) -> None:
+    """Log the people of the store's ``rows`` that are absent from the splits, per step
+    of the drop report make_splits writes beside ``splits_path`` (when it is there)."""
+    people = person_keys(rows).unique()
+    if not len(people):
+        return
+    why = f"absent from {splits_path}"
+    report = splits_path.parent / DROP_REPORT
+    if report.is_file():
+        dropped = pd.read_csv(report, sep="\t", dtype=str, keep_default_na=False)
+        step = pd.Series(dropped["step"].to_numpy(), index=person_keys(dropped))
+        step = step[~step.index.duplicated()].reindex(people).fillna("not in the drop report")
+        why += " (" + ", ".join(f"{n} {s}" for s, n in step.value_counts().items()) + ")"
+    log.info("%d people of the phenotype store left out: %s", len(people), why)
 
 
 def values_per_row(path: str | Path, column: str, index: pd.DataFrame, key: str) -> np.ndarray:
@@ -226,7 +266,9 @@ def export_stage(
     clinical_column: str,
     out: Path,
 ) -> None:
-    """Embeddings of every analysed person (FID IID set e_0..), the held-out ones flagged."""
+    """Embeddings (FID IID set e_0..) of exactly the people of split ``split`` in
+    ``splits.tsv``, ``set`` being their label there; nobody absent from the splits
+    (withdrawn, or dropped for another reason: logged) gets a row."""
     data = load_stage_data(inputs, split)
     if method == "clinical":
         marker = values_per_row(inputs.marker, clinical_column, data.index, "data.clinical_marker")
@@ -247,10 +289,25 @@ def export_stage(
                 backbone,
             )
         emb = embed(model, data.images[data.index["row"].to_numpy()], device=loop_cfg.device)
-    frame = write_embeddings(out, data.index, emb, data.is_train)
+    frame = embeddings_frame(data.index, emb, data.is_train)
+    check_sets(frame, inputs.splits, split)
+    write_embeddings_table(frame, out)
     log.info(
         "embedded %d people (%d held out), D = %d",
         len(frame),
         int((frame[SET_COLUMN] == HELDOUT).sum()),
         emb.shape[1],
     )
+
+
+def check_sets(frame: pd.DataFrame, splits_path: Path, split: int) -> None:
+    """The embeddings' people and sets are exactly split ``split`` of ``splits_path``
+    (else an error: a silent mismatch would hand the GWAS the wrong people)."""
+    label = membership(read_splits(splits_path), split, splits_path)
+    written = pd.Series(frame[SET_COLUMN].to_numpy(), index=person_keys(frame))
+    if written.index.has_duplicates or not written.sort_index().equals(label.sort_index()):
+        raise InputError(
+            splits_path,
+            f"the embeddings' train/heldout sets differ from split_{split}",
+            "rerun make_splits and the export",
+        )

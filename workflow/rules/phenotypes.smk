@@ -1,5 +1,6 @@
 rule build_phenotype_store:
     input:
+        exclude=EXCLUDE,
         # the raw phenotype file of the configured modality
         source=(
             DATA["fundus_manifest"]
@@ -19,6 +20,7 @@ rule build_phenotype_store:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
+        exclude=DATA["exclude"],
         modality=DATA["modality"],
         phenotypes=config["phenotypes"],
     script:
