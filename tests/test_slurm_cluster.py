@@ -5,8 +5,9 @@ accounting (`scripts/slurm/start_cluster.sh`: munged, MariaDB + slurmdbd, slurmc
 slurmd; partition `ci`, account `gemcont`). These tests submit through
 `profiles/slurm-ci`, which is `profiles/slurm` with that account and partition filled in
 (the first test checks that nothing else differs), and read the outcome of every job back
-from SLURM's own accounting (`sacct`). Without a cluster the cluster tests are skipped,
-except under CI=true, where they fail.
+from SLURM's own accounting (`sacct`). The last test (issue 15) has SLURM kill the
+workflow's training job at its time limit and checks that the retry resumes it. Without
+a cluster the cluster tests are skipped, except under CI=true, where they fail.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +24,18 @@ import pytest
 import yaml
 
 from .conftest import REPO, merged
+from .test_train_resume_workflow import (
+    CHECKPOINT,
+    EPOCH_DONE,
+    EPOCHS,
+    TRAIN_LOG,
+    assert_resumed,
+    assert_same_weights,
+    copy_of,
+    inputs,  # noqa: F401 (a fixture used below)
+    weights,
+)
+from .test_train_resume_workflow import command as local_snakemake_cmd
 from .test_workflow import TINY
 
 SLURM_SCRIPTS = REPO / "scripts" / "slurm"
@@ -230,3 +244,87 @@ def test_slurm__job_killed_at_its_time_limit_is_retried_with_more_time(retry_run
     assert again.returncode == 0, log[-3000:]
     assert "Nothing to be done" in log
     assert not SUBMITTED.findall(log)
+
+
+def test_slurm__training_job_killed_at_its_time_limit_resumes_on_the_retry(
+    cluster,
+    inputs,  # noqa: F811 (the fixture imported above)
+    tmp_path,
+    capsys,
+):
+    """Issue 15: the training job of the real Snakefile (the tiny training config of
+    tests/test_train_resume_workflow.py) runs as a SLURM job through the profile, is
+    killed by SLURM at its time limit (TIMEOUT) after completing an epoch, and the
+    profile's retry (attempt 2, `runtime` scaled by `attempt` in train.smk) resumes
+    from the last completed epoch and ends with the weights of an uninterrupted run.
+
+    SLURM's time limit is whole minutes and is checked about every 30 s, so a limit
+    can only be made to expire 60-90 s into a job: once the job has logged an epoch,
+    its limit is set to 1 minute (`scontrol update TimeLimit=1`) and the job's step is
+    paused (`scancel --signal=STOP`) so that it is still mid-run when the limit
+    comes, whatever the machine's speed; at the limit SLURM sends it SIGCONT, SIGTERM
+    and, after KillWait, SIGKILL, as to any job. Meanwhile the uninterrupted
+    reference trains locally. The training inputs are built locally, as in
+    tests/test_train_resume_workflow.py.
+    """
+    workdir, config = copy_of(inputs, tmp_path / "slurm"), inputs[1]
+    configs = ("--configfile", str(REPO / "config" / "config.yaml"), str(config))
+    out = workdir / "snakemake.log"
+    train_log = workdir / TRAIN_LOG
+    with open(out, "w") as log:
+        run = subprocess.Popen(
+            snakemake_slurm_cmd(workdir, CHECKPOINT, *configs),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        done: list[str] = []
+        while not done:  # the first attempt has completed an epoch
+            assert run.poll() is None, out.read_text()[-3000:]
+            assert time.monotonic() < deadline, "no epoch completed in 5 min"
+            time.sleep(0.05)
+            done = EPOCH_DONE.findall(train_log.read_text()) if train_log.exists() else []
+        (job_id, rule), *_ = SUBMITTED.findall(out.read_text())
+        assert rule == "train_model"
+        subprocess.run(["scancel", "--signal=STOP", job_id], check=True)
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "TimeLimit=1"], check=True)
+        killed_after = int(EPOCH_DONE.findall(train_log.read_text())[-1])  # paused
+        assert killed_after < EPOCHS, "the job ended before it was paused"
+
+        reference_dir = copy_of(inputs, tmp_path / "local")
+        with open(tmp_path / "reference.log", "w") as log:
+            reference = subprocess.Popen(
+                local_snakemake_cmd(reference_dir, CHECKPOINT, config=config),
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        returncode = run.wait(timeout=600)
+    finally:
+        if run.poll() is None:  # cancel (scancel) its jobs
+            run.terminate()
+            run.wait(timeout=60)
+    log = out.read_text()
+    submitted = SUBMITTED.findall(log)
+    show_cluster(capsys, submitted)
+    assert returncode == 0, log[-6000:]
+    # SLURM's accounting: the first attempt TIMEOUT at its 1-minute limit, the retry
+    # with attempt 2's runtime (2 x 600 min) COMPLETED
+    outcome = [
+        (rule, job["State"], job["Timelimit"])
+        for (_, rule), job in zip(submitted, sacct(submitted), strict=True)
+    ]
+    assert outcome == [
+        ("train_model", "TIMEOUT", "00:01:00"),
+        ("train_model", "COMPLETED", "20:00:00"),
+    ], log[-6000:]
+    assert "SLURM status is: 'TIMEOUT'" in log
+    # the retry resumed from the state of the epochs the first attempt completed
+    assert_resumed(workdir, killed_after)
+
+    assert reference.wait(timeout=300) == 0, (tmp_path / "reference.log").read_text()[-3000:]
+    reference_log = (reference_dir / TRAIN_LOG).read_text()
+    assert "no saved state at" in reference_log and "resuming" not in reference_log
+    assert_same_weights(workdir, weights(reference_dir))
