@@ -176,26 +176,34 @@ def _parse_bim(
         )
     except pd.errors.ParserError as err:
         raise InputError(path, f"not a 6-column .bim file ({err})".strip(), fix) from err
-    if bim.empty:
-        raise InputError(path, "empty file (no variants)", "regenerate it with plink --make-bed")
     rows = np.arange(len(bim)) if rows is None else rows
-    if not isinstance(bim.index, pd.RangeIndex):
-        raise InputError(path, "more than 6 columns: not a .bim file", fix, "line 1")
-    absent = _absent(bim)
-    short = absent.any(axis=1)
-    if short.any():
-        row = int(np.argmax(short))
-        n_fields = int((~absent[row]).sum())
-        line = int(file_lines(path, rows[[row]])[0])
-        raise InputError(path, f"{n_fields} columns, not 6: not a .bim file", fix, f"line {line}")
+    _check_fields(bim, path, ".bim", "variants", fix, lambda row: file_lines(path, rows[[row]])[0])
     bim["CHR"] = _normalise_column(bim["CHR"], path, rows)
     bim["POS"] = bim["POS"].astype(np.int64)
     return bim
 
 
-def _absent(table: pd.DataFrame) -> np.ndarray:
-    """Fields a short line lacks (NaN in number columns, "" in text ones)."""
-    return (table.isna() | table.eq("")).to_numpy()
+def _check_fields(
+    table: pd.DataFrame,
+    path: str | Path,
+    kind: str,
+    what: str,
+    fix: str,
+    line_of: Callable[[int], int],
+) -> None:
+    """Stop on an empty ``kind`` file, or a line with more or fewer than its 6 fields
+    (named by ``line_of(table row)``)."""
+    if table.empty:
+        raise InputError(path, f"empty file (no {what})", "regenerate it with plink --make-bed")
+    if not isinstance(table.index, pd.RangeIndex):
+        raise InputError(path, f"more than 6 columns: not a {kind} file", fix, "line 1")
+    absent = (table.isna() | table.eq("")).to_numpy()  # NaN in number columns, "" in text
+    short = absent.any(axis=1)
+    if short.any():
+        row = int(np.argmax(short))
+        n_fields = int((~absent[row]).sum())
+        line = int(line_of(row))
+        raise InputError(path, f"{n_fields} columns, not 6: not a {kind} file", fix, f"line {line}")
 
 
 def count_chromosomes(path: str | Path) -> dict[str, int]:
@@ -225,17 +233,7 @@ def read_fam(path: str | Path) -> pd.DataFrame:
             )
         except pd.errors.ParserError as err:
             raise InputError(path, f"not a 6-column .fam file ({err})", fix) from err
-    if fam.empty:
-        raise InputError(path, "empty file (no samples)", "regenerate it with plink --make-bed")
-    if not isinstance(fam.index, pd.RangeIndex):
-        raise InputError(path, "more than 6 columns: not a .fam file", fix, "line 1")
-    absent = _absent(fam)
-    short = absent.any(axis=1)
-    if short.any():
-        row = int(np.argmax(short))
-        line = int(file_lines(path, [row])[0])
-        n_fields = int((~absent[row]).sum())
-        raise InputError(path, f"{n_fields} columns, not 6: not a .fam file", fix, f"line {line}")
+    _check_fields(fam, path, ".fam", "samples", fix, lambda row: file_lines(path, [row])[0])
     dup = fam["IID"].duplicated(keep=False).to_numpy()
     if dup.any():
         first = fam["IID"].to_numpy()[dup][0]
