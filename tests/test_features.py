@@ -14,7 +14,6 @@ from gemcont.genotypes.features import (
     extract_dosages,
     make_features,
     prs,
-    regress_out,
     write_features,
 )
 from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
@@ -110,6 +109,11 @@ def test_missingness_filter_drops_and_reports(panel: tuple[Path, np.ndarray]) ->
     assert result.genotypes.dtype == np.int8
     assert report.loc["rs1_5", "N_IMPUTED"] == 0
     assert report.loc["rs1_0", "N_IMPUTED"] == np.isnan(g[samples, 0]).sum() > 0
+
+
+def regress_out(matrix: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """Residuals (float64) through the one covariate projection the features stage uses."""
+    return Residualizer(covariates).transform(np.asarray(matrix, dtype=np.float64))
 
 
 def test_regress_out_matches_lstsq() -> None:

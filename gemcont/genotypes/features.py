@@ -136,11 +136,6 @@ def extract_dosages(
 # --- residualisation and PRS -------------------------------------------------------------
 
 
-def regress_out(matrix: np.ndarray, covariates: np.ndarray) -> np.ndarray:
-    """Residuals (float64) of each column of ``matrix`` on an intercept plus ``covariates``."""
-    return Residualizer(covariates).transform(np.asarray(matrix, dtype=np.float64))
-
-
 def prs(dosages: np.ndarray, betas: np.ndarray) -> np.ndarray:
     """Raw polygenic score, sum over variants of dosage x beta (float64)."""
     return np.asarray(dosages, dtype=np.float64) @ np.asarray(betas, dtype=np.float64)
