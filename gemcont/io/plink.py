@@ -129,7 +129,7 @@ def normalise_code(code: str, path: str | Path | None, line: int | None = None) 
 
 def _normalise_column(chrom: pd.Series, path: str | Path, rows: np.ndarray) -> pd.Series:
     """Normalised chromosome codes (each distinct code normalised once)."""
-    codes, inverse = np.unique(chrom.to_numpy(dtype=str), return_inverse=True)
+    inverse, codes = pd.factorize(chrom)
     normalised = []
     for k, code in enumerate(codes):
         try:
@@ -197,11 +197,14 @@ def _check_fields(
         raise InputError(path, f"empty file (no {what})", "regenerate it with plink --make-bed")
     if not isinstance(table.index, pd.RangeIndex):
         raise InputError(path, f"more than 6 columns: not a {kind} file", fix, "line 1")
-    absent = (table.isna() | table.eq("")).to_numpy()  # NaN in number columns, "" in text
-    short = absent.any(axis=1)
+    # a short line lacks its last fields, so the last column tells (NaN or ""); the whole
+    # table is looked at only for the line reported
+    last = table.iloc[:, -1]
+    short = (last.isna() | last.eq("")).to_numpy()
     if short.any():
         row = int(np.argmax(short))
-        n_fields = int((~absent[row]).sum())
+        fields = table.iloc[row]
+        n_fields = int((fields.notna() & fields.ne("")).sum())
         line = int(line_of(row))
         raise InputError(path, f"{n_fields} columns, not 6: not a {kind} file", fix, f"line {line}")
 
