@@ -7,9 +7,9 @@ gwas_recovery_bonferroni``; with truth, ``gwas_power_mediated gwas_power_direct
 gwas_power_all gwas_false_discoveries``.
 
 A metric the data cannot estimate (e.g. an AUC with too few incident cases among the
-held-out people, :class:`gemcont.evaluate.risk.NotEstimable`) is written as NA with the
-reason in the ``note`` column, and the run goes on; so is a DeLong test without two
-cases and two controls.
+held-out people, or a DeLong test without two cases and two controls: the estimator
+raises :class:`gemcont.evaluate.NotEstimable`) is written as NA with the reason in the
+``note`` column, and the run goes on.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gemcont.evaluate import NotEstimable
 from gemcont.evaluate.compare import delong_test
-from gemcont.evaluate.risk import OUTCOMES, NotEstimable, risk_prediction
+from gemcont.evaluate.risk import OUTCOMES, risk_prediction
 from gemcont.evaluate.truth import gwas_truth, latent_r2
 from gemcont.io.embeddings import read_embeddings
 from gemcont.io.ids import KEY
@@ -96,12 +97,11 @@ def risk_metrics(
     covariates: pd.DataFrame | None,
     seed: int,
     settings: EvaluateSettings,
-    notes: dict[str, str] | None = None,
-) -> tuple[dict[str, float], pd.DataFrame]:
-    """Risk metrics for both outcomes and the stacked out-of-fold scores. An outcome
-    whose AUCs are not estimable gets NA values, its reason in ``notes`` (by metric) and
-    a logged warning."""
-    values, scores = {}, []
+) -> tuple[dict[str, float], pd.DataFrame, dict[str, str]]:
+    """Risk metrics for both outcomes, the stacked out-of-fold scores and the notes (by
+    metric). An outcome whose AUCs are not estimable gets NA values, its reason as their
+    notes and a logged warning."""
+    values, scores, notes = {}, [], {}
     for outcome in OUTCOMES:
         label = LABELS[outcome]
         try:
@@ -118,8 +118,7 @@ def risk_metrics(
         except NotEstimable as err:
             log.warning("%s: AUC and AUPRC reported as NA: %s", outcome, err)
             res = {"auc": np.nan, "auprc": np.nan, "n": err.n, "n_cases": err.n_cases}
-            if notes is not None:
-                notes |= {f"auc_{label}": str(err), f"auprc_{label}": str(err)}
+            notes |= {f"auc_{label}": str(err), f"auprc_{label}": str(err)}
         else:
             scores.append(res["scores"].assign(outcome=label))
         values |= {
@@ -129,7 +128,7 @@ def risk_metrics(
             f"n_cases_{label}": res["n_cases"],
         }
     columns = [*KEY, "y", "score", "outcome"]
-    return values, pd.concat([pd.DataFrame(columns=columns), *scores], ignore_index=True)
+    return values, pd.concat([pd.DataFrame(columns=columns), *scores], ignore_index=True), notes
 
 
 def n_latent_traits(latent: pd.DataFrame) -> int:
@@ -167,8 +166,7 @@ def evaluate_run(
     seed = seed + split
     emb = read_embeddings(embeddings)
     covs = read_table(covariates) if covariates is not None else None
-    notes: dict[str, str] = {}
-    values, scores = risk_metrics(emb, read_table(disease), covs, seed, settings, notes)
+    values, scores, notes = risk_metrics(emb, read_table(disease), covs, seed, settings)
     if latent_traits is not None:
         latent = read_table(latent_traits)
         r2 = latent_r2(emb, latent, n_latent_traits(latent), seed, settings.n_folds)
@@ -221,20 +219,17 @@ def compare_methods(scores: dict[str, pd.DataFrame], reference: str = "gemcont")
 
 
 def _delong_row(group: pd.DataFrame) -> dict:
-    """DeLong columns for one split and outcome; NA with a note without 2 cases and
-    2 controls (the variance of the AUC difference needs two of each)."""
-    y = group["y"].to_numpy().astype(int)
-    cases, controls = int(y.sum()), int(len(y) - y.sum())
-    if min(cases, controls) < 2:
-        reason = (
-            f"not estimable: {cases} case(s) and {controls} control(s); "
-            "DeLong's test needs at least 2 of each"
+    """DeLong columns for one split and outcome; NA with the reason in ``note`` when
+    the test is not estimable."""
+    try:
+        test = delong_test(
+            group["y"].to_numpy(), group["score"].to_numpy(), group["score_ref"].to_numpy()
         )
-        log.warning("DeLong test reported as NA: %s", reason)
+    except NotEstimable as err:
+        log.warning("DeLong test reported as NA: %s", err)
         return dict.fromkeys(["auc", "auc_ref", "diff", "se", "p_delong"], np.nan) | {
-            "note": reason
+            "note": str(err)
         }
-    test = delong_test(y, group["score"].to_numpy(), group["score_ref"].to_numpy())
     return {
         "auc": test["auc_a"],
         "auc_ref": test["auc_b"],

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from gemcont.evaluate import NotEstimable
+
 
 def midrank(x: np.ndarray) -> np.ndarray:
     """Ranks 1..n of ``x`` with ties given their average rank (midranks)."""
@@ -47,7 +49,20 @@ def _z_test(auc_a: float, auc_b: float, se: float) -> dict[str, float]:
 
 
 def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> dict[str, float]:
-    """DeLong's test of AUC(a) = AUC(b) for paired scores: auc_a auc_b diff se z p."""
+    """DeLong's test of AUC(a) = AUC(b) for paired scores: auc_a auc_b diff se z p.
+
+    Raises :class:`~gemcont.evaluate.NotEstimable` without 2 cases and 2 controls (the
+    variance of the AUC difference needs two of each).
+    """
+    y = np.asarray(y_true).astype(bool)
+    cases, controls = int(y.sum()), int(y.size - y.sum())
+    if min(cases, controls) < 2:
+        raise NotEstimable(
+            f"not estimable: {cases} case(s) and {controls} control(s); "
+            "DeLong's test needs at least 2 of each",
+            n=y.size,
+            n_cases=cases,
+        )
     aucs, cov = delong_covariance(y_true, np.vstack([score_a, score_b]))
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     return _z_test(float(aucs[0]), float(aucs[1]), float(np.sqrt(max(var, 0.0))))

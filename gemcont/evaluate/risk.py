@@ -23,16 +23,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gemcont.evaluate import NotEstimable
 from gemcont.io.embeddings import SET_COLUMN, dimension_columns
 from gemcont.io.ids import KEY
 from gemcont.io.splits import HELDOUT
 
 OUTCOMES = ("disease_at_assessment", "incident_5y")
 CATEGORICAL = ("batch", "centre")
-
-
-class NotEstimable(ValueError):
-    """A metric that the data cannot estimate; the message is the reason (reported)."""
 
 
 def min_per_class(n_folds: int, inner_folds: int) -> int:
@@ -111,7 +108,9 @@ def out_of_fold_scores(
         raise NotEstimable(
             f"not estimable: {cases} case(s) and {len(y) - cases} control(s) among the "
             f"{len(y)} held-out people; {n_folds}-fold cross-fitting with {inner_folds}-fold "
-            f"inner CV needs at least {need} of each"
+            f"inner CV needs at least {need} of each",
+            n=len(y),
+            n_cases=cases,
         )
     scores = np.empty(len(y))
     outer = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
@@ -134,8 +133,8 @@ def risk_prediction(
     """Out-of-fold ROC AUC and PR AUC of ``outcome`` from held-out embeddings (+ covariates).
 
     Returns ``outcome, n, n_cases, auc, auprc`` and ``scores`` (FID IID y score). Raises
-    :class:`NotEstimable` (with ``n`` and ``n_cases`` as attributes) when the held-out
-    people hold too few cases or controls.
+    :class:`~gemcont.evaluate.NotEstimable` when the held-out people hold too few cases
+    or controls.
     """
     cohort = outcome_cohort(emb_df, disease_df, outcome)
     features = cohort[KEY + dimension_columns(cohort)]
@@ -144,11 +143,7 @@ def risk_prediction(
         cohort = cohort.merge(features[KEY], on=KEY, how="inner")
     x = features.drop(columns=KEY).to_numpy(float)
     y = cohort[outcome].to_numpy(int)
-    try:
-        scores = out_of_fold_scores(x, y, seed, n_folds, inner_folds, n_cs)
-    except NotEstimable as err:
-        err.n, err.n_cases = len(y), int(y.sum())
-        raise
+    scores = out_of_fold_scores(x, y, seed, n_folds, inner_folds, n_cs)
     return {
         "outcome": outcome,
         "n": len(y),
