@@ -110,6 +110,35 @@ def test_five_column_bim_is_refused_naming_the_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("bad_line", "text", "reason"),
+    [
+        (5, "2\trs4\t0\t400\tA\tG\t7\n", "7 columns, not 6"),  # pandas refuses it
+        (2, "2\trs2\t0\t200\tC\tT\t7\t8\n", "8 columns, not 6"),  # the first parsed
+    ],
+)
+def test_a_line_with_seven_fields_is_named_by_its_line_in_the_file(
+    tmp_path: Path, bad_line: int, text: str, reason: str
+) -> None:
+    """read_bim_chromosome parses only chromosome 2's lines, yet names the file's line."""
+    lines = [
+        "1\trs1\t0\t100\tA\tG\n",
+        "2\trs2\t0\t200\tC\tT\n",
+        "\n",
+        "1\trs3\t0\t300\tA\tC\n",
+        "2\trs4\t0\t400\tA\tG\n",
+    ]
+    lines[bad_line - 1] = text
+    path = _write(tmp_path / "g.bim", "".join(lines))
+    for read in (lambda: read_bim(path), lambda: read_bim_chromosome(path, "2")):
+        with pytest.raises(InputError) as err:
+            read()
+        assert str(err.value) == (
+            f"{path}: line {bad_line}: {reason}: not a .bim file. Fix: regenerate it with "
+            "plink --make-bed (a .bim has 6 columns: CHR ID CM POS A1 A2)"
+        )
+
+
 @pytest.mark.parametrize(("name", "reader"), [("g.bim", read_bim), ("g.fam", read_fam)])
 def test_empty_bim_and_fam_are_named_by_path(tmp_path: Path, name: str, reader) -> None:
     path = _write(tmp_path / name, "")

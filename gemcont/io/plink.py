@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -175,7 +176,10 @@ def _parse_bim(
             engine="c",
         )
     except pd.errors.ParserError as err:
-        raise InputError(path, f"not a 6-column .bim file ({err})".strip(), fix) from err
+        # pandas names the line of ``source``: the file's own, or (``rows`` given, no blank
+        # lines) line k is .bim row rows[k - 1]
+        line_of_source = None if rows is None else lambda k: file_lines(path, rows[[k - 1]])[0]
+        raise _fields_error(err, path, ".bim", fix, line_of_source) from err
     rows = np.arange(len(bim)) if rows is None else rows
     _check_fields(bim, path, ".bim", "variants", fix, lambda row: file_lines(path, rows[[row]])[0])
     bim["CHR"] = _normalise_column(bim["CHR"], path, rows)
@@ -195,8 +199,9 @@ def _check_fields(
     (named by ``line_of(table row)``)."""
     if table.empty:
         raise InputError(path, f"empty file (no {what})", "regenerate it with plink --make-bed")
-    if not isinstance(table.index, pd.RangeIndex):
-        raise InputError(path, f"more than 6 columns: not a {kind} file", fix, "line 1")
+    if not isinstance(table.index, pd.RangeIndex):  # the first line's extra fields
+        n_fields, line = len(table.columns) + table.index.nlevels, int(line_of(0))
+        raise InputError(path, f"{n_fields} columns, not 6: not a {kind} file", fix, f"line {line}")
     # a short line lacks its last fields, so the last column tells (NaN or ""); the whole
     # table is looked at only for the line reported
     last = table.iloc[:, -1]
@@ -207,6 +212,23 @@ def _check_fields(
         n_fields = int((fields.notna() & fields.ne("")).sum())
         line = int(line_of(row))
         raise InputError(path, f"{n_fields} columns, not 6: not a {kind} file", fix, f"line {line}")
+
+
+def _fields_error(
+    err: pd.errors.ParserError,
+    path: str | Path,
+    kind: str,
+    fix: str,
+    line_of_source: Callable[[int], int] | None = None,
+) -> InputError:
+    """pandas' refusal of a line with more than 6 fields as the InputError of a short
+    line (:func:`_check_fields`); ``line_of_source``: the file's line of pandas' line
+    (None: the same)."""
+    found = re.search(r"Expected \d+ fields in line (\d+), saw (\d+)", str(err))
+    if found is None:
+        return InputError(path, f"not a 6-column {kind} file ({str(err).strip()})", fix)
+    line = int(found[1]) if line_of_source is None else int(line_of_source(int(found[1])))
+    return InputError(path, f"{found[2]} columns, not 6: not a {kind} file", fix, f"line {line}")
 
 
 def count_chromosomes(path: str | Path) -> dict[str, int]:
@@ -235,7 +257,7 @@ def read_fam(path: str | Path) -> pd.DataFrame:
                 engine="c",
             )
         except pd.errors.ParserError as err:
-            raise InputError(path, f"not a 6-column .fam file ({err})", fix) from err
+            raise _fields_error(err, path, ".fam", fix) from err
     _check_fields(fam, path, ".fam", "samples", fix, lambda row: file_lines(path, [row])[0])
     dup = fam["IID"].duplicated(keep=False).to_numpy()
     if dup.any():
