@@ -177,10 +177,10 @@ def build_splits(
     try:
         people, report = eligible_people(
             fam,
-            read_index(Path(index_path).parent),
+            read_index(index_path),
             disease,
             covariates,
-            read_exclusions(Path(exclusions_path).parent),
+            read_exclusions(exclusions_path),
             min_people=cfg.min_people,
             withdrawals=withdrawn(fam, exclude),
         )

@@ -124,7 +124,7 @@ def test_eye_labels_are_normalised(tmp_path):
         "right",
         "right",
     ]
-    assert read_index(tmp_path / "store")["eye"].tolist() == index["eye"].tolist()
+    assert read_index(tmp_path / "store" / "index.tsv")["eye"].tolist() == index["eye"].tolist()
 
 
 def test_one_eye_under_two_spellings_stops_naming_the_person(tmp_path):
@@ -191,7 +191,7 @@ def _store(tmp_path: Path, rows: dict, **criteria: float) -> tuple[pd.DataFrame,
         min_kept_fraction=0,
         criteria=qc,
     )
-    return index, read_exclusions(tmp_path / "store")
+    return index, read_exclusions(tmp_path / "store" / "exclusions.tsv")
 
 
 def test_truncated_blow_is_excluded_and_the_full_blow_used(tmp_path):
@@ -268,7 +268,7 @@ def test_simulated_demo_blows_pass_the_criteria(tmp_path):
     simulate_spirometry(people, table, max_blows=3, seed=2026)
     n_blows = int((pd.read_csv(table, sep="\t", dtype=str).iloc[:, 1:].notna()).sum().sum())
     index = build_spirometry_store(table, tmp_path / "store", raster_size=SIZE, curve_points=32)
-    excl = read_exclusions(tmp_path / "store")
+    excl = read_exclusions(tmp_path / "store" / "exclusions.tsv")
     assert len(excl) < 0.02 * n_blows  # a few hesitant starts and 15 s cut-offs
     assert len(index) >= 0.99 * n
-    assert open_images(tmp_path / "store").shape[0] == len(index)
+    assert open_images(tmp_path / "store" / "images.npy").shape[0] == len(index)

@@ -68,7 +68,7 @@ def test_fundus_failures_are_excluded_with_reasons(fundus_dir: Path) -> None:
         ["f1", "1", "left", 0],
         ["f1", "1", "right", 1],
     ]
-    excl = read_exclusions(fundus_dir / "store").set_index("IID")["reason"]
+    excl = read_exclusions(fundus_dir / "store" / "exclusions.tsv").set_index("IID")["reason"]
     assert "truncated" in excl["2"]
     assert "empty file" in excl["3"]
     assert excl["4"] == "file not found"
@@ -85,9 +85,9 @@ def test_store_round_trips_through_mmap(fundus_dir: Path) -> None:
     images = np.load(fundus_dir / "store" / "images.npy", mmap_mode="r")
     assert isinstance(images, np.memmap)
     assert images.shape == (2, 3, 32, 32) and images.dtype == np.uint8
-    assert read_index(fundus_dir / "store")["row"].tolist() == [0, 1]
+    assert read_index(fundus_dir / "store" / "index.tsv")["row"].tolist() == [0, 1]
     direct = preprocess_image(fundus_dir / "img" / "good_right.png", 32, 10)
-    np.testing.assert_array_equal(open_images(fundus_dir / "store")[1], direct)
+    np.testing.assert_array_equal(open_images(fundus_dir / "store" / "images.npy")[1], direct)
     assert not list((fundus_dir / "store").glob("*.tmp"))
 
 
@@ -128,9 +128,13 @@ def test_fundus_parallel_equals_serial_and_fid_from_fam(tmp_path: Path) -> None:
     serial = build_fundus_store(tmp_path / "m.tsv", tmp_path / "a", 24, threads=1, fam=fam)
     parallel = build_fundus_store(tmp_path / "m.tsv", tmp_path / "b", 24, threads=3, fam=fam)
     pd.testing.assert_frame_equal(serial, parallel)
-    np.testing.assert_array_equal(open_images(tmp_path / "a"), open_images(tmp_path / "b"))
+    np.testing.assert_array_equal(
+        open_images(tmp_path / "a" / "images.npy"), open_images(tmp_path / "b" / "images.npy")
+    )
     assert serial["FID"].tolist() == [f"fam{i}" for i in range(5)]
-    assert read_exclusions(tmp_path / "a")["reason"].tolist() == ["IID not in the .fam"]
+    assert read_exclusions(tmp_path / "a" / "exclusions.tsv")["reason"].tolist() == [
+        "IID not in the .fam"
+    ]
 
 
 def test_too_few_images_stop_with_counts_and_fix(fundus_dir: Path) -> None:
@@ -173,7 +177,7 @@ def test_malformed_blow_excludes_the_person_with_reason(spirometry_table, tmp_pa
     index = build_spirometry_store(path, tmp_path / "store", raster_size=64, curve_points=50)
     assert len(index) == 11 and "1000004" not in index["IID"].tolist()
     assert (index["eye"] == "").all()
-    excl = read_exclusions(tmp_path / "store")
+    excl = read_exclusions(tmp_path / "store" / "exclusions.tsv")
     assert excl[["FID", "IID", "item"]].values.tolist() == [["1000004", "1000004", "3066-0.1"]]
     assert "not a number: 'abc'" in excl["reason"].iloc[0]
 
@@ -189,7 +193,7 @@ def test_people_without_blows_are_listed_but_not_counted(tmp_path: Path) -> None
     path.write_text(f"eid\t3066-0.0\t3066-0.1\n1\t{exponential_blow()}\t\n2\tNA\t\n3\t\t\n")
     index = build_spirometry_store(path, tmp_path / "store", raster_size=32, min_kept_fraction=1)
     assert index["IID"].tolist() == ["1"]
-    excl = read_exclusions(tmp_path / "store")
+    excl = read_exclusions(tmp_path / "store" / "exclusions.tsv")
     assert excl["IID"].tolist() == ["2", "3"] and set(excl["reason"]) == {"no blow recorded"}
 
 
@@ -226,7 +230,7 @@ def test_people_outside_the_fam_are_excluded(spirometry_table, tmp_path) -> None
     fam = markers[["IID"]].iloc[1:].assign(FID=lambda d: "F" + d["IID"])[["FID", "IID"]]
     index = build_spirometry_store(path, tmp_path / "store", raster_size=32, fam=fam)
     assert index["FID"].tolist() == ["F" + i for i in index["IID"]]
-    excl = read_exclusions(tmp_path / "store").set_index("IID")
+    excl = read_exclusions(tmp_path / "store" / "exclusions.tsv").set_index("IID")
     assert excl.loc["1000000", "reason"] == "IID not in the .fam"
     assert excl.loc["1000004", "FID"] == "F1000004"
 
@@ -251,7 +255,7 @@ def test_truncated_and_all_nan_blows_are_excluded_with_reasons(tmp_path: Path) -
     )
     index = build_spirometry_store(path, tmp_path / "store", raster_size=32, min_kept_fraction=0.5)
     assert index["IID"].tolist() == ["1", "2"]
-    excl = read_exclusions(tmp_path / "store").set_index("IID")
+    excl = read_exclusions(tmp_path / "store" / "exclusions.tsv").set_index("IID")
     assert set(excl.index) == {"3", "4"}
     assert "not a number" in excl.loc["3", "reason"]
     assert "not finite" in excl.loc["4", "reason"]

@@ -164,13 +164,13 @@ def test_spirometry_store_reads_no_blow_of_withdrawn_people(tmp_path: Path) -> N
     )
     gone = {"-1", "-2", "1000006", "1000008"}
     assert index["IID"].tolist() == [i for i in iids if i not in gone]
-    assert read_exclusions(tmp_path / "store").values.tolist() == [
+    assert read_exclusions(tmp_path / "store" / "exclusions.tsv").values.tolist() == [
         ["-1", "-1", "eid", NEGATIVE],  # its malformed blow never parsed
         ["1000006", "1000006", "eid", LISTED],
         ["1000008", "1000008", "eid", LISTED],
         ["-2", "-2", "eid", NEGATIVE],
     ]
-    assert len(open_images(tmp_path / "store")) == 16
+    assert len(open_images(tmp_path / "store" / "images.npy")) == 16
 
 
 def test_fundus_store_opens_no_image_of_withdrawn_people(tmp_path: Path, monkeypatch) -> None:
@@ -205,7 +205,7 @@ def test_fundus_store_opens_no_image_of_withdrawn_people(tmp_path: Path, monkeyp
     )
     assert opened == ["a.png", "d.png"]
     assert index["IID"].tolist() == ["1000001", "1000002"]
-    assert read_exclusions(tmp_path / "store").values.tolist() == [
+    assert read_exclusions(tmp_path / "store" / "exclusions.tsv").values.tolist() == [
         ["", "1000099", "manifest row", LISTED],
         ["-2", "-2", "manifest row", NEGATIVE],
         ["-1", "-1", str(tmp_path / "b.png"), NEGATIVE],
@@ -227,7 +227,7 @@ def test_withdrawn_people_get_no_embedding_and_no_evaluation(tmp_path: Path, cap
     table = _blow_table(tmp_path / "ukb_3066.tsv", iids)
     store = tmp_path / "store"
     build_spirometry_store(table, store, raster_size=16, curve_points=20, fam=fam, exclude=exclude)
-    assert not gone & set(read_index(store)["IID"])
+    assert not gone & set(read_index(store / "index.tsv")["IID"])
     k = np.arange(n)
     everyone = fam.assign(disease_at_assessment=(k % 3 == 0).astype(int))
     everyone = everyone.assign(incident_5y=(k % 3 == 1).astype(int), age=50 + k % 20)

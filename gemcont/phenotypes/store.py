@@ -154,20 +154,19 @@ def check_kept(
     )
 
 
-def read_index(store_dir: str | Path) -> pd.DataFrame:
-    """The store's index: FID, IID, eye as text, row as int64."""
-    path = Path(store_dir) / INDEX
+def read_index(path: str | Path) -> pd.DataFrame:
+    """The store's index.tsv at ``path``: FID, IID, eye as text, row as int64."""
     index = pd.read_csv(
         path, sep="\t", dtype={"FID": str, "IID": str, "eye": str}, keep_default_na=False
     )
     return index.astype({"row": np.int64})
 
 
-def read_exclusions(store_dir: str | Path) -> pd.DataFrame:
-    """The store's QC exclusions: FID, IID, item, reason (text)."""
-    return pd.read_csv(Path(store_dir) / EXCLUSIONS, sep="\t", dtype=str, keep_default_na=False)
+def read_exclusions(path: str | Path) -> pd.DataFrame:
+    """The store's exclusions.tsv at ``path``: FID, IID, item, reason (text)."""
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
 
 
-def open_images(store_dir: str | Path) -> np.ndarray:
-    """The stored items, memory-mapped read-only: (n_items, C, H, W) uint8."""
-    return np.load(Path(store_dir) / IMAGES, mmap_mode="r")
+def open_images(path: str | Path) -> np.ndarray:
+    """The store's images.npy at ``path``, memory-mapped read-only: (n_items, C, H, W) uint8."""
+    return np.load(path, mmap_mode="r")

@@ -98,7 +98,7 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
     the stage (the store changed after the splits were made)."""
     splits = read_splits(inputs.splits)
     label = membership(splits, split, inputs.splits)
-    index = read_index(inputs.index.parent)
+    index = read_index(inputs.index)
     in_splits = person_keys(index).isin(label.index)
     left_out(index[~in_splits], inputs.splits)
     index = index[in_splits].reset_index(drop=True)
@@ -119,7 +119,7 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
     geno = features[feature_row.loc[keys].to_numpy()]
     person, _ = keys.factorize()
     return StageData(
-        images=open_images(inputs.images.parent),
+        images=open_images(inputs.images),
         index=index,
         geno=geno.astype(np.float32),
         betas=feature_betas(inputs.feature_report),
