@@ -273,3 +273,4 @@ def test_delong_without_two_cases_is_na_with_the_reason(tmp_path):
 
     shown = delong_table(read_table(tmp_path / "comparison.tsv"))
     assert f"split 0: {row['note']}" in shown.replace("&#x27;", "'")
+    assert "nan" not in shown  # the NA AUCs print as '–'

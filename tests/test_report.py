@@ -212,6 +212,7 @@ def test_fmt__numbers() -> None:
     assert fmt(True) == "yes"
     assert mean_sd(0.71234, 0.01489, 2) == "0.712 ± 0.015"
     assert mean_sd(0.71234, 0.0, 1) == "0.712"
+    assert mean_sd(float("nan"), float("nan"), 1) == "–"  # a DeLong test NA in every split
     assert count_mean_sd(0.0, 0.0, 1) == "0"
     assert count_mean_sd(195.0, 0.0, 1) == "195"
     assert count_mean_sd(1234.0, 0.0, 2) == "1,234 ± 0"

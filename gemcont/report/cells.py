@@ -45,8 +45,14 @@ def _fmt_float(value: float, decimals: int) -> str:
     if value != 0 and abs(value) < 10.0**-decimals:
         mantissa, exponent = f"{value:.1e}".split("e")
         return f"{mantissa}×10<sup>{int(exponent)}</sup>".replace("-", "−")
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{decimals}f}"
-    return text.replace("-", "−")
+    return f"{value:,.0f}".replace("-", "−") if abs(value) >= 1000 else _fixed(value, decimals)
+
+
+def _fixed(value: float, decimals: int) -> str:
+    """``value`` to ``decimals`` places with a true minus sign; :data:`MISSING` for NA."""
+    if not math.isfinite(value):
+        return MISSING
+    return f"{value:.{decimals}f}".replace("-", "−")
 
 
 def count(value: float) -> str:
@@ -57,9 +63,9 @@ def count(value: float) -> str:
 
 
 def mean_sd(mean: float, sd: float, n: int, decimals: int = 3) -> Num:
-    """'mean ± sd' (just the mean when there is one split)."""
-    text = f"{mean:.{decimals}f}".replace("-", "−")
-    return Num(text if n < 2 else f"{text} ± {sd:.{decimals}f}")
+    """'mean ± sd' (just the mean when there is one split; '–' for NA)."""
+    text = _fixed(mean, decimals)
+    return Num(text if n < 2 else f"{text} ± {_fixed(sd, decimals)}")
 
 
 def count_mean_sd(mean: float, sd: float, n: int) -> Num:

@@ -275,12 +275,13 @@ def _summary_cell(cells: pd.DataFrame, method: str, metric: str) -> Any:
 
 
 def delong_table(comparison: pd.DataFrame) -> str:
-    """Per method and outcome: AUCs, their difference and the DeLong p of every split."""
+    """Per method and outcome: AUCs and their difference (mean ± sd over the splits
+    where the test was estimable) and the DeLong p of every split."""
     rows = []
     for method in ordered_methods(comparison["method"].unique()):
         own = comparison[comparison["method"] == method]
         for outcome, g in own.groupby("outcome", sort=False):
-            n = len(g)
+            n = int(g["auc"].count())  # the splits where the test was estimable
             rows.append(
                 {
                     "method": method_label(method),
