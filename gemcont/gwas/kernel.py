@@ -162,7 +162,7 @@ def counts_from_codes(
     het: np.ndarray, a1a1: np.ndarray, missing: np.ndarray, n_samples: int
 ) -> AlleleCounts:
     """AlleleCounts (with exact css) from genotype counts per variant, e.g.
-    :func:`gemcont.io.plink.code_counts`."""
+    :func:`gemcont.io.bed_codes.code_counts`."""
     het, a1a1 = het.astype(np.int64), a1a1.astype(np.int64)
     return _counts(het + 2 * a1a1, n_samples - missing.astype(np.int64), het + 4 * a1a1)
 

@@ -2,8 +2,10 @@
 
 The output phenotype file is keyed by FID/IID with a header ``FID IID Y0 Y1 ...``
 (whitespace-separated), which PLINK 2 ``--pheno`` and REGENIE ``--phenoFile`` read
-directly. The correlation matrix of the transformed phenotypes, R, is what
-:func:`gemcont.gwas.multitrait.combine_z` needs to combine per-dimension results.
+directly. The R with which :func:`gemcont.gwas.multitrait.combine_z` combines
+per-dimension results is their correlation after the covariates are projected out
+(:func:`gemcont.gwas.inputs.residual_correlation`), not the plain correlation that
+:func:`prepare_phenotypes` returns beside them.
 """
 
 from __future__ import annotations

@@ -371,10 +371,10 @@ class Genotypes:
         """The .bed bytes of ``variants`` (rows of :attr:`bim`), variants x bytes per variant.
 
         Byte j of a row holds samples 4j..4j+3, the first in the lowest two bits (codes
-        as in :data:`CODE_A1`). Without ``out``: a view of the memory map for
-        consecutive rows, else a copy. With ``out`` (uint8, C-contiguous, e.g. pinned
-        memory): filled in place, consecutive rows by ``pread`` over ``threads``
-        threads (no page faults on the map, the GIL released), and returned.
+        as in :data:`gemcont.io.bed_codes.CODE_A1`). Without ``out``: a view of the
+        memory map for consecutive rows, else a copy. With ``out`` (uint8, C-contiguous,
+        e.g. pinned memory): filled in place, consecutive rows by ``pread`` over
+        ``threads`` threads (no page faults on the map, the GIL released), and returned.
         """
         variants = self._rows(variants)
         run = variants.size > 0 and _is_run(variants)

@@ -2,7 +2,7 @@
 
 Only the raw .bed bytes leave the host (read by ``pread`` into pinned memory, copied on
 a side stream); counting, decoding straight to centred imputed float32 (one table
-lookup per byte, :func:`gemcont.io.plink.unpack_bed_torch`), the product (IEEE
+lookup per byte, :func:`gemcont.io.bed_codes.unpack_bed_torch`), the product (IEEE
 float32, TF32 off) and the per-dimension statistics (float64, -log10 P included) all
 run on the device; results come back through pinned buffers while the device works on
 the next block. Expect ~1e-6 relative differences from the float64 CPU numbers.
