@@ -149,8 +149,9 @@ def test_empty_bim_and_fam_are_named_by_path(tmp_path: Path, name: str, reader) 
         f"{path}: empty file (no {what}). Fix: regenerate it with plink --make-bed"
     )
     if name.endswith("bim"):
-        with pytest.raises(InputError, match=re.escape(f"{path}: empty file")):
+        with pytest.raises(InputError) as chrom_err:
             read_bim_chromosome(path, "1")
+        assert str(chrom_err.value) == str(err.value)
         with pytest.raises(InputError, match=re.escape(f"{path}: empty file")):
             count_chromosomes(path)
 

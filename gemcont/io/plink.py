@@ -106,8 +106,9 @@ def read_bim_chromosome(path: str | Path, chrom: str) -> tuple[pd.DataFrame, np.
         rows = np.flatnonzero(bim["CHR"].to_numpy() == chrom)
         return bim.iloc[rows].reset_index(drop=True), rows, len(bim)
     if not lines.text:  # no such chromosome
-        if lines.n_rows == 0:
-            raise InputError(path, "empty file (no lines)", "regenerate the fileset")
+        if lines.n_rows == 0:  # as read_bim says it
+            fix = "regenerate it with plink --make-bed"
+            raise InputError(path, "empty file (no variants)", fix)
         empty = {c: pd.Series(dtype=str if c in BIM_TEXT else np.int64) for c in BIM_COLUMNS}
         return pd.DataFrame(empty), lines.rows, lines.n_rows
     bim = _parse_bim(io.BytesIO(lines.text), path, lines.rows)
