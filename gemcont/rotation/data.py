@@ -30,6 +30,7 @@ from scipy.stats import norm
 
 from gemcont.errors import ConfigError
 from gemcont.rotation.glyphs import GlyphBank, GlyphSettings, glyph_bank, render_people
+from gemcont.rotation.settings import SimulationSettings
 
 STREAMS = {"test": 0, "train": 1, "external": 2, "architecture": 3}
 
@@ -162,28 +163,8 @@ def simulate_people(
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """What the people of one point and replicate depend on (hashable: the cache key of
-    :func:`simulate`); ``n_train``, ``h`` and ``alpha_max`` are the point's values."""
-
-    seed: int
-    replicate: int
-    n_causal: int
-    n_null: int
-    maf_range: tuple[float, float]
-    n_train: int
-    n_test: int
-    h: float
-    alpha_max: float
-    c: float
-    external_gwas_n: int | None
-    panel_p_threshold: float
-    glyphs: GlyphSettings
-
-
-@dataclass(frozen=True)
 class Simulation:
-    """The simulated data of a scenario: the genetic encoder's panel (variant indices)
+    """The simulated data of a point and replicate: the genetic encoder's panel (variant indices)
     and its external GWAS betas, beside the architecture and the people."""
 
     arch: Architecture
@@ -194,16 +175,15 @@ class Simulation:
 
 
 @functools.lru_cache(maxsize=1)
-def simulate(scenario: Scenario) -> Simulation:
-    """Architecture, training people of the replicate, test people and panel of
-    ``scenario``; the last result is kept, so several methods of one point simulate once."""
-    s = scenario
+def simulate(settings: SimulationSettings, replicate: int) -> Simulation:
+    """Architecture, training people of ``replicate``, test people and panel of one
+    point (``settings`` hold its ``n_train``, ``h`` and ``alpha_max``); the last result
+    is kept, so several methods of one point simulate once."""
+    s = settings
     bank = glyph_bank(s.glyphs)
-    arch = architecture(s.seed, s.n_causal, s.n_null, s.maf_range)
+    arch = architecture(s.seed, s.n_causal, s.n_null, (s.maf_min, s.maf_max))
     common = dict(h=s.h, alpha_max=s.alpha_max, c=s.c, bank=bank, glyphs=s.glyphs)
-    train = simulate_people(
-        arch, s.n_train, **common, seed_seq=stream(s.seed, "train", s.replicate)
-    )
+    train = simulate_people(arch, s.n_train, **common, seed_seq=stream(s.seed, "train", replicate))
     test = simulate_people(arch, s.n_test, **common, seed_seq=stream(s.seed, "test"))
     beta_hat, se = external_gwas(arch, s.h, s.external_gwas_n, s.seed)
     variants = panel(beta_hat, se, s.panel_p_threshold)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from gemcont.rotation.data import Scenario, Simulation, simulate
+from gemcont.rotation.data import Simulation, simulate
 from gemcont.rotation.jobs import Point, settings_at
 from gemcont.rotation.score import score_embedding
-from gemcont.rotation.settings import RunSettings
+from gemcont.rotation.settings import RunSettings, SimulationSettings
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +32,10 @@ def model_configs(train: dict, seed: int):  # -> tuple[ModelConfig, TrainConfig]
     return model, replace(loop, seed=seed, num_workers=0)
 
 
-def scenario(settings: RunSettings, point: Point, seed: int) -> Scenario:
-    """What the people of ``point`` and replicate ``seed`` depend on."""
-    values = settings_at(settings, point)
-    return Scenario(
-        seed=settings.seed,
-        replicate=seed,
-        n_causal=settings.n_causal,
-        n_null=settings.n_null,
-        maf_range=(settings.maf_min, settings.maf_max),
-        n_train=values["n_train"],
-        n_test=settings.n_test,
-        h=values["h"],
-        alpha_max=values["alpha_max"],
-        c=settings.c,
-        external_gwas_n=settings.external_gwas_n,
-        panel_p_threshold=settings.panel_p_threshold,
-        glyphs=settings.glyphs,
-    )
+def simulation_at(settings: RunSettings, point: Point) -> SimulationSettings:
+    """The simulation settings of ``point``: the defaults with its swept value."""
+    values = {f.name: getattr(settings, f.name) for f in fields(SimulationSettings)}
+    return SimulationSettings(**values | settings_at(settings, point))
 
 
 def _settings_key(settings: RunSettings, point: Point, method: str, seed: int) -> str:
@@ -104,7 +90,7 @@ def run_point(
     checkpoint = _resume_or_restart(workdir, _settings_key(settings, point, method, seed))
 
     values = settings_at(settings, point)
-    sim = simulate(scenario(settings, point, seed))
+    sim = simulate(simulation_at(settings, point), seed)
     _log_simulated(point, method, seed, sim, time.perf_counter() - start)
 
     model_cfg, loop_cfg = model_configs(settings.train, seed)

@@ -2,8 +2,9 @@
 
 :class:`RunSettings` is what one training run depends on: the section without the list
 of runs (``seeds``, ``methods``, ``sweeps``), so adding a sweep value or a seed neither
-changes a finished run's Snakemake params nor its resume key. :class:`RotationSettings`
-adds the list of runs.
+changes a finished run's Snakemake params nor its resume key; its
+:class:`SimulationSettings` part is what the simulated people depend on.
+:class:`RotationSettings` adds the list of runs.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ class Evaluate:
 
 
 @dataclasses.dataclass(frozen=True)
-class RunSettings:
-    """The ``rotation`` section without the list of runs. ``train`` stays the config
-    mapping: :func:`gemcont.train.methods.configs_from` types it."""
+class SimulationSettings:
+    """What the simulated people of a run depend on: the ``rotation`` section without
+    the list of runs, the training and the scoring. Hashable, so the settings of one
+    point are :func:`gemcont.rotation.data.simulate`'s cache key."""
 
     seed: int
     n_causal: int
@@ -59,6 +61,14 @@ class RunSettings:
     external_gwas_n: int | None
     panel_p_threshold: float
     glyphs: GlyphSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings(SimulationSettings):
+    """The ``rotation`` section without the list of runs: the simulation, ``train``
+    (the config mapping: :func:`gemcont.train.methods.configs_from` types it) and
+    ``evaluate``."""
+
     train: Mapping[str, Any]
     evaluate: Evaluate
 
