@@ -77,7 +77,9 @@ def test_negative_iids_and_the_exclude_list_are_withdrawn(tmp_path: Path) -> Non
         ["1000006", "1000006", "withdrawn", f"listed in data.exclude ({exclude})"],
         ["-2", "-2", "withdrawn", "negative IID (withdrawn from UK Biobank)"],
     ]
-    assert consenting_rows(fam).tolist() == [i for i in range(20) if i not in (3, 10)]
+    assert consenting_rows(fam, withdrawn(fam)).tolist() == [
+        i for i in range(20) if i not in (3, 10)
+    ]
 
 
 def test_withdrawn_people_take_no_part_in_the_pca(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def compute_pcs(
     take no part and get no PCs."""
     with Genotypes(bfile, threads=threads) as genotypes:
         gone = withdrawn(genotypes.fam, exclude)
-        samples = consenting_rows(genotypes.fam, exclude)
+        samples = consenting_rows(genotypes.fam, gone)
         if cfg.source == "file":
             pcs = read_user_pcs(cfg.file, cfg.n_pcs, fam=genotypes.fam)
             keys = pd.MultiIndex.from_frame(pcs[KEY].astype(str))
@@ -95,7 +95,7 @@ def build_features(
                 "rerun the panel stage: snakemake -R build_panel",
             )
         bim_index = panel["BIM_INDEX"].to_numpy()
-        samples = consenting_rows(genotypes.fam, exclude)
+        samples = consenting_rows(genotypes.fam, withdrawn(genotypes.fam, exclude))
         result = extract_dosages(genotypes, bim_index, samples, cfg.max_missing)
         fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)

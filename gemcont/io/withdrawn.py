@@ -3,8 +3,9 @@
 UK Biobank marks them in the .fam/.sample by a negative IID (-1, -2, ...); the optional
 withdrawal list (config ``data.exclude``: one IID, or FID IID, per line; blank lines and
 ``#`` comments ignored) names more. Every stage that uses people of the .fam asks
-:func:`consenting_rows` (the PCs, the features) or joins :func:`withdrawn` (the splits,
-whence training, embeddings and the GWAS); the phenotype store asks
+:func:`withdrawn` once (the withdrawal list is read once per job): the PCs and the
+features keep its :func:`consenting_rows`, the splits (whence training, embeddings and
+the GWAS) report it as drops; the phenotype store asks
 :func:`store_reasons` of the people of its raw file, so that no photo or blow of theirs
 is read, and lists them in its exclusions.
 """
@@ -96,9 +97,10 @@ def store_reasons(
     return reason.mask(negative, STORE_NEGATIVE).mask(listed, STORE_LISTED)
 
 
-def consenting_rows(fam: pd.DataFrame, exclude: str | Path | None = None) -> np.ndarray | None:
-    """.fam rows of the people who did not withdraw; None when nobody withdrew (everyone)."""
-    gone = pd.MultiIndex.from_frame(withdrawn(fam, exclude)[KEY])
+def consenting_rows(fam: pd.DataFrame, gone: pd.DataFrame) -> np.ndarray | None:
+    """.fam rows of the people who did not withdraw (``gone``: :func:`withdrawn` of
+    ``fam``); None when nobody withdrew (everyone)."""
     if not len(gone):
         return None
-    return np.flatnonzero(~pd.MultiIndex.from_frame(fam[KEY].astype(str)).isin(gone))
+    keys = pd.MultiIndex.from_frame(fam[KEY].astype(str))
+    return np.flatnonzero(~keys.isin(pd.MultiIndex.from_frame(gone[KEY])))

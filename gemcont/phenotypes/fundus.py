@@ -239,8 +239,11 @@ def build_fundus_store(
     manifest = read_manifest(manifest_path, fam)
     dropped = dropped_rows(manifest)
     where = f"the {MANIFEST} {manifest_path}"
-    gone = store_reasons(manifest, exclude, where)
-    gone_dropped = store_reasons(dropped, exclude, where)
+    reasons = store_reasons(
+        pd.concat([manifest[KEY], dropped[KEY]], ignore_index=True), exclude, where
+    )
+    gone = pd.Series(reasons.to_numpy()[: len(manifest)], index=manifest.index)
+    gone_dropped = pd.Series(reasons.to_numpy()[len(manifest) :], index=dropped.index)
     withdrawn = manifest[gone != ""].assign(reason=gone[gone != ""])
     manifest = manifest[gone == ""].reset_index(drop=True)
     dropped = dropped.assign(reason=gone_dropped.where(gone_dropped != "", dropped["reason"]))
