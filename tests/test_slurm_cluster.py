@@ -23,20 +23,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, merged
+from .conftest import REPO
 from .test_train_resume_workflow import (
     CHECKPOINT,
     EPOCH_DONE,
     EPOCHS,
+    TINY_TRAINING,
     TRAIN_LOG,
     assert_resumed,
     assert_same_weights,
     copy_of,
     inputs,  # noqa: F401 (a fixture used below)
+    start_training,
     weights,
 )
-from .test_train_resume_workflow import command as local_snakemake_cmd
-from .test_workflow import TINY
 
 SLURM_SCRIPTS = REPO / "scripts" / "slurm"
 PROFILE = REPO / "profiles" / "slurm-ci"
@@ -52,12 +52,7 @@ CI_ONLY = {
 # The tiny configuration of tests/test_workflow.py, run up to the first embeddings: nine
 # jobs from the simulated cohort to training and export (the GPU rules) in about 2 min.
 TINY_RUN = {
-    "simulate": merged(TINY, {"n_people": 600, "fundus": {"enabled": False}}),
-    "panel": {"p_threshold": 1e-3, "min_variants": 2},
-    "pcs": {"n_pcs": 4},
-    "phenotypes": {"spirometry_raster_size": 32},
-    "splits": {"n_splits": 1, "min_people": 50},
-    "methods": ["gemcont"],
+    **TINY_TRAINING,
     "train": {"epochs": 2, "batch_size": 64, "warmup_epochs": 1, "width": 8},
 }
 TARGET = "results/embeddings/gemcont/split_0/embeddings.tsv.gz"
@@ -295,12 +290,7 @@ def test_slurm__training_job_killed_at_its_time_limit_resumes_on_the_retry(
 
         reference_dir = copy_of(inputs, tmp_path / "local")
         with open(tmp_path / "reference.log", "w") as log:
-            reference = subprocess.Popen(
-                local_snakemake_cmd(reference_dir, CHECKPOINT, config=config),
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            reference = start_training(reference_dir, config, log)
         returncode = run.wait(timeout=600)
     finally:
         if run.poll() is None:  # cancel (scancel) its jobs

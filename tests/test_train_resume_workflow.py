@@ -31,13 +31,18 @@ from .conftest import REPO, merged
 from .test_workflow import SNAKEMAKE, TINY
 
 EPOCHS = 6
-CONFIG = {
+# The tiny configuration of tests/test_workflow.py up to training (GEMCONT, one split);
+# tests/test_slurm_cluster.py runs it too, with its own training settings.
+TINY_TRAINING = {
     "simulate": merged(TINY, {"n_people": 600, "fundus": {"enabled": False}}),
     "panel": {"p_threshold": 1e-3, "min_variants": 2},
     "pcs": {"n_pcs": 4},
     "phenotypes": {"spirometry_raster_size": 32},
     "splits": {"n_splits": 1, "min_people": 50},
     "methods": ["gemcont"],
+}
+CONFIG = {
+    **TINY_TRAINING,
     "train": {
         "epochs": EPOCHS,
         "batch_size": 32,
@@ -66,6 +71,17 @@ def command(workdir: Path, *args: str, config: Path, cores: int = 1) -> list[str
         *("--configfile", str(REPO / "config" / "config.yaml"), str(config)),
         *("--directory", str(workdir), *args),
     ]
+
+
+def start_training(workdir: Path, config: Path, out, **popen) -> subprocess.Popen:
+    """Start Snakemake on the training job (:func:`command`), its output to ``out``."""
+    return subprocess.Popen(
+        command(workdir, CHECKPOINT, config=config),
+        cwd=REPO,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
 
 
 def snakemake(workdir: Path, *args: str, config: Path, cores: int = 1) -> str:
@@ -125,11 +141,10 @@ def start_and_kill(workdir: Path, config: Path, after_epoch: int, kill) -> int:
     ``after_epoch`` completed, then ``kill(process)``; returns the last epoch logged."""
     log = workdir / TRAIN_LOG
     with open(workdir / "snakemake_killed.log", "w") as out:
-        process = subprocess.Popen(
-            command(workdir, CHECKPOINT, config=config),
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+        process = start_training(
+            workdir,
+            config,
+            out,
             start_new_session=True,  # its own process group: the job's processes too
         )
     deadline = time.monotonic() + 300
