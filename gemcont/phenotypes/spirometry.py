@@ -61,20 +61,10 @@ Blows = list[tuple[str, np.ndarray]]
 """One person's blows: (column, volumes in mL) in column order."""
 
 
-def read_blows(path: str | Path, instance: int = 0) -> tuple[dict[str, Blows], pd.DataFrame]:
-    """Read a field-3066 table person by person, tolerating malformed cells.
-
-    Returns ``({IID: [(column, blow volumes in mL)]}, bad)`` where ``bad`` (IID, item, reason)
-    lists people with a malformed blow or with no blow at all (reason
-    :data:`NO_BLOW`); they are not in the dict. Structural problems
-    (no eid column, no 3066 column, a repeated or empty eid) raise
-    :class:`gemcont.errors.InputError` as :func:`gemcont.io.spirometry.read_3066_table`.
-    """
-    return parse_blows(*read_blow_table(path, instance))
-
-
 def read_blow_table(path: str | Path, instance: int = 0) -> tuple[pd.DataFrame, list[str]]:
-    """The field-3066 table as text (eid checked) and its blow columns of ``instance``."""
+    """The field-3066 table as text and its blow columns of ``instance``. Structural
+    problems (no eid column, no 3066 column, a repeated or empty eid) raise
+    :class:`gemcont.errors.InputError` as :func:`gemcont.io.spirometry.read_3066_table`."""
     path = Path(path)
     table = _read_table(path)
     return table, blow_columns([str(c) for c in table.columns], path, instance)
@@ -83,8 +73,13 @@ def read_blow_table(path: str | Path, instance: int = 0) -> tuple[pd.DataFrame, 
 def parse_blows(
     table: pd.DataFrame, columns: list[str], skip: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Blows], pd.DataFrame]:
-    """:func:`read_blows` of a table read by :func:`read_blow_table`; people whose eid
-    is in ``skip`` (the withdrawn) are in neither result: their cells are not parsed."""
+    """The blows of a table read by :func:`read_blow_table`, person by person,
+    tolerating malformed cells.
+
+    Returns ``({IID: [(column, blow volumes in mL)]}, bad)`` where ``bad`` (IID, item,
+    reason) lists people with a malformed blow or with no blow at all (reason
+    :data:`NO_BLOW`); they are not in the dict. People whose eid is in ``skip`` (the
+    withdrawn) are in neither result: their cells are not parsed."""
     blows: dict[str, Blows] = {}
     bad = []
     for eid, cells in zip(table["eid"], table[columns].to_numpy(), strict=True):
