@@ -8,6 +8,7 @@ remembered in ``table.attrs["dropped"]`` (FID, IID, reason) so that
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def _read_text(path: Path) -> pd.DataFrame:
                 "write one field per header column on every line (no trailing tabs)",
                 f"line {number}",
             )
-    table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, engine="c")
+    table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, engine="c")
     table.columns = [c.strip().lstrip("#") for c in table.columns]
     empty = [k + 1 for k, c in enumerate(table.columns) if not c or c.startswith("Unnamed: ")]
     if empty:
