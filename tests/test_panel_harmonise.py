@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gemcont.io.plink import Genotypes, write_bed
+from gemcont.io.plink import Genotypes, read_bim, write_bed
 from gemcont.panel.harmonise import STATUSES, a1_frequencies, coverage_table, harmonise
 
 BIM = pd.DataFrame(
@@ -179,3 +179,15 @@ def test_coverage_table__counts_every_status():
     assert counts["matched"] == counts["flipped"] == counts["dropped_absent"] == 1
     assert counts["dropped_ambiguous"] == 1 and counts.sum() == 4
     assert table["fraction"].sum() == pytest.approx(1.0)
+
+
+def test_harmonise__chromosome_x_named_as_the_fileset_names_it(tmp_path):
+    """PLINK 1 writes X as 23, published files as X, 23 or chrX: the panel must carry the
+    .bim reader's code (X), which the embedding GWAS writes, or recovery misses X loci."""
+    bim_path = tmp_path / "c.bim"
+    bim_path.write_text("23\trsX1\t0\t1000\tA\tG\n1\trs1\t0\t100\tC\tT\n")
+    bim = read_bim(bim_path)
+    assert bim["CHR"].tolist() == ["X", "1"]
+    for code in ["X", "23", "chrX", "x"]:
+        result = harmonise(_sumstats([[code, 1000, "rsX1", "A", "G", 0.3, 0.2]]), bim)
+        assert result.matched["CHR"].tolist() == ["X"], code

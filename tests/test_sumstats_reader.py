@@ -116,7 +116,9 @@ def test_read_sumstats__chromosome_labels_normalised(tmp_path):
         [c, "100", f"rs{i}", "A", "G", "0.3", "0.1", "0.02", "0.01"] for i, c in enumerate(labels)
     ]
     df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
-    assert df["CHR"].tolist() == ["1", "1", "23", "23", "23", "26", "24"]
+    # the codes the .bim reader writes (gemcont.io.chromosomes), so that panel.tsv and the
+    # embedding GWAS name chromosome X alike
+    assert df["CHR"].tolist() == ["1", "1", "X", "X", "X", "MT", "Y"]
 
 
 def test_read_sumstats__invalid_rows_dropped_and_counted(tmp_path, caplog):

@@ -52,6 +52,18 @@ def normalise(code: str) -> str:
     )
 
 
+def normalise_published(code: str) -> str:
+    """A published sumstats file's chromosome code as :func:`normalise` writes it, read
+    leniently: any case of the names and leading zeros are accepted ('01', 'chrx'), and
+    a code that is none of the known ones is kept as written (it then matches no .bim
+    line and is reported as absent by the harmonisation)."""
+    code = str(code).strip()
+    rest = code[3:] if code[:3].upper() == "CHR" and len(code) > 3 else code
+    if rest.isdigit():
+        rest = rest.lstrip("0") or "0"
+    return _ALIASES.get(rest.upper(), rest if _NUMBER.fullmatch(rest) else code)
+
+
 def spellings(chrom: str) -> tuple[str, ...]:
     """Every raw code that :func:`normalise` turns into ``chrom``."""
     if chrom in NAMED:

@@ -20,6 +20,7 @@ from scipy.special import ndtri_exp
 
 from gemcont.errors import InputError
 from gemcont.gwas.pvalues import LN10
+from gemcont.io.chromosomes import normalise_published
 from gemcont.io.tables import write_tsv
 
 if TYPE_CHECKING:
@@ -69,18 +70,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("CHR", "POS", "EA", "OA")
 READ_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P"]
-CHROM_CODES = {"X": "23", "Y": "24", "XY": "25", "M": "26", "MT": "26"}
 NA_VALUES = [".", "NA", "NaN", "nan", "", "null", "NULL", "-"]
 _FIX = "name the file's header for each scheme column under data.sumstats_columns in the config"
 _LOG = logging.getLogger(__name__)
 
 
 def normalise_chrom(chrom: pd.Series) -> pd.Series:
-    """'chr1'/'01' -> '1'; X, Y, XY, MT -> PLINK codes 23, 24, 25, 26."""
-    out = chrom.astype(str).str.strip().str.upper().str.removeprefix("CHR")
-    out = out.replace(CHROM_CODES)
-    numeric = out.str.fullmatch(r"\d+")
-    return out.where(~numeric, out.str.lstrip("0"))
+    """Chromosome codes as the fileset's (:mod:`gemcont.io.chromosomes`): 'chr1'/'01' ->
+    '1'; 23-26, M and any case of X, Y, XY, MT -> X, Y, XY, MT (each distinct code
+    normalised once)."""
+    inverse, codes = pd.factorize(chrom.astype(str))
+    normalised = np.asarray([normalise_published(c) for c in codes], dtype=object)
+    return pd.Series(normalised[inverse], index=chrom.index, dtype=str)
 
 
 def _open_text(path: Path):
