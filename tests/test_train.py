@@ -374,6 +374,7 @@ def test_export_stage__store_people_absent_from_the_splits_get_no_row(tmp_path, 
         columns=["FID", "IID", "step", "reason"],
     )
     report.to_csv(tmp_path / "dropped.tsv", sep="\t", index=False)
+    inputs = replace(inputs, dropped=tmp_path / "dropped.tsv")
     out = tmp_path / "emb.tsv.gz"
     with caplog.at_level("INFO", logger="gemcont.train.stage"):
         export_stage(

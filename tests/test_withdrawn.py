@@ -271,6 +271,7 @@ def test_withdrawn_people_get_no_embedding_and_no_evaluation(tmp_path: Path, cap
         feature_ids=features / "features_ids.tsv",
         feature_report=features / "features_report.tsv",
         splits=tmp_path / "splits" / "splits.tsv",
+        dropped=tmp_path / "splits" / "dropped.tsv",
         marker=tmp_path / "marker.tsv",
     )
     out = tmp_path / "embeddings.tsv.gz"

@@ -14,8 +14,6 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.io.ids import KEY
 
 TRAIN, HELDOUT = "train", "heldout"
-DROP_REPORT = "dropped.tsv"
-"""The drop report make_splits writes beside ``splits.tsv``: FID IID step reason."""
 
 
 def split_columns(n_splits: int) -> list[str]:

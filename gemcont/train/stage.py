@@ -23,7 +23,6 @@ from gemcont.io.embeddings import SET_COLUMN
 from gemcont.io.embeddings import write_embeddings as write_embeddings_table
 from gemcont.io.ids import KEY, read_keyed_table
 from gemcont.io.splits import (
-    DROP_REPORT,
     HELDOUT,
     TRAIN,
     membership,
@@ -70,14 +69,18 @@ class StageInputs:
     feature_ids: Path  # features_ids.tsv
     feature_report: Path  # features_report.tsv (external GWAS betas)
     splits: Path  # splits.tsv
+    dropped: Path | None = None  # make_splits' drop report (why store people are left out)
     marker: Path | None = None  # clinical marker table (export of method clinical)
     checkpoint: Path | None = None  # trained weights (export of a trained method)
 
 
 def stage_inputs(rule_input) -> StageInputs:
-    """:class:`StageInputs` from a rule's named inputs (marker and checkpoint optional)."""
+    """:class:`StageInputs` from a rule's named inputs (dropped, marker and checkpoint
+    optional)."""
     named = dict(rule_input.items())
-    optional = {k: Path(named[k]) if named.get(k) else None for k in ("marker", "checkpoint")}
+    optional = {
+        k: Path(named[k]) if named.get(k) else None for k in ("dropped", "marker", "checkpoint")
+    }
     return StageInputs(
         images=Path(named["images"]),
         index=Path(named["index"]),
@@ -100,7 +103,7 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
     label = membership(splits, split, inputs.splits)
     index = read_index(inputs.index)
     in_splits = person_keys(index).isin(label.index)
-    left_out(index[~in_splits], inputs.splits)
+    left_out(index[~in_splits], inputs.splits, inputs.dropped)
     index = index[in_splits].reset_index(drop=True)
     keys = person_keys(index)
     unstored = ~label.index.isin(keys)
@@ -128,15 +131,14 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
     )
 
 
-def left_out(rows: pd.DataFrame, splits_path: Path) -> None:
+def left_out(rows: pd.DataFrame, splits_path: Path, report: Path | None) -> None:
     """Log the people of the store's ``rows`` that are absent from the splits, per step
-    of the drop report make_splits writes beside ``splits_path`` (when it is there)."""
+    of make_splits' drop ``report`` (when given)."""
     people = person_keys(rows).unique()
     if not len(people):
         return
     why = f"absent from {splits_path}"
-    report = splits_path.parent / DROP_REPORT
-    if report.is_file():
+    if report is not None:
         dropped = pd.read_csv(report, sep="\t", dtype=str, keep_default_na=False)
         step = pd.Series(dropped["step"].to_numpy(), index=person_keys(dropped))
         step = step[~step.index.duplicated()].reindex(people).fillna("not in the drop report")

@@ -9,6 +9,7 @@ rule train_model:
         feature_ids=rules.extract_features.output.ids,
         feature_report=rules.extract_features.output.report,
         splits=rules.make_splits.output.splits,
+        dropped=rules.make_splits.output.report,
         backbone=lambda wc: backbone_input(wc.method),
     output:
         checkpoint="results/train/{method}/split_{split}/checkpoint.pt",
@@ -45,6 +46,7 @@ rule export_embeddings:
         feature_ids=rules.extract_features.output.ids,
         feature_report=rules.extract_features.output.report,
         splits=rules.make_splits.output.splits,
+        dropped=rules.make_splits.output.report,
         checkpoint=lambda wc: (
             rules.train_model.output.checkpoint.format(**wc)
             if wc.method in TRAINED
