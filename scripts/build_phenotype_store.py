@@ -15,5 +15,5 @@ build_store(
     sm.input.fam,
     Path(sm.output.images).parent,
     sm.threads,
-    sm.params.exclude,
+    sm.input.get("exclude") or None,
 )

@@ -14,5 +14,5 @@ compute_pcs(
     build(PcsSettings, sm.params.pcs, "pcs"),
     Path(sm.output.pcs),
     sm.threads,
-    sm.params.exclude,
+    sm.input.get("exclude") or None,
 )

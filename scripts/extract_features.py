@@ -17,5 +17,5 @@ build_features(
     sm.params.n_pcs,
     Path(sm.output.features).parent,
     sm.threads,
-    sm.params.exclude,
+    sm.input.get("exclude") or None,
 )

@@ -19,5 +19,5 @@ build_splits(
     build(SplitsSettings, sm.params.splits, "splits"),
     Path(sm.output.splits),
     Path(sm.output.report),
-    sm.params.exclude,
+    sm.input.get("exclude") or None,
 )

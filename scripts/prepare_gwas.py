@@ -18,5 +18,4 @@ build_gwas_inputs(
     settings.covariates,
     settings.n_components,
     {name: Path(sm.output[name]) for name in ("pheno", "covar", "corr")},
-    sm.params.exclude,
 )

@@ -30,7 +30,6 @@ from gemcont.gwas.settings import CovariateSettings
 from gemcont.io.embeddings import read_embeddings
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.plink import read_fam
-from gemcont.io.withdrawn import withdrawn
 from gemcont.projection import Residualizer
 from gemcont.settings import build
 
@@ -144,19 +143,13 @@ def build_gwas_inputs(
     spec: CovariateSettings,
     n_components: int | None,
     out: dict[str, Path],
-    exclude: str | None = None,
 ) -> None:
     """Write pheno.tsv (held-out people, PCA + rank-INT), covar.tsv and trait_corr.tsv
     (the residual correlation R of :func:`residual_correlation`), each once. Withdrawn
-    participants (``exclude``: the withdrawal list) are left out first."""
+    participants never reach the embeddings (the splits drop them, export writes only
+    the split's people), so nothing is filtered here again."""
     fam = read_fam(fam_path)
-    table = read_embeddings(embeddings)
-    gone = pd.MultiIndex.from_frame(withdrawn(fam, exclude)[KEY])
-    out_of = pd.MultiIndex.from_frame(table[KEY].astype(str)).isin(gone)
-    if out_of.any():
-        log.warning("GWAS: %d withdrawn participants left out", int(out_of.sum()))
-        table = table[~out_of].reset_index(drop=True)
-    pheno, _ = prepare_phenotypes(table, n_components, embeddings)
+    pheno, _ = prepare_phenotypes(read_embeddings(embeddings), n_components, embeddings)
     covariates = read_keyed_table(
         covariates_path, design_columns(spec), numeric_columns(spec), "covariates", fam=fam
     )

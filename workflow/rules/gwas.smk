@@ -6,7 +6,6 @@ GWAS = "results/gwas/{method}/split_{split}"
 
 rule prepare_gwas:
     input:
-        exclude=EXCLUDE,
         embeddings=rules.export_embeddings.output.embeddings,
         covariates=DATA["covariates"],
         pcs=rules.compute_pcs.output.pcs,
@@ -22,7 +21,6 @@ rule prepare_gwas:
     conda:
         "../../envs/gemcont.yaml"
     params:
-        exclude=DATA["exclude"],
         gwas=config["gwas"],
     script:
         "../../scripts/prepare_gwas.py"

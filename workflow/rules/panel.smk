@@ -35,7 +35,6 @@ rule compute_pcs:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        exclude=DATA["exclude"],
         pcs=config["pcs"],
     script:
         "../../scripts/compute_pcs.py"
@@ -60,7 +59,6 @@ rule extract_features:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        exclude=DATA["exclude"],
         features=config["features"],
         n_pcs=config["pcs"]["n_pcs"],
     script:

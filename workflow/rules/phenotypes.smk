@@ -20,7 +20,6 @@ rule build_phenotype_store:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        exclude=DATA["exclude"],
         modality=DATA["modality"],
         phenotypes=config["phenotypes"],
     script:
@@ -45,7 +44,6 @@ rule make_splits:
     conda:
         "../../envs/gemcont.yaml"
     params:
-        exclude=DATA["exclude"],
         splits=config["splits"],
         covariate_columns=covariate_columns(config["gwas"]["covariates"]),
         numeric_covariates=numeric_covariate_columns(config["gwas"]["covariates"]),
