@@ -29,11 +29,11 @@ from gemcont.gwas.prepare import (
 )
 from gemcont.gwas.settings import CovariateSettings, gwas_settings
 from gemcont.gwas.stage import (
-    chrom_sort_key,
     merge_chromosomes,
     run_chromosome,
     summarise_gwas,
 )
+from gemcont.io.chromosomes import sort_key
 from gemcont.io.plink import read_bim, write_bed
 from gemcont.panel.clump import clump
 from gemcont.projection import Residualizer
@@ -368,7 +368,7 @@ def test_merge_chromosomes__order_and_headers(cohort: dict, tmp_path: Path) -> N
 
 def test_chrom_sort_key() -> None:
     chroms = ["X", "10", "MT", "2", "Y", "1", "23"]
-    assert sorted(chroms, key=chrom_sort_key) == ["1", "2", "10", "23", "X", "Y", "MT"]
+    assert sorted(chroms, key=sort_key) == ["1", "2", "10", "23", "X", "Y", "MT"]
 
 
 OUTPUTS = {"loci": "tsv", "recovery": "tsv", "summary": "json"}

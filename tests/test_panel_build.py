@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gemcont.errors import InputError
 from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes
-from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
+from gemcont.panel.build import PanelPaths, PanelSettings, _chrom_key, build_panel
 from gemcont.settings import build
 
 from .conftest import make_config, read
@@ -98,3 +99,16 @@ def test_build_panel__tiny_panel_stops_naming_threshold_and_counts(sim, tmp_path
     message = str(err.value)
     assert "P < 1e-300" in message and "panel.min_variants is 5" in message
     assert "the panel has 0 variants" in message
+
+
+def test_panel_order__x_and_y_after_the_autosomes_not_interleaved() -> None:
+    panel = pd.DataFrame({"CHR": ["Y", "X", "10", "X", "2", "Y"], "POS": [5, 9, 1, 3, 7, 1]})
+    ordered = panel.sort_values(["CHR", "POS"], key=_chrom_key)
+    assert list(zip(ordered["CHR"], ordered["POS"], strict=True)) == [
+        ("2", 7),
+        ("10", 1),
+        ("X", 3),
+        ("X", 9),
+        ("Y", 1),
+        ("Y", 5),
+    ]

@@ -38,6 +38,7 @@ from gemcont.gwas.prepare import phenotype_names, read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
 from gemcont.gwas.settings import GwasSettings
 from gemcont.io.atomic import atomic_open
+from gemcont.io.chromosomes import sort_key
 from gemcont.io.ids import KEY
 from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes
@@ -55,7 +56,6 @@ from gemcont.io.tables import concat_gzip_tables, write_tsv
 log = logging.getLogger(__name__)
 
 VARIANT_KEY = ["ID", "POS", "EA"]
-SEX_CHROMS = ("X", "Y", "XY", "MT", "M")
 BONFERRONI_ALPHA = 0.05
 
 
@@ -138,16 +138,6 @@ def run_chromosome(
 # --- merging -------------------------------------------------------------------------
 
 
-def chrom_sort_key(chrom: str) -> tuple[int, int, str]:
-    """Numeric chromosomes first (1, 2, ..., 22, 23), then X, Y, XY, MT, then others."""
-    name = str(chrom).upper().removeprefix("CHR")
-    if name.isdigit():
-        return 0, int(name), ""
-    if name in SEX_CHROMS:
-        return 1, SEX_CHROMS.index(name), ""
-    return 2, 0, name
-
-
 def _first_chrom(path: Path) -> str | None:
     """The chromosome of a per-chromosome file's first row (None when it has no rows)."""
     with gzip.open(path, "rt") as handle:
@@ -160,7 +150,7 @@ def merge_chromosomes(paths: Sequence[str | Path], out: str | Path) -> None:
     """Concatenate per-chromosome TSV.gz files (identical headers) in chromosome order,
     copying their compressed rows (:func:`gemcont.io.tables.concat_gzip_tables`)."""
     keyed = [(_first_chrom(Path(p)), p) for p in paths]
-    keyed.sort(key=lambda kp: (kp[0] is None, chrom_sort_key(kp[0] or "")))
+    keyed.sort(key=lambda kp: (kp[0] is None, sort_key(kp[0] or "")))
     concat_gzip_tables([p for _, p in keyed], out)
 
 

@@ -64,6 +64,16 @@ def normalise_published(code: str) -> str:
     return _ALIASES.get(rest.upper(), rest if _NUMBER.fullmatch(rest) else code)
 
 
+def sort_key(chrom: str) -> tuple[int, int, str]:
+    """Order of normalised codes: numbers (1, 2, ..., 22, 23, ...), then X, Y, XY, MT,
+    then contig names by name."""
+    if chrom.isdigit():
+        return 0, int(chrom), ""
+    if chrom in NAMED:
+        return 1, list(NAMED).index(chrom), ""
+    return 2, 0, chrom
+
+
 def spellings(chrom: str) -> tuple[str, ...]:
     """Every raw code that :func:`normalise` turns into ``chrom``."""
     if chrom in NAMED:

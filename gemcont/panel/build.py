@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.chromosomes import sort_key
 from gemcont.io.panel import PANEL_COLUMNS
 from gemcont.io.plink import Genotypes
 from gemcont.io.sumstats import read_sumstats
@@ -116,6 +117,8 @@ def build_panel(
 
 
 def _chrom_key(col: pd.Series) -> pd.Series:
+    """Sort key of panel columns: CHR in :func:`gemcont.io.chromosomes.sort_key` order."""
     if col.name == "CHR":
-        return pd.to_numeric(col, errors="coerce").fillna(99)
+        order = {c: i for i, c in enumerate(sorted(col.unique(), key=sort_key))}
+        return col.map(order)
     return col
