@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from gemcont.gwas.covariates import (
 from gemcont.gwas.engines.builtin import scan_builtin_groups, scan_builtin_gwas
 from gemcont.gwas.engines.regenie import step1
 from gemcont.gwas.inputs import residual_correlation
-from gemcont.gwas.joint import MethodGwas
+from gemcont.gwas.joint import MethodGwas, read_step1_manifest, regenie_step1_groups
 from gemcont.gwas.kernel import Backend
 from gemcont.gwas.prepare import (
     prepare_phenotypes,
@@ -568,3 +569,68 @@ def test_run_split_chromosome__regenie_preds_must_name_the_group(
             tmp_path / "work",
             preds,
         )
+
+
+FAKE_REGENIE = '''#!{python}
+"""A stand-in for regenie: step 1 lists its traits; step 2 stops unless the predictions
+name each trait, then writes per trait a BETA from that trait's own column."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+args = sys.argv[1:]
+opt = {{k: v for k, v in zip(args, args[1:]) if k.startswith("--")}}
+out, traits = opt["--out"], opt["--phenoColList"].split(",")
+pheno = pd.read_csv(opt["--phenoFile"], sep=r"\\s+")
+Path(out + ".log").write_text("fake regenie\\n")
+if opt["--step"] == "1":
+    Path(out + "_pred.list").write_text("".join(f"{{t}} {{t}}.loco\\n" for t in traits))
+    sys.exit(0)
+if "--pred" in opt:
+    listed = [line.split()[0] for line in Path(opt["--pred"]).read_text().splitlines()]
+    if not set(traits) <= set(listed):
+        sys.exit(f"traits {{traits}} not in step 1 predictions {{listed}}")
+bim = pd.read_csv(opt["--bed"] + ".bim", sep="\\t", header=None, dtype={{0: str}})
+bim = bim[bim[0] == opt["--chr"]]
+for trait in traits:
+    beta = (1 + abs(pheno[trait].iloc[:10].sum())) * (1 + np.arange(len(bim))) / len(bim)
+    table = pd.DataFrame({{
+        "CHROM": bim[0], "GENPOS": bim[3], "ID": bim[1], "ALLELE0": bim[5],
+        "ALLELE1": bim[4], "A1FREQ": 0.3, "INFO": 1, "N": len(pheno), "TEST": "ADD",
+        "BETA": beta, "SE": 0.1, "CHISQ": (beta / 0.1) ** 2, "LOG10P": beta,
+    }})
+    table.to_csv(f"{{out}}_{{trait}}.regenie", sep=" ", index=False)
+'''
+
+
+def test_regenie__one_step1_and_scan_per_split_equal_per_method_runs(
+    cohort: dict, tmp_path: Path
+) -> None:
+    """Step 1 once for the split's methods (their traits side by side), step 2 once per
+    chromosome, each method's files byte for byte those of its own step 1 and 2."""
+    fake = tmp_path / "regenie"
+    fake.write_text(FAKE_REGENIE.format(python=sys.executable))
+    fake.chmod(0o755)
+    settings = gwas_settings({**CFG, "engine": "regenie", "regenie": {"binary": str(fake)}})
+    methods = method_inputs(cohort, tmp_path / "in", DIMS)
+    manifest = tmp_path / "split" / "step1.tsv"
+    manifest.parent.mkdir()
+    regenie_step1_groups(cohort["bfile"], methods, manifest, settings.regenie, 2)
+    assert (
+        manifest.read_text() == "METHODS\tPRED\ngemcont,simclr,clinical\tgroup0_step1_pred.list\n"
+    )
+    preds = read_step1_manifest(manifest)
+    run_split_chromosome(settings, cohort["bfile"], methods, "1", 2, tmp_path / "work", preds)
+    betas = set()
+    for m in methods:
+        own = tmp_path / "own" / m.method
+        pred = step1(cohort["bfile"], m.pheno, m.covar, own / "step1", settings.regenie)
+        out = (own / "per_dim.tsv.gz", own / "multi.tsv.gz")
+        run_chromosome(settings, cohort["bfile"], m.pheno, m.covar, m.corr, "1", out, 2, own, pred)
+        assert [p.read_bytes() for p in m.out] == [p.read_bytes() for p in out], m.method
+        per_dim = pd.read_csv(m.out[0], sep="\t")
+        assert per_dim["TRAIT"].unique().tolist() == [f"Y{i}" for i in range(DIMS[m.method])]
+        betas |= set(per_dim.groupby("TRAIT")["BETA"].last())
+    assert len(betas) == sum(DIMS.values())  # every method's traits its own numbers
