@@ -1,6 +1,7 @@
 """The GWAS stage's driver for the workflow's scripts: every engine writes the same files.
 
-Per chromosome, :func:`run_chromosome` writes two gzipped TSVs in the scheme of
+Per chromosome, :func:`run_split_chromosome` scans every method of a split in one pass
+over the genotypes (:mod:`gemcont.gwas.joint`) and writes per method two gzipped TSVs in the scheme of
 :mod:`gemcont.io.sumstats`:
 
 * per dimension (long): ``CHR POS ID EA OA EAF N BETA SE P LOG10P TRAIT``;
