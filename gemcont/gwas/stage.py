@@ -1,8 +1,8 @@
 """The GWAS stage's driver for the workflow's scripts: every engine writes the same files.
 
 Per chromosome, :func:`run_split_chromosome` scans every method of a split in one pass
-over the genotypes (:mod:`gemcont.gwas.joint`) and writes per method two gzipped TSVs in the scheme of
-:mod:`gemcont.io.sumstats`:
+over the genotypes (:mod:`gemcont.gwas.joint`) and writes per method two gzipped TSVs
+in the scheme of :mod:`gemcont.io.sumstats`:
 
 * per dimension (long): ``CHR POS ID EA OA EAF N BETA SE P LOG10P TRAIT``;
 * multi-trait: ``CHR POS ID EA OA EAF N CHISQ DF P LOG10P``,
