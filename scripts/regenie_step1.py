@@ -1,8 +1,9 @@
-"""Rule regenie_step1: REGENIE whole-genome ridge regression, once for all dimensions."""
+"""Rule regenie_step1: REGENIE whole-genome ridge regression, once per split for every
+method's dimensions (once per group of methods sharing their held-out people)."""
 
 from pathlib import Path
 
-from gemcont.gwas.engines.regenie import step1
+from gemcont.gwas.joint import MethodGwas, regenie_step1_groups
 from gemcont.gwas.settings import GwasSettings
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
@@ -11,12 +12,11 @@ from gemcont.settings import build
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 settings = build(GwasSettings, sm.params.gwas, "gwas")
-prefix = Path(sm.output.pred).with_name("step1")
-step1(
-    prefix_of(sm.input.bed[0]),
-    sm.input.pheno,
-    sm.input.covar,
-    prefix,
-    settings.regenie,
-    sm.threads,
+files = zip(sm.params.methods, sm.input.pheno, sm.input.covar, strict=True)
+methods = [
+    MethodGwas(method, Path(pheno), Path(covar), None, (Path(), Path()))
+    for method, pheno, covar in files
+]
+regenie_step1_groups(
+    prefix_of(sm.input.bed[0]), methods, Path(sm.output.manifest), settings.regenie, sm.threads
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ from gemcont.gwas.covariates import (
     parse_term,
     write_covariates,
 )
+from gemcont.gwas.engines.builtin import scan_builtin_groups, scan_builtin_gwas
 from gemcont.gwas.engines.regenie import step1
 from gemcont.gwas.inputs import residual_correlation
+from gemcont.gwas.joint import MethodGwas, read_step1_manifest, regenie_step1_groups
+from gemcont.gwas.kernel import Backend
 from gemcont.gwas.prepare import (
     prepare_phenotypes,
     read_correlation,
@@ -31,6 +35,7 @@ from gemcont.gwas.settings import CovariateSettings, gwas_settings
 from gemcont.gwas.stage import (
     merge_chromosomes,
     run_chromosome,
+    run_split_chromosome,
     summarise_gwas,
 )
 from gemcont.io.chromosomes import sort_key
@@ -441,3 +446,191 @@ def test_run_chromosome__unknown_engine(cohort: dict, tmp_path: Path) -> None:
             1,
             tmp_path,
         )
+
+
+# --- one scan per split for every method ---------------------------------------------
+
+
+def method_inputs(cohort: dict, root: Path, n_dims: dict[str, int], drop: str = "") -> list:
+    """Per method the files prepare_gwas writes (the cohort's people and covariates, its
+    own embedding and trait_corr.tsv); method ``drop`` loses its first held-out person."""
+    rng = np.random.default_rng(5)
+    covar_df = read_phenotypes(cohort["covar"])
+    base = read_phenotypes(cohort["pheno"])
+    methods = []
+    for method, d in n_dims.items():
+        folder = root / method
+        folder.mkdir(parents=True)
+        emb = base[["FID", "IID"]].assign(set="heldout")
+        emb[[f"e_{i}" for i in range(d)]] = base[["Y0"] * d].to_numpy() + rng.normal(
+            size=(len(base), d)
+        )
+        pheno_df, _ = prepare_phenotypes(emb, n_components=None)
+        if method == drop:
+            pheno_df = pheno_df.iloc[1:].reset_index(drop=True)
+        write_phenotypes(pheno_df, folder / "pheno.tsv")
+        write_covariates(covar_df, folder / "covar.tsv")
+        write_correlation(residual_correlation(pheno_df, covar_df), folder / "trait_corr.tsv")
+        out = (folder / "chr1.per_dim.tsv.gz", folder / "chr1.multi.tsv.gz")
+        methods.append(
+            MethodGwas(
+                method, folder / "pheno.tsv", folder / "covar.tsv", folder / "trait_corr.tsv", out
+            )
+        )
+    return methods
+
+
+def per_method_bytes(cohort: dict, methods: list, engine: str, root: Path) -> dict:
+    """Each method's chromosome 1 files from a scan of that method alone."""
+    settings = gwas_settings({**CFG, "engine": engine})
+    found = {}
+    for m in methods:
+        out = (root / f"{m.method}.per_dim.tsv.gz", root / f"{m.method}.multi.tsv.gz")
+        run_chromosome(settings, cohort["bfile"], m.pheno, m.covar, m.corr, "1", out, 2, root / "w")
+        found[m.method] = [p.read_bytes() for p in out]
+    return found
+
+
+DIMS = {"gemcont": 4, "simclr": 3, "clinical": 1}
+
+
+@pytest.mark.parametrize("engine", ["builtin", "plink2"])
+def test_run_split_chromosome__one_scan_equals_per_method_scans(
+    cohort: dict, tmp_path: Path, engine: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    methods = method_inputs(cohort, tmp_path / "in", DIMS)
+    with caplog.at_level(logging.INFO):
+        run_split_chromosome(
+            gwas_settings({**CFG, "engine": engine}),
+            cohort["bfile"],
+            methods,
+            "1",
+            2,
+            tmp_path / "work",
+        )
+    assert caplog.text.count("methods gemcont, simclr, clinical") == 1  # one scan
+    alone = per_method_bytes(cohort, methods, engine, tmp_path / "alone")
+    for m in methods:
+        joint = [p.read_bytes() for p in m.out]
+        assert joint == alone[m.method], m.method  # byte for byte
+        multi = pd.read_csv(m.out[1], sep="\t")
+        assert (multi["DF"] == DIMS[m.method]).all()  # its own dimensions only
+        traits = pd.read_csv(m.out[0], sep="\t")["TRAIT"].unique().tolist()
+        assert traits == [f"Y{i}" for i in range(DIMS[m.method])]
+    if engine == "plink2":  # the joint file plink2 read holds every method's traits
+        header = (tmp_path / "work" / "group0" / "pheno.tsv").read_text().splitlines()[0]
+        assert header.split("\t")[2:] == [f"{m}_Y{i}" for m, d in DIMS.items() for i in range(d)]
+
+
+def test_run_split_chromosome__torch_pipeline_groups_equal_own_scans(cohort: dict) -> None:
+    methods = method_inputs(cohort, cohort["root"] / "torch_groups", DIMS)
+    phenos = [read_phenotypes(m.pheno) for m in methods]
+    covar_df = read_phenotypes(cohort["covar"])
+    settings = gwas_settings(CFG)
+    backend = Backend(use_torch=True, dtype="float32")
+    together = scan_builtin_groups(cohort["bfile"], phenos, covar_df, settings, "1", 2, backend)
+    for pheno_df, got in zip(phenos, together, strict=True):
+        want = scan_builtin_gwas(cohort["bfile"], pheno_df, covar_df, settings, "1", 2, backend)
+        for key in ("beta", "se", "mlog10p", "chisq", "chisq_mlog10p", "keep", "eaf"):
+            np.testing.assert_array_equal(getattr(got, key), getattr(want, key), err_msg=key)
+
+
+def test_run_split_chromosome__method_with_other_people_scanned_apart(
+    cohort: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    methods = method_inputs(cohort, tmp_path / "in", DIMS, drop="simclr")
+    with caplog.at_level(logging.INFO):
+        run_split_chromosome(
+            gwas_settings(CFG), cohort["bfile"], methods, "1", 2, tmp_path / "work"
+        )
+    assert (
+        "the methods' held-out people or covariates differ, so they are scanned in 2 passes "
+        "over the genotypes instead of one: gemcont, clinical; simclr" in caplog.text
+    )
+    alone = per_method_bytes(cohort, methods, "builtin", tmp_path / "alone")
+    for m in methods:
+        assert [p.read_bytes() for p in m.out] == alone[m.method], m.method
+    n = pd.read_csv(methods[1].out[1], sep="\t")["N"]
+    assert (n == N_HELDOUT - 1).all()
+
+
+def test_run_split_chromosome__regenie_preds_must_name_the_group(
+    cohort: dict, tmp_path: Path
+) -> None:
+    methods = method_inputs(cohort, tmp_path / "in", DIMS)
+    preds = {("gemcont",): tmp_path / "p.list"}
+    with pytest.raises(ValueError, match=r"no REGENIE step 1 predictions for methods "):
+        run_split_chromosome(
+            gwas_settings({**CFG, "engine": "regenie"}),
+            cohort["bfile"],
+            methods,
+            "1",
+            2,
+            tmp_path / "work",
+            preds,
+        )
+
+
+FAKE_REGENIE = '''#!{python}
+"""A stand-in for regenie: step 1 lists its traits; step 2 stops unless the predictions
+name each trait, then writes per trait a BETA from that trait's own column."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+args = sys.argv[1:]
+opt = {{k: v for k, v in zip(args, args[1:]) if k.startswith("--")}}
+out, traits = opt["--out"], opt["--phenoColList"].split(",")
+pheno = pd.read_csv(opt["--phenoFile"], sep=r"\\s+")
+Path(out + ".log").write_text("fake regenie\\n")
+if opt["--step"] == "1":
+    Path(out + "_pred.list").write_text("".join(f"{{t}} {{t}}.loco\\n" for t in traits))
+    sys.exit(0)
+if "--pred" in opt:
+    listed = [line.split()[0] for line in Path(opt["--pred"]).read_text().splitlines()]
+    if not set(traits) <= set(listed):
+        sys.exit(f"traits {{traits}} not in step 1 predictions {{listed}}")
+bim = pd.read_csv(opt["--bed"] + ".bim", sep="\\t", header=None, dtype={{0: str}})
+bim = bim[bim[0] == opt["--chr"]]
+for trait in traits:
+    beta = (1 + abs(pheno[trait].iloc[:10].sum())) * (1 + np.arange(len(bim))) / len(bim)
+    table = pd.DataFrame({{
+        "CHROM": bim[0], "GENPOS": bim[3], "ID": bim[1], "ALLELE0": bim[5],
+        "ALLELE1": bim[4], "A1FREQ": 0.3, "INFO": 1, "N": len(pheno), "TEST": "ADD",
+        "BETA": beta, "SE": 0.1, "CHISQ": (beta / 0.1) ** 2, "LOG10P": beta,
+    }})
+    table.to_csv(f"{{out}}_{{trait}}.regenie", sep=" ", index=False)
+'''
+
+
+def test_regenie__one_step1_and_scan_per_split_equal_per_method_runs(
+    cohort: dict, tmp_path: Path
+) -> None:
+    """Step 1 once for the split's methods (their traits side by side), step 2 once per
+    chromosome, each method's files byte for byte those of its own step 1 and 2."""
+    fake = tmp_path / "regenie"
+    fake.write_text(FAKE_REGENIE.format(python=sys.executable))
+    fake.chmod(0o755)
+    settings = gwas_settings({**CFG, "engine": "regenie", "regenie": {"binary": str(fake)}})
+    methods = method_inputs(cohort, tmp_path / "in", DIMS)
+    manifest = tmp_path / "split" / "step1.tsv"
+    manifest.parent.mkdir()
+    regenie_step1_groups(cohort["bfile"], methods, manifest, settings.regenie, 2)
+    assert (
+        manifest.read_text() == "METHODS\tPRED\ngemcont,simclr,clinical\tgroup0_step1_pred.list\n"
+    )
+    preds = read_step1_manifest(manifest)
+    run_split_chromosome(settings, cohort["bfile"], methods, "1", 2, tmp_path / "work", preds)
+    betas = set()
+    for m in methods:
+        own = tmp_path / "own" / m.method
+        pred = step1(cohort["bfile"], m.pheno, m.covar, own / "step1", settings.regenie)
+        out = (own / "per_dim.tsv.gz", own / "multi.tsv.gz")
+        run_chromosome(settings, cohort["bfile"], m.pheno, m.covar, m.corr, "1", out, 2, own, pred)
+        assert [p.read_bytes() for p in m.out] == [p.read_bytes() for p in out], m.method
+        per_dim = pd.read_csv(m.out[0], sep="\t")
+        assert per_dim["TRAIT"].unique().tolist() == [f"Y{i}" for i in range(DIMS[m.method])]
+        betas |= set(per_dim.groupby("TRAIT")["BETA"].last())
+    assert len(betas) == sum(DIMS.values())  # every method's traits its own numbers

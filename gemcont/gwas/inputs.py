@@ -22,7 +22,6 @@ from gemcont.gwas.prepare import (
     PHENO_FLOAT_FORMAT,
     phenotype_names,
     prepare_phenotypes,
-    read_phenotypes,
     write_correlation,
     write_phenotypes,
 )
@@ -94,14 +93,6 @@ def residual_correlation(pheno_df: pd.DataFrame, covar_df: pd.DataFrame | None) 
     y_res = Residualizer(covariates).transform(y)  # samples x D
     names = phenotype_names(pheno_df)
     return pd.DataFrame(np.corrcoef(y_res, rowvar=False), index=names, columns=names)
-
-
-def read_inputs(
-    pheno_path: str | Path, covar_path: str | Path | None
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The phenotype and covariate files of :func:`build_gwas_inputs` (covar optional)."""
-    covar_df = None if covar_path is None else read_phenotypes(covar_path)
-    return read_phenotypes(pheno_path), covar_df
 
 
 def as_written(table: pd.DataFrame, float_format: str) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The GWAS stage's driver for the workflow's scripts: every engine writes the same files.
 
-Per chromosome, :func:`run_chromosome` writes two gzipped TSVs in the scheme of
-:mod:`gemcont.io.sumstats`:
+Per chromosome, :func:`run_split_chromosome` scans every method of a split in one pass
+over the genotypes (:mod:`gemcont.gwas.joint`) and writes per method two gzipped TSVs
+in the scheme of :mod:`gemcont.io.sumstats`:
 
 * per dimension (long): ``CHR POS ID EA OA EAF N BETA SE P LOG10P TRAIT``;
 * multi-trait: ``CHR POS ID EA OA EAF N CHISQ DF P LOG10P``,
@@ -20,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,12 @@ import pandas as pd
 
 from gemcont.gwas import loci
 from gemcont.gwas.engines import plink2, regenie
-from gemcont.gwas.engines.builtin import scan_builtin_gwas
+from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.inputs import read_inputs
+from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
 from gemcont.gwas.kernel import AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import combine_z
-from gemcont.gwas.prepare import phenotype_names, read_correlation
+from gemcont.gwas.prepare import read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
 from gemcont.gwas.settings import GwasSettings
 from gemcont.io.atomic import atomic_open
@@ -106,33 +107,102 @@ def run_chromosome(
     workdir: str | Path,
     regenie_pred: str | Path | None = None,
 ) -> None:
-    """One chromosome with ``settings.engine`` -> ``out`` = (per-dimension, multi-trait)
-    TSV.gz. corr_path: R of the traits (trait_corr.tsv), read by plink2 and REGENIE."""
+    """One method's chromosome: :func:`run_split_chromosome` of that method alone
+    (regenie_pred: its step 1 predictions; None: --ignore-pred)."""
+    method = MethodGwas(
+        "method",
+        Path(pheno_path),
+        None if covar_path is None else Path(covar_path),
+        None if corr_path is None else Path(corr_path),
+        (Path(out[0]), Path(out[1])),
+    )
+    preds = None if regenie_pred is None else {(method.method,): Path(regenie_pred)}
+    run_split_chromosome(settings, bfile, [method], chrom, threads, workdir, preds)
+
+
+def run_split_chromosome(
+    settings: GwasSettings,
+    bfile: str | Path,
+    methods: Sequence[MethodGwas],
+    chrom: str,
+    threads: int | None,
+    workdir: str | Path,
+    regenie_preds: Mapping[tuple[str, ...], Path] | None = None,
+) -> None:
+    """One chromosome for every method of a split with ``settings.engine``: one pass
+    over the genotypes per :func:`gemcont.gwas.joint.scan_groups` group (one when the
+    methods share their held-out people), each method's (per-dimension, multi-trait)
+    TSV.gz written to its ``out``, byte for byte what a scan of it alone writes.
+
+    corr: R of each method's traits (trait_corr.tsv), read by plink2 and REGENIE.
+    regenie_preds: step 1 predictions per group (its methods, in order; None: the
+    groups run with --ignore-pred).
+    """
     engine, bfile, chrom, workdir = settings.engine, str(bfile), str(chrom), Path(workdir)
-    pheno_df, covar_df = read_inputs(pheno_path, covar_path)
-    traits = phenotype_names(pheno_df)
-    log.info("GWAS chromosome %s: engine %s, %d traits", chrom, engine, len(traits))
-    if engine == "builtin":
-        scan = scan_builtin_gwas(bfile, pheno_df, covar_df, settings, chrom, threads)
-        per_dim, multi = builtin_frames(scan)  # per_dim: a frame per trait, made as written
-    else:
-        if corr_path is None:
-            raise ValueError(f"engine {engine} needs the trait correlation (trait_corr.tsv)")
-        workdir.mkdir(parents=True, exist_ok=True)
-        job = ChromosomeJob(bfile, pheno_path, covar_path, chrom, traits, threads, workdir)
-        if engine == "plink2":
-            n_covariates = 0 if covar_df is None else covar_df.shape[1] - len(KEY)
-            raw = plink2.per_dim_chromosome(job, n_covariates, settings.plink2)
-        else:
-            raw = regenie.per_dim_chromosome(job, settings.regenie, regenie_pred)
-        corr = read_correlation(corr_path)
-        per_dim, multi = combine_engine_output(
-            raw, traits, corr, settings.min_maf, settings.min_mac
+    groups = scan_groups(methods)
+    for k, group in enumerate(groups):
+        traits = sum(len(p.columns) - len(KEY) for p in group.phenos)
+        log.info(
+            "GWAS chromosome %s: engine %s, methods %s, %d traits",
+            chrom,
+            engine,
+            ", ".join(group.methods),
+            traits,
         )
-        per_dim = [per_dim]
-    log.info("GWAS chromosome %s: %d variants written", chrom, len(multi))
-    write_sumstats((f[PER_DIM_COLUMNS] for f in per_dim), out[0], PER_DIM_COLUMNS)
-    write_sumstats(multi[MULTI_COLUMNS], out[1], MULTI_COLUMNS)
+        if engine == "builtin":
+            scans = scan_builtin_groups(bfile, group.phenos, group.covar, settings, chrom, threads)
+            for member, scan in zip(group.members, scans, strict=True):
+                per_dim, multi = builtin_frames(scan)  # a frame per trait, made as written
+                _write(member, per_dim, multi, chrom)
+            continue
+        pred = None
+        if regenie_preds is not None:
+            pred = regenie_preds.get(tuple(group.methods))
+            if pred is None:
+                raise ValueError(
+                    f"no REGENIE step 1 predictions for methods {group.methods} "
+                    f"(step 1 has {sorted(regenie_preds)}): rerun regenie_step1"
+                )
+        raw = _external_scan(settings, bfile, group, chrom, threads, workdir / f"group{k}", pred)
+        for member, names in zip(group.members, group.joint_names(), strict=True):
+            if member.corr is None:
+                raise ValueError(f"engine {engine} needs the trait correlation (trait_corr.tsv)")
+            back = {joint: own for own, joint in names.items()}
+            own = raw[raw[TRAIT_COLUMN].isin(back.keys())]
+            own = own.assign(**{TRAIT_COLUMN: own[TRAIT_COLUMN].map(back)})
+            per_dim, multi = combine_engine_output(
+                own, list(names), read_correlation(member.corr), settings.min_maf, settings.min_mac
+            )
+            _write(member, [per_dim], multi, chrom)
+
+
+def _external_scan(
+    settings: GwasSettings,
+    bfile: str,
+    group: ScanGroup,
+    chrom: str,
+    threads: int | None,
+    workdir: Path,
+    regenie_pred: Path | None,
+) -> pd.DataFrame:
+    """plink2 or REGENIE over one group's traits at once (joint trait names)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    pheno_path, traits = group_phenotype_file(group, workdir / "pheno.tsv")
+    covar_path = group.members[0].covar
+    job = ChromosomeJob(bfile, pheno_path, covar_path, chrom, traits, threads, workdir)
+    if settings.engine == "plink2":
+        n_covariates = 0 if group.covar is None else group.covar.shape[1] - len(KEY)
+        return plink2.per_dim_chromosome(job, n_covariates, settings.plink2)
+    return regenie.per_dim_chromosome(job, settings.regenie, regenie_pred)
+
+
+def _write(
+    member: MethodGwas, per_dim: Iterable[pd.DataFrame], multi: pd.DataFrame, chrom: str
+) -> None:
+    """One method's chromosome files."""
+    log.info("GWAS chromosome %s: %s: %d variants written", chrom, member.method, len(multi))
+    write_sumstats((f[PER_DIM_COLUMNS] for f in per_dim), member.out[0], PER_DIM_COLUMNS)
+    write_sumstats(multi[MULTI_COLUMNS], member.out[1], MULTI_COLUMNS)
 
 
 # --- merging -------------------------------------------------------------------------

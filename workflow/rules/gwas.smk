@@ -2,6 +2,8 @@ include: "gwas_common.smk"
 
 
 GWAS = "results/gwas/{method}/split_{split}"
+# one genotype scan per split and chromosome serves every method (gemcont.gwas.joint)
+SPLIT_GWAS = "results/gwas/split_{split}"
 
 
 rule prepare_gwas:
@@ -29,19 +31,20 @@ rule prepare_gwas:
 rule regenie_step1:
     input:
         bed=BED,
-        pheno=rules.prepare_gwas.output.pheno,
-        covar=rules.prepare_gwas.output.covar,
+        pheno=split_inputs(rules.prepare_gwas.output.pheno),
+        covar=split_inputs(rules.prepare_gwas.output.covar),
     output:
-        pred=f"{GWAS}/regenie/step1_pred.list",
+        manifest=f"{SPLIT_GWAS}/regenie/step1.tsv",
     log:
-        "logs/gwas/{method}/split_{split}/regenie_step1.log",
+        "logs/gwas/split_{split}/regenie_step1.log",
     benchmark:
-        "logs/benchmarks/gwas/{method}/split_{split}/regenie_step1.tsv"
+        "logs/benchmarks/gwas/split_{split}/regenie_step1.tsv"
     conda:
         "../../envs/regenie.yaml"
     threads: 2
     params:
         gwas=config["gwas"],
+        methods=config["methods"],
     script:
         "../../scripts/regenie_step1.py"
 
@@ -49,21 +52,21 @@ rule regenie_step1:
 rule gwas_chromosome:
     input:
         bed=BED,
-        pheno=rules.prepare_gwas.output.pheno,
-        covar=rules.prepare_gwas.output.covar,
-        corr=rules.prepare_gwas.output.corr,
-        pred=lambda wc: (
-            rules.regenie_step1.output.pred.format(**wc)
+        pheno=split_inputs(rules.prepare_gwas.output.pheno),
+        covar=split_inputs(rules.prepare_gwas.output.covar),
+        corr=split_inputs(rules.prepare_gwas.output.corr),
+        step1=lambda wc: (
+            rules.regenie_step1.output.manifest.format(**wc)
             if config["gwas"]["engine"] == "regenie"
             else []
         ),
     output:
-        per_dim=temp(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz"),
-        multi=temp(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz"),
+        per_dim=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz")),
+        multi=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz")),
     log:
-        "logs/gwas/{method}/split_{split}/chr{chrom}.log",
+        "logs/gwas/split_{split}/chr{chrom}.log",
     benchmark:
-        "logs/benchmarks/gwas/{method}/split_{split}/chr{chrom}.tsv"
+        "logs/benchmarks/gwas/split_{split}/chr{chrom}.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -72,6 +75,8 @@ rule gwas_chromosome:
         runtime=lambda wc, attempt: attempt * 60,
     params:
         gwas=config["gwas"],
+        methods=config["methods"],
+        work=f"{SPLIT_GWAS}/chr/work_{{chrom}}",
     script:
         "../../scripts/gwas_chromosome.py"
 

@@ -31,13 +31,20 @@ def gwas_chromosomes():
     return list(dict.fromkeys(configured)) or list(chromosome_variants())
 
 
+def split_inputs(path):
+    """``path`` (with {method}) for every configured method, other wildcards kept: the
+    files of a split's methods that its one GWAS scan reads or writes."""
+    return expand(path, method=config["methods"], allow_missing=True)
+
+
 def gwas_mem_mb(chrom):
-    """gwas_chromosome's memory: genotype blocks (N x block), the chromosome's .bim rows
-    as a table (~165 bytes a variant, measured; only those lines are parsed) and its
-    results (3 x 8 bytes a variant and dimension; D = gwas.n_components, else
-    train.dim)."""
+    """gwas_chromosome's memory (one scan for every method of a split): genotype blocks
+    (N x block), the chromosome's .bim rows as a table (~165 bytes a variant, measured;
+    only those lines are parsed) and the results of every method (3 x 8 bytes a variant
+    and dimension; D = gwas.n_components, else train.dim, per method)."""
     variants = chromosome_variants().get(str(chrom), 0)
-    dims = config["gwas"]["n_components"] or config["train"]["dim"]
+    per_method = config["gwas"]["n_components"] or config["train"]["dim"]
+    dims = per_method * len(config["methods"])
     blocks = (
         40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
     )

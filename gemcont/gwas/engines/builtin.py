@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from gemcont.devices import resolve_device
 from gemcont.gwas.engines.numpy_engine import NumpyEngine
-from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, drive
+from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, Timings, drive
 from gemcont.gwas.engines.torch_engine import TorchEngine
 from gemcont.gwas.inputs import align_samples
 from gemcont.gwas.kernel import Backend, backend_for, null_model
@@ -84,48 +84,81 @@ def scan_builtin_gwas(
     device), device and dtype. backend: overrides device/dtype, e.g.
     ``Backend(use_torch=True, dtype="float32")`` runs the CUDA pipeline on the CPU.
     """
+    return scan_builtin_groups(bfile, [pheno_df], covar_df, settings, chrom, threads, backend)[0]
+
+
+def scan_builtin_groups(
+    bfile: str,
+    phenos: list[pd.DataFrame],
+    covar_df: pd.DataFrame | None,
+    settings: GwasSettings,
+    chrom: str | None = None,
+    threads: int | None = None,
+    backend: Backend | None = None,
+) -> list[BuiltinScan]:
+    """:func:`scan_builtin_gwas` of several phenotype tables of the same people (e.g.
+    every method of a split) in one pass over the genotypes: a scan per table, each
+    equal bit for bit to its own scan (own null model, product and multi-trait test).
+
+    Raises ValueError when the tables' complete cases in .fam differ (they must share
+    one sample set; :func:`gemcont.gwas.joint.scan_groups` groups them so).
+    """
     backend = backend or settings_backend(settings)
     block_size = settings.block_size or DEFAULT_BLOCK_SIZE[backend.device]
     start = time.perf_counter()
     with Genotypes(bfile, threads, chrom) as genotypes, threadpool_limits(threads):
         rows = np.arange(genotypes.n_variants)  # of the chromosome's .bim rows, or all
-        names = phenotype_names(pheno_df)
-        results = ScanResults(  # faults in meanwhile
-            rows.size, len(names), backend.dtype, settings.min_maf, settings.min_mac
-        )
-        samples, y, covariates = align_samples(genotypes.fam, pheno_df, covar_df)
-        model = null_model(y, covariates, backend)
+        names = [phenotype_names(pheno_df) for pheno_df in phenos]
+        results = [  # fault in meanwhile
+            ScanResults(rows.size, len(n), backend.dtype, settings.min_maf, settings.min_mac)
+            for n in names
+        ]
+        models, samples = [], None
+        for pheno_df in phenos:
+            picked, y, covariates = align_samples(genotypes.fam, pheno_df, covar_df)
+            if samples is not None and not np.array_equal(picked, samples):
+                raise ValueError("phenotype tables of one scan analyse different samples")
+            samples = picked
+            models.append(null_model(y, covariates, backend))
         everyone = np.array_equal(samples, np.arange(genotypes.n_samples))
         pick = None if everyone else samples  # read_int8's fast path decodes everyone
         blocks = [rows[i : i + block_size] for i in range(0, rows.size, block_size)]
         kind = TorchEngine if backend.use_torch else NumpyEngine
-        engine = kind(ScanInputs(genotypes, blocks, pick, model, backend, results))
+        timings = Timings()
+        inputs = ScanInputs(genotypes, blocks, pick, models, backend, results, timings)
+        engine = kind(inputs)
         setup = time.perf_counter()
-        sizes = drive(engine, blocks, results.seconds)
+        sizes = drive(engine, blocks, timings)
         for _ in tqdm(sizes, total=len(blocks), unit="block", desc="builtin GWAS"):
             pass
-        results.close()
+        for group in results:
+            group.close()
         seconds = {"setup": setup - start, "blocks": time.perf_counter() - setup}
-        phases = ", ".join(f"{k} {v:.2f} s" for k, v in results.seconds.items())
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
         log.info(
-            "builtin GWAS: %d variants in %.1f s (+ %.1f s setup) on %s; %s",
+            "builtin GWAS: %d variants x %d phenotype group(s) in %.1f s (+ %.1f s setup) "
+            "on %s; %s",
             rows.size,
+            len(phenos),
             seconds["blocks"],
             seconds["setup"],
             backend,
             phases,
         )
-        seconds.update(results.seconds)
-    return BuiltinScan(
-        bim=genotypes.bim,
-        names=names,
-        rows=rows,
-        keep=results.keep,
-        n_obs=results.n_obs,
-        eaf=results.eaf,
-        **results.arrays,
-        seconds=seconds,
-    )
+        seconds.update(timings)
+    return [
+        BuiltinScan(
+            bim=genotypes.bim,
+            names=group_names,
+            rows=rows,
+            keep=group.keep,
+            n_obs=group.n_obs,
+            eaf=group.eaf,
+            **group.arrays,
+            seconds=seconds,
+        )
+        for group_names, group in zip(names, results, strict=True)
+    ]
 
 
 def run_builtin_gwas(*args: object, **kwargs: object) -> tuple[pd.DataFrame, pd.DataFrame]:

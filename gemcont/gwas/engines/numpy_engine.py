@@ -27,7 +27,8 @@ class NumpyEngine:
 
     def __init__(self, scan: ScanInputs) -> None:
         self.genotypes, self.blocks, self.samples = scan.genotypes, scan.blocks, scan.samples
-        self.model, self.backend, self.results = scan.model, scan.backend, scan.results
+        self.models, self.backend, self.results = scan.models, scan.backend, scan.results
+        self.timings = scan.timings
         n_fam = scan.genotypes.n_samples
         self.n = n_fam if scan.samples is None else scan.samples.size
         self.selected = selection_bits(n_fam, scan.samples)
@@ -46,7 +47,7 @@ class NumpyEngine:
         """Block i as centred (float32) or plain (float64) imputed dosages, samples x
         variants in a reused buffer, and its counts (with exact css)."""
         rows, slot, n = self.blocks[i], i % 2, self.n
-        with self.results.seconds.phase("reading and decoding"):
+        with self.timings.phase("reading and decoding"):
             packed = self.genotypes.read_packed(rows)
             counts = counts_from_codes(*code_counts(packed, self.selected), n)
             codes = self.codes[slot][: rows.size]
@@ -62,19 +63,23 @@ class NumpyEngine:
         return g, counts
 
     def score(self, loaded: tuple[np.ndarray, AlleleCounts], i: int, lo: int) -> tuple:
-        """The block's product and statistics into rows lo.. of the results."""
+        """The block's product and statistics into rows lo.. of each group's results.
+
+        One product per group, not one over all groups side by side: a group's numbers
+        then do not depend on which other groups share the scan (bit for bit)."""
         g, counts = loaded
-        model = self.model
-        with self.results.seconds.phase("statistics"):
-            product = to_numpy64(g.T @ model.basis)  # the one big product
-            dof = model.residualizer.dof
-            arrays = self.results.arrays
-            numpy_stats_into(arrays, lo, product, counts.css, model.yty, model.c_inv, dof, self.tol)
+        with self.timings.phase("statistics"):
+            for model, results in zip(self.models, self.results, strict=True):
+                product = to_numpy64(g.T @ model.basis)  # the group's one big product
+                dof, css = model.residualizer.dof, counts.css
+                stats = (css, model.yty, model.c_inv, dof, self.tol)
+                numpy_stats_into(results.arrays, lo, product, *stats)
         return lo, counts
 
     def finish(self, scored: tuple[int, AlleleCounts]) -> int:
         """Exact tails, counts and filters of the scored block's rows."""
         lo, counts = scored
-        with self.results.seconds.phase("statistics"):
-            self.results.store(lo, counts, self.model.residualizer.dof)
+        with self.timings.phase("statistics"):
+            for model, results in zip(self.models, self.results, strict=True):
+                results.store(lo, counts, model.residualizer.dof)
         return counts.n_obs.size

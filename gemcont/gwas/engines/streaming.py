@@ -63,6 +63,8 @@ class ScanResults:
     (:func:`gemcont.gwas.engines.prefault.prefault`).
 
     arrays: :func:`gemcont.gwas.kernel.result_arrays` (m x d and m); n_obs, eaf, keep: m.
+    One per phenotype group of a scan (one method's traits: its multi-trait statistic is
+    its own).
     """
 
     def __init__(self, m: int, d: int, dtype: str, min_maf: float, min_mac: float) -> None:
@@ -71,7 +73,6 @@ class ScanResults:
         self.eaf = np.full(m, np.nan)
         self.keep = np.zeros(m, dtype=bool)
         self.min_maf, self.min_mac = min_maf, min_mac
-        self.seconds = Timings()
         self.prefaulting = prefault(list(self.arrays.values()))
 
     def close(self) -> None:
@@ -91,15 +92,17 @@ class ScanResults:
 @dataclass(frozen=True)
 class ScanInputs:
     """What an engine scans: ``blocks`` of ``genotypes``' .bim rows for the .fam rows
-    ``samples`` (ascending; None: everyone) against ``model``, on ``backend``, into
-    ``results``."""
+    ``samples`` (ascending; None: everyone) against each of ``models`` (phenotype groups
+    sharing these samples: each block is read and decoded once for all), on ``backend``,
+    into the ``results`` of the same position; seconds per phase into ``timings``."""
 
     genotypes: Genotypes
     blocks: list[np.ndarray]
     samples: np.ndarray | None
-    model: NullModel
+    models: list[NullModel]
     backend: Backend
-    results: ScanResults
+    results: list[ScanResults]
+    timings: Timings
 
 
 class Engine(Protocol):

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from gemcont.gwas.engines.streaming import ScanInputs
+from gemcont.gwas.engines.streaming import ScanInputs, ScanResults
 from gemcont.gwas.kernel import (
     COLLINEAR_TOL,
     PER_DIM_KEYS,
+    NullModel,
     block_stats,
     centred_sum_of_squares,
     counts_from_codes,
@@ -71,16 +72,16 @@ class TorchEngine:
 
     def __init__(self, scan: ScanInputs) -> None:
         genotypes, blocks, samples = scan.genotypes, scan.blocks, scan.samples
-        model, backend, results = scan.model, scan.backend, scan.results
+        backend = scan.backend
         import torch
 
-        self.genotypes, self.blocks, self.results = genotypes, blocks, results
+        self.genotypes, self.blocks, self.results = genotypes, blocks, scan.results
+        self.timings = scan.timings
         self.device = device = torch.device(backend.device)
         self.cuda = device.type == "cuda"
-        self.dtype = dtype = getattr(torch, backend.dtype)
+        self.dtype = getattr(torch, backend.dtype)
         n_fam, width = genotypes.n_samples, genotypes.bytes_per_variant
         self.n = n_fam if samples is None else samples.size
-        self.dof = model.residualizer.dof
         self.tol = COLLINEAR_TOL[backend.dtype]
         self.selected = torch.as_tensor(selection_bits(n_fam, samples), device=device)
         if samples is None:
@@ -88,17 +89,28 @@ class TorchEngine:
         else:
             self.rows_of = torch.as_tensor(samples, device=device)
         self.dense = self.n >= DENSE_FRACTION * n_fam
-        if self.dense:  # all 4·width decoded samples, zero rows for those not analysed
-            self.basis = torch.zeros((4 * width, model.basis.shape[1]), dtype=dtype, device=device)
-            self.basis[self.rows_of] = model.basis
-        else:
-            self.basis = model.basis  # samples x (D + c + 1)
-        self.yty = torch.as_tensor(model.yty, dtype=torch.float64, device=device)
-        self.c_inv = torch.as_tensor(model.c_inv, dtype=torch.float64, device=device)
-        size, d = max(b.size for b in blocks), model.c_inv.shape[0]
+        size = max(b.size for b in blocks)
+        self.groups = [self._group(model, size, 4 * width) for model in scan.models]
         self.packed_host = [self._host(size, width, kind=torch.uint8) for _ in range(2)]
         self.copied: list[Any] = [None, None]  # event: last copy out of packed_host[slot]
-        self.staging = [
+        self.read_stream = torch.cuda.Stream(device) if self.cuda else None
+        self.results_stream = torch.cuda.Stream(device) if self.cuda else None
+        self._stack = ExitStack()
+        self.copiers: ThreadPoolExecutor | None = None
+
+    def _group(self, model: NullModel, size: int, decoded: int) -> dict[str, Any]:
+        """One phenotype group's null model on the device and its two pinned staging
+        buffers (per block: statistics, then counts)."""
+        import torch
+
+        device, dtype = self.device, self.dtype
+        if self.dense:  # all decoded samples, zero rows for those not analysed
+            basis = torch.zeros((decoded, model.basis.shape[1]), dtype=dtype, device=device)
+            basis[self.rows_of] = model.basis
+        else:
+            basis = model.basis  # samples x (D + c + 1)
+        d = model.c_inv.shape[0]
+        staging = [
             {
                 **{k: self._host(size, d, kind=dtype) for k in PER_DIM_KEYS},
                 "chisq": self._host(size, kind=torch.float64),
@@ -106,10 +118,13 @@ class TorchEngine:
             }
             for _ in range(2)
         ]
-        self.read_stream = torch.cuda.Stream(device) if self.cuda else None
-        self.results_stream = torch.cuda.Stream(device) if self.cuda else None
-        self._stack = ExitStack()
-        self.copiers: ThreadPoolExecutor | None = None
+        return {
+            "basis": basis,
+            "yty": torch.as_tensor(model.yty, dtype=torch.float64, device=device),
+            "c_inv": torch.as_tensor(model.c_inv, dtype=torch.float64, device=device),
+            "dof": model.residualizer.dof,
+            "staging": staging,
+        }
 
     def _host(self, *shape: int, kind: Any) -> Any:
         import torch
@@ -136,7 +151,7 @@ class TorchEngine:
         if self.copied[slot] is not None:
             self.copied[slot].synchronize()
         host = self.packed_host[slot][: rows.size]
-        with self.results.seconds.phase("reading .bed"):
+        with self.timings.phase("reading .bed"):
             self.genotypes.read_packed(rows, out=host.numpy())
         if not self.cuda:
             return host.clone(), None
@@ -155,10 +170,13 @@ class TorchEngine:
             current = torch.cuda.current_stream(self.device)
             current.wait_event(ready)
             packed.record_stream(current)  # allocated on the side stream
-        with self.results.seconds.phase("queueing device work"):
+        with self.timings.phase("queueing device work"):
             return (lo, *self._queue(packed, i % 2))
 
-    def _queue(self, packed: Any, slot: int) -> tuple[dict[str, np.ndarray], Any]:
+    def _queue(self, packed: Any, slot: int) -> tuple[list[dict[str, np.ndarray]], Any]:
+        """Decode the block once, then per group its product and statistics (a product
+        per group: a group's numbers do not depend on the others), copied to the
+        group's staging buffers."""
         import torch
 
         counts = code_counts_torch(packed, self.selected)  # variants x 3
@@ -171,40 +189,47 @@ class TorchEngine:
         g = unpack_bed_torch(packed, centred.to(self.dtype))  # variants x 4·width
         if not self.dense:
             g = g.index_select(1, self.rows_of)
-        product = (g @ self.basis).double()
-        stats = block_stats(product, css, self.yty, self.c_inv, self.dof, self.tol)
-        stats.update({k: stats[k].to(self.dtype) for k in PER_DIM_KEYS}, counts=counts)
-        staging = self.staging[slot]
-        out = {k: staging[k][: packed.shape[0]] for k in staging}
+        stats = []
+        for group in self.groups:
+            product = (g @ group["basis"]).double()
+            got = block_stats(product, css, group["yty"], group["c_inv"], group["dof"], self.tol)
+            got.update({k: got[k].to(self.dtype) for k in PER_DIM_KEYS}, counts=counts)
+            stats.append(got)
+        outs = [
+            {k: v[: packed.shape[0]] for k, v in group["staging"][slot].items()}
+            for group in self.groups
+        ]
         if not self.cuda:
-            for k, v in stats.items():
-                out[k].copy_(v)
-            return {k: v.numpy() for k, v in out.items()}, None
+            for got, out in zip(stats, outs, strict=True):
+                for k, v in got.items():
+                    out[k].copy_(v)
+            return [{k: v.numpy() for k, v in out.items()} for out in outs], None
         computed = torch.cuda.Event()
         computed.record()
         with torch.cuda.stream(self.results_stream):  # the next block computes meanwhile
             self.results_stream.wait_event(computed)
-            for k, v in stats.items():
-                v.record_stream(self.results_stream)  # allocated on the compute stream
-                out[k].copy_(v, non_blocking=True)
+            for got, out in zip(stats, outs, strict=True):
+                for k, v in got.items():
+                    v.record_stream(self.results_stream)  # allocated on the compute stream
+                    out[k].copy_(v, non_blocking=True)
             done = torch.cuda.Event()
             done.record(self.results_stream)
-        return {k: v.numpy() for k, v in out.items()}, done
+        return [{k: v.numpy() for k, v in out.items()} for out in outs], done
 
-    def finish(self, scored: tuple[int, dict[str, np.ndarray], Any]) -> int:
-        """Copy a scored block out of its staging buffers into the results."""
-        lo, host, done = scored
-        results = self.results
+    def finish(self, scored: tuple[int, list[dict[str, np.ndarray]], Any]) -> int:
+        """Copy a scored block out of its staging buffers into each group's results."""
+        lo, hosts, done = scored
         if done is not None:
-            with results.seconds.phase("waiting for the device"):
+            with self.timings.phase("waiting for the device"):
                 done.synchronize()
-        hi = lo + host["chisq"].size
+        hi = lo + hosts[0]["chisq"].size
+        with self.timings.phase("storing results"):
+            counts = counts_from_codes(*hosts[0]["counts"].T, self.n)
+            for group, host, results in zip(self.groups, hosts, self.results, strict=True):
 
-        def copy(key: str) -> None:
-            results.arrays[key][lo:hi] = host[key]
+                def copy(key: str, host: dict = host, results: ScanResults = results) -> None:
+                    results.arrays[key][lo:hi] = host[key]
 
-        with results.seconds.phase("storing results"):
-            list(self.copiers.map(copy, (*PER_DIM_KEYS, "chisq")))  # in parallel
-            counts = counts_from_codes(*host["counts"].T, self.n)
-            results.store(lo, counts, self.dof)
+                list(self.copiers.map(copy, (*PER_DIM_KEYS, "chisq")))  # in parallel
+                results.store(lo, counts, group["dof"])
         return hi - lo
