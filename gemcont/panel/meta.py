@@ -232,9 +232,7 @@ def _variant_columns(
     return out
 
 
-def _pooled_eaf(
-    eaf: np.ndarray, n: np.ndarray, variant: np.ndarray, n_variants: int
-) -> np.ndarray:
+def _pooled_eaf(eaf: np.ndarray, n: np.ndarray, variant: np.ndarray, n_variants: int) -> np.ndarray:
     """N-weighted mean EAF; the plain mean where a study with an EAF has no N."""
 
     def total(values: np.ndarray) -> np.ndarray:
