@@ -456,8 +456,8 @@ def test_studies_on_different_bims__stop() -> None:
     with pytest.raises(ValueError) as err:
         meta_analyse([("a", a), ("b", b)])
     assert str(err.value) == (
-        "studies disagree on .bim row 0: ID is 'rs9' in 'b' but 'rs1' in an earlier study; "
-        "every study must be harmonised to the same .bim"
+        "studies disagree on .bim row 0: ID is 'rs9' in 'b' but 'rs1' in 'a'; every study "
+        "must be harmonised to the same .bim"
     )
 
 

@@ -50,7 +50,6 @@ META_COLUMNS = [
     *SINGLE_TRAIT_COLUMNS,
     *("LOG10P", "BIM_INDEX", "N_STUDIES", "DIRECTION", "Q", "HET_DF", "HET_P", "I2"),
 ]
-VARIANT_TEXT = ["CHR", "ID", "EA", "OA"]
 # DIRECTION characters by digit: effect > 0, < 0, == 0, study absent
 _DIRECTION_CHARS = "+-0?"
 _LN2 = float(np.log(2.0))
@@ -109,7 +108,7 @@ def meta_analyse(
         i2 = np.where(q > het_df, (q - het_df) / q * 100.0, 0.0)
     i2[het_df == 0] = np.nan
 
-    out = _variant_columns(frames, studies, study, variant, n_variants)
+    out = _variant_columns(frames, studies, study, bim_index, variant, n_variants)
     out["EAF"] = _pooled_eaf(column("EAF"), n_in, variant, n_variants)
     has_n = np.isfinite(n_in)
     n_total = total(np.where(has_n, n_in, 0.0))
@@ -153,7 +152,8 @@ def _checked_study(name: str, frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
     missing = [c for c in INPUT_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"study '{name}' lacks columns {missing} (harmonise() output needed)")
-    if frame["BIM_INDEX"].duplicated().any():
+    index = frame["BIM_INDEX"].to_numpy()
+    if not (np.diff(index) > 0).all() and frame["BIM_INDEX"].duplicated().any():
         raise ValueError(f"study '{name}' has a .bim record twice (BIM_INDEX repeated)")
     needs = {
         "BETA": (np.isfinite(frame["BETA"]), "BETA missing or not finite"),
@@ -206,28 +206,29 @@ def _variant_columns(
     frames: list[pd.DataFrame],
     studies: Sequence[tuple[str, pd.DataFrame]],
     study: np.ndarray,
+    bim_index: np.ndarray,
     variant: np.ndarray,
     n_variants: int,
 ) -> dict[str, np.ndarray]:
-    """CHR POS ID EA OA from the first study that has each variant; a variant that two
-    studies name differently means they were harmonised to different .bim files."""
-    out = {c: np.empty(n_variants, dtype=object) for c in VARIANT_TEXT}
-    out["POS"] = np.zeros(n_variants, dtype=np.int64)
-    for s in reversed(range(len(frames))):
-        rows = variant[study == s]
-        for c in [*VARIANT_TEXT, "POS"]:
-            out[c][rows] = frames[s][c].to_numpy()
-    for s, frame in enumerate(frames):
-        rows = variant[study == s]
-        for c in ("ID", "EA", "OA"):
-            differ = frame[c].to_numpy(dtype=object) != out[c][rows]
-            if differ.any():
-                i = int(np.flatnonzero(differ)[0])
+    """CHR POS ID EA OA from the first study that has each variant; a variant whose ID
+    or POS differs between studies means they were harmonised to different .bim files."""
+    first = np.empty(n_variants, dtype=np.int64)
+    rows = np.arange(len(variant))
+    for s in reversed(range(len(frames))):  # earlier studies overwrite later ones
+        mine = study == s
+        first[variant[mine]] = rows[mine]
+    out = {}
+    for c in ["CHR", "POS", "ID", "EA", "OA"]:
+        values = np.concatenate([f[c].to_numpy() for f in frames])
+        out[c] = values[first]
+        if c in ("POS", "ID"):
+            differ = np.flatnonzero(values != out[c][variant])
+            if len(differ):
+                i, j = int(differ[0]), int(first[variant[differ[0]]])
                 raise ValueError(
-                    f"studies disagree on .bim row {int(frame['BIM_INDEX'].iloc[i])}: "
-                    f"{c} is '{frame[c].iloc[i]}' in '{studies[s][0]}' but "
-                    f"'{out[c][rows[i]]}' in an earlier study; every study must be "
-                    "harmonised to the same .bim"
+                    f"studies disagree on .bim row {int(bim_index[i])}: {c} is "
+                    f"'{values[i]}' in '{studies[study[i]][0]}' but '{values[j]}' in "
+                    f"'{studies[study[j]][0]}'; every study must be harmonised to the same .bim"
                 )
     return out
 
