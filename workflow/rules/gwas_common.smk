@@ -1,18 +1,8 @@
-"""Helpers of the GWAS rules: chromosomes scanned and each job's memory."""
+"""Helpers of the GWAS rules: the chromosomes scanned and their variants."""
 
 import functools
 
-from gemcont.gwas.engines.builtin import DEFAULT_BLOCK_SIZE
 from gemcont.io.plink import count_chromosomes, normalise_code
-
-
-@functools.cache
-def cohort_size():
-    """People in the cohort: simulated size, or the .fam line count (for resources)."""
-    if config["simulate"]["enabled"]:
-        return config["simulate"]["n_people"]
-    with open(f"{BFILE}.fam") as fam:
-        return sum(1 for _ in fam)
 
 
 @functools.cache
@@ -29,16 +19,3 @@ def gwas_chromosomes():
     the cohort (or simulation)."""
     configured = [normalise_code(str(c), None) for c in config["gwas"]["chromosomes"]]
     return list(dict.fromkeys(configured)) or list(chromosome_variants())
-
-
-def gwas_mem_mb(chrom):
-    """gwas_chromosome's memory: genotype blocks (N x block), the chromosome's .bim rows
-    as a table (~165 bytes a variant, measured; only those lines are parsed) and its
-    results (3 x 8 bytes a variant and dimension; D = gwas.n_components, else
-    train.dim)."""
-    variants = chromosome_variants().get(str(chrom), 0)
-    dims = config["gwas"]["n_components"] or config["train"]["dim"]
-    blocks = (
-        40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
-    )
-    return int(1000 + (blocks + 165 * variants + 24 * variants * dims) / 10**6)
