@@ -13,7 +13,7 @@ min_version("9.0")
 # --configfile config/config.yaml mine.yaml.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
