@@ -1,6 +1,7 @@
 """Plan the repository's workflow as ``snakemake -n`` does and print the jobs as JSON.
 
-Run as a script (a fresh process: Snakemake changes directory and holds global state):
+Run as a script (a fresh process: Snakemake changes directory and holds global state),
+or through ``dry_run`` from a test:
 ``python tests/snakemake_plan.py WORKDIR [--configfile F ...] [--default-resources R ...]
 [--target T ...]``. Prints ``{"config": ..., "rules": {name: {"declared": [...],
 "norun": bool}}, "jobs": [{"rule", "wildcards", "threads", "params", "resources":
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,6 +68,21 @@ def plan(workdir: Path, configfiles: list[Path], defaults: list[str], targets: l
             for rule in workflow.rules
         }
         return {"config": workflow.config, "rules": rules, "jobs": jobs}
+
+
+def dry_run(workdir: Path, *configs: Path, target: str | None = None) -> dict:
+    """``plan`` in a fresh process (for tests): this file run as a script on the
+    repository's Snakefile, its JSON read back."""
+    cmd = [sys.executable, __file__, str(workdir)]
+    if configs:
+        cmd += ["--configfile", *map(str, configs)]
+    if target:
+        cmd += ["--target", target]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    if done.returncode:
+        raise AssertionError(f"dry run failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout)
 
 
 def main() -> None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,10 +15,10 @@ import pytest
 import yaml
 
 from gemcont.config import load_config
+from tests.snakemake_plan import dry_run as plan
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-PLAN = REPO / "tests" / "snakemake_plan.py"
 
 # the paper's schedule (METHOD.md: 150 epochs, batch 1024, AdamW lr 3e-4, 10 warm-up
 # epochs; 5 random 50/50 splits) and GEMCONT's initial noise 0.1
@@ -30,19 +27,6 @@ TRAINED = {"gemcont", "prs", "simclr", "vae", "supervised"}
 GENOTYPED = 40_000  # .fam lines
 IMAGES = 1_000  # manifest rows / spirometry people: the analysed people
 CHROMOSOMES = {"1": 6, "2": 4}  # .bim variants
-
-
-def plan(workdir: Path, *configs: Path, target: str | None = None) -> dict:
-    """The dry run's jobs (rule, wildcards, params, resources per attempt) and config."""
-    cmd = [sys.executable, str(PLAN), str(workdir)]
-    if configs:
-        cmd += ["--configfile", *map(str, configs)]
-    if target:
-        cmd += ["--target", target]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
 
 
 def write_ukb_files(root: Path) -> dict[str, str]:
