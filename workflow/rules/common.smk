@@ -1,3 +1,6 @@
+import functools
+
+from gemcont import resources as sizing
 from gemcont.config import load_config
 from gemcont.gwas.inputs import covariate_columns, numeric_covariate_columns
 from gemcont.io.chromosomes import CHROM_PATTERN
@@ -50,3 +53,38 @@ def gwas_files():
         split=SPLITS,
         name=["summary.json", "manhattan.png", "sumstats.tsv.gz"],
     )
+
+
+@functools.cache
+def cohort_size():
+    """People in the cohort: simulated size, or the .fam line count (for resources)."""
+    if config["simulate"]["enabled"]:
+        return config["simulate"]["n_people"]
+    return sizing.count_lines(f"{BFILE}.fam")
+
+
+@functools.cache
+def run_scale():
+    """The run's size for every resource request (gemcont.resources.plan_scale): the
+    .fam and .bim line counts, the phenotype source and the sums, counted once."""
+    return sizing.plan_scale(config, cohort_size(), sum(chromosome_variants().values()))
+
+
+def requested(rule_name, key):
+    """A ``resources:`` entry: gemcont.resources' estimate of ``rule_name``'s ``key``
+    (mem_mb, runtime or disk_mb), times the attempt (a SLURM retry gets more)."""
+    return lambda wildcards, attempt, threads: sizing.request(
+        rule_name, run_scale(), attempt, threads
+    )[key]
+
+
+def requested_gwas(key):
+    """gwas_chromosome's ``key``: sized by the chromosome's variants and the split's
+    held-out people (not the whole .fam)."""
+    return lambda wildcards, attempt, threads: sizing.request(
+        "gwas_chromosome",
+        run_scale(),
+        attempt,
+        threads,
+        variants=chromosome_variants().get(str(wildcards.chrom), 0),
+    )[key]

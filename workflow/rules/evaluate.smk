@@ -40,6 +40,9 @@ rule evaluate_run:
         "logs/benchmarks/evaluation/{method}/split_{split}.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("evaluate_run", "mem_mb"),
+        runtime=requested("evaluate_run", "runtime"),
     params:
         evaluate=config["evaluate"],
         seed=config["splits"]["seed"],
@@ -70,6 +73,9 @@ rule evaluate:
         "logs/benchmarks/evaluation/evaluate.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("evaluate", "mem_mb"),
+        runtime=requested("evaluate", "runtime"),
     params:
         methods=config["methods"],
         truth=config["simulate"]["enabled"],
@@ -107,6 +113,9 @@ rule make_figures:
         "logs/benchmarks/figures/make_figures.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("make_figures", "mem_mb"),
+        runtime=requested("make_figures", "runtime"),
     params:
         marker_column=DATA["clinical_marker_column"],
         method=config["methods"][0],
@@ -146,6 +155,9 @@ rule build_report:
         "logs/benchmarks/report/build_report.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("build_report", "mem_mb"),
+        runtime=requested("build_report", "runtime"),
     params:
         config=config,
         methods=config["methods"],

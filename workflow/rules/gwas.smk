@@ -22,6 +22,9 @@ rule prepare_gwas:
         "logs/benchmarks/gwas/{method}/split_{split}/prepare.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("prepare_gwas", "mem_mb"),
+        runtime=requested("prepare_gwas", "runtime"),
     params:
         gwas=config["gwas"],
     script:
@@ -42,6 +45,9 @@ rule regenie_step1:
     conda:
         "../../envs/regenie.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("regenie_step1", "mem_mb"),
+        runtime=requested("regenie_step1", "runtime"),
     params:
         gwas=config["gwas"],
         methods=config["methods"],
@@ -71,8 +77,9 @@ rule gwas_chromosome:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, attempt: attempt * gwas_mem_mb(wc.chrom),
-        runtime=lambda wc, attempt: attempt * 60,
+        mem_mb=requested_gwas("mem_mb"),
+        runtime=requested_gwas("runtime"),
+        disk_mb=requested_gwas("disk_mb"),
     params:
         gwas=config["gwas"],
         methods=config["methods"],
@@ -102,6 +109,10 @@ rule merge_gwas:
         "logs/benchmarks/gwas/{method}/split_{split}/merge.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("merge_gwas", "mem_mb"),
+        runtime=requested("merge_gwas", "runtime"),
+        disk_mb=requested("merge_gwas", "disk_mb"),
     script:
         "../../scripts/merge_gwas.py"
 
@@ -122,6 +133,9 @@ rule summarise_gwas:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("summarise_gwas", "mem_mb"),
+        runtime=requested("summarise_gwas", "runtime"),
     params:
         gwas=config["gwas"],
         clump_engine=config["panel"]["clump_engine"],
@@ -155,5 +169,8 @@ rule plot_gwas:
         "logs/benchmarks/gwas/{method}/split_{split}/plot.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("plot_gwas", "mem_mb"),
+        runtime=requested("plot_gwas", "runtime"),
     script:
         "../../scripts/plot_gwas.py"

@@ -1,18 +1,8 @@
-"""Helpers of the GWAS rules: chromosomes scanned and each job's memory."""
+"""Helpers of the GWAS rules: the chromosomes scanned and their variants."""
 
 import functools
 
-from gemcont.gwas.engines.builtin import DEFAULT_BLOCK_SIZE
 from gemcont.io.plink import count_chromosomes, normalise_code
-
-
-@functools.cache
-def cohort_size():
-    """People in the cohort: simulated size, or the .fam line count (for resources)."""
-    if config["simulate"]["enabled"]:
-        return config["simulate"]["n_people"]
-    with open(f"{BFILE}.fam") as fam:
-        return sum(1 for _ in fam)
 
 
 @functools.cache
@@ -35,17 +25,3 @@ def split_inputs(path):
     """``path`` (with {method}) for every configured method, other wildcards kept: the
     files of a split's methods that its one GWAS scan reads or writes."""
     return expand(path, method=config["methods"], allow_missing=True)
-
-
-def gwas_mem_mb(chrom):
-    """gwas_chromosome's memory (one scan for every method of a split): genotype blocks
-    (N x block), the chromosome's .bim rows as a table (~165 bytes a variant, measured;
-    only those lines are parsed) and the results of every method (3 x 8 bytes a variant
-    and dimension; D = gwas.n_components, else train.dim, per method)."""
-    variants = chromosome_variants().get(str(chrom), 0)
-    per_method = config["gwas"]["n_components"] or config["train"]["dim"]
-    dims = per_method * len(config["methods"])
-    blocks = (
-        40 * cohort_size() * (config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"])
-    )
-    return int(1000 + (blocks + 165 * variants + 24 * variants * dims) / 10**6)

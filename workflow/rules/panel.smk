@@ -14,6 +14,9 @@ rule build_panel:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("build_panel", "mem_mb"),
+        runtime=requested("build_panel", "runtime"),
     params:
         panel=config["panel"],
         columns=DATA["sumstats_columns"],
@@ -34,6 +37,9 @@ rule compute_pcs:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("compute_pcs", "mem_mb"),
+        runtime=requested("compute_pcs", "runtime"),
     params:
         pcs=config["pcs"],
     script:
@@ -58,6 +64,9 @@ rule extract_features:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("extract_features", "mem_mb"),
+        runtime=requested("extract_features", "runtime"),
     params:
         features=config["features"],
         n_pcs=config["pcs"]["n_pcs"],

@@ -19,6 +19,10 @@ rule build_phenotype_store:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("build_phenotype_store", "mem_mb"),
+        runtime=requested("build_phenotype_store", "runtime"),
+        disk_mb=requested("build_phenotype_store", "disk_mb"),
     params:
         modality=DATA["modality"],
         phenotypes=config["phenotypes"],
@@ -43,6 +47,9 @@ rule make_splits:
         "logs/benchmarks/splits/make_splits.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("make_splits", "mem_mb"),
+        runtime=requested("make_splits", "runtime"),
     params:
         splits=config["splits"],
         covariate_columns=covariate_columns(config["gwas"]["covariates"]),

@@ -45,6 +45,9 @@ rule rotation_collect:
         "logs/benchmarks/rotation/collect.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("rotation_collect", "mem_mb"),
+        runtime=requested("rotation_collect", "runtime"),
     script:
         "../../scripts/rotation_collect.py"
 
@@ -65,6 +68,9 @@ rule rotation_figure:
         "logs/benchmarks/rotation/figure.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("rotation_figure", "mem_mb"),
+        runtime=requested("rotation_figure", "runtime"),
     params:
         rotation=ROT_RUN,
     script:

@@ -1,6 +1,3 @@
-include: "simulate_common.smk"
-
-
 rule simulate_genetics:
     output:
         bed=f"{SIM}/genotypes/cohort.bed",
@@ -20,7 +17,8 @@ rule simulate_genetics:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, attempt: attempt * simulation_mem_mb(),
+        mem_mb=requested("simulate_genetics", "mem_mb"),
+        runtime=requested("simulate_genetics", "runtime"),
     params:
         simulate=config["simulate"],
     script:
@@ -45,6 +43,9 @@ rule simulate_spirometry:
         "logs/benchmarks/simulate/spirometry.tsv"
     conda:
         "../../envs/gemcont.yaml"
+    resources:
+        mem_mb=requested("simulate_spirometry", "mem_mb"),
+        runtime=requested("simulate_spirometry", "runtime"),
     params:
         simulate=config["simulate"],
     script:
@@ -71,6 +72,9 @@ rule simulate_fundus:
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
+    resources:
+        mem_mb=requested("simulate_fundus", "mem_mb"),
+        runtime=requested("simulate_fundus", "runtime"),
     params:
         simulate=config["simulate"],
     script:

@@ -25,9 +25,9 @@ rule train_model:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
+        mem_mb=requested("train_model", "mem_mb"),
+        runtime=requested("train_model", "runtime"),
         gpu=1 if config["train"]["device"] != "cpu" else 0,
-        mem_mb=lambda wc, input, attempt: attempt * (4000 + 2 * int(input.size_mb)),
-        runtime=lambda wc, attempt: attempt * 600,
     params:
         train=config["train"],
         modality=DATA["modality"],
@@ -64,6 +64,8 @@ rule export_embeddings:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
+        mem_mb=requested("export_embeddings", "mem_mb"),
+        runtime=requested("export_embeddings", "runtime"),
         # a pretrained ViT over the whole cohort wants the GPU; small CNNs do not
         gpu=lambda wc: int(
             bool(backbone_input(wc.method)) and config["train"]["device"] != "cpu"
