@@ -197,7 +197,7 @@ def _layout_with_map(
     resolved = _layouts.layout_columns(layout, headers)
     # an explicit column replaces the layout's alternatives for the same quantity
     replaces = {"BETA": ("OR", "Z"), "OR": ("BETA", "Z"), "Z": ("BETA", "OR")}
-    replaces |= {"P": ("LOG10P",), "LOG10P": ("P",), "ID": ("_ID2",)}
+    replaces |= {"P": ("LOG10P",), "LOG10P": ("P",), "ID": _layouts.ID_FALLBACKS}
     for key in column_map:
         for other in replaces.get(key, ()):
             resolved.pop(other, None)
@@ -251,7 +251,8 @@ def _resolve_columns(
         resolved = _generic_columns(headers, column_map)
     else:
         resolved = _layout_with_map(path, layout, headers, column_map)
-    required = [n for n in REQUIRED if n not in _optional(layout)]
+    optional = _layouts.optional_columns(layout, REQUIRED) if layout else set()
+    required = [n for n in REQUIRED if n not in optional]
     missing = [n for n in required if n not in resolved]
     if not {"BETA", "OR", "Z"} & resolved.keys():
         missing.append("BETA (or OR)")
@@ -268,13 +269,6 @@ def _resolve_columns(
             _FIX,
         )
     return layout, resolved
-
-
-def _optional(layout: _layouts.Layout | None) -> set[str]:
-    """Required columns a layout may lack: METAL's position, PLINK 1.9's other allele."""
-    if layout is None:
-        return set()
-    return {n for n in REQUIRED if n not in layout.columns}
 
 
 def _read_table(
@@ -415,9 +409,10 @@ def _build_frame(
 ) -> pd.DataFrame:
     """The raw columns in the scheme (all rows), deriving what is missing."""
     out = pd.DataFrame(index=raw.index)
-    out["CHR"] = normalise_chrom(_text(raw, cols, "CHR")) if "CHR" in cols else ""
-    out["POS"] = _number(raw, cols, "POS") if "POS" in cols else 0.0
-    if "CHR" not in cols:
+    positioned = {"CHR", "POS"} <= cols.keys()
+    out["CHR"] = normalise_chrom(_text(raw, cols, "CHR")) if positioned else ""
+    out["POS"] = _number(raw, cols, "POS") if positioned else 0.0
+    if not positioned:
         notes.append("no CHR/POS columns: CHR '' and POS 0, variants matched by ID alone")
     out["EA"] = _text(raw, cols, "EA", upper=True)
     out["OA"] = _text(raw, cols, "OA", upper=True)
@@ -428,9 +423,9 @@ def _build_frame(
     if "OA" not in cols:
         notes.append("no other-allele column: OA ''")
     out["ID"] = _text(raw, cols, "ID")
-    if "_ID2" in cols:
-        second = _text(raw, cols, "_ID2")
-        out["ID"] = out["ID"].where(out["ID"] != "", second)
+    for fallback in _layouts.ID_FALLBACKS:
+        if fallback in cols:
+            out["ID"] = out["ID"].where(out["ID"] != "", _text(raw, cols, fallback))
     no_id = (out["ID"] == "").to_numpy()
     if no_id.any():
         part = out.loc[no_id]
@@ -543,7 +538,7 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
         notes.append(f"P from {cols['P']}")
     frame = _build_frame(path, raw, cols, as_text, read_text, notes)
     checks = _layout_drops(raw, cols, as_text)
-    checks += _invalid_rows(frame, "CHR" in cols, "OA" in cols)
+    checks += _invalid_rows(frame, {"CHR", "POS"} <= cols.keys(), "OA" in cols)
     reason = _first_reasons(frame.index, checks)
     bad = (reason != "").to_numpy()
     dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=DROPPED_AT_READ, REASON=reason[bad])

@@ -8,11 +8,11 @@ over the generic header aliases, because the aliases cannot know that SAIGE's ef
 allele is ``Allele2`` or that a GWAS Catalog harmonised file's ``hm_*`` columns win.
 
 Helper columns a layout reads besides the scheme ones have names starting with ``_``:
-``_ALT`` (PLINK 2: OA is the one of REF/ALT that is not A1), ``_ID2`` (a second ID column
-used where the first is missing), ``_TEST``, ``_HM_CODE``, ``_BETA_SUBMITTED`` /
-``_OR_SUBMITTED`` (GWAS Catalog: the submitted effect, to decide whether the submitted
-standard error belongs to the harmonised effect), ``_CI_LOWER`` / ``_CI_UPPER`` and
-``_N_CASE`` / ``_N_CTRL``.
+``_ALT`` (PLINK 2: OA is the one of REF/ALT that is not A1), ``_ID2``/``_ID3`` (the
+further ID candidates present, used where the ones before are missing), ``_TEST``,
+``_HM_CODE``, ``_BETA_SUBMITTED`` / ``_OR_SUBMITTED`` (GWAS Catalog: the submitted effect,
+to decide whether the submitted standard error belongs to the harmonised effect),
+``_CI_LOWER`` / ``_CI_UPPER`` and ``_N_CASE`` / ``_N_CTRL``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 # scheme names a user may map in data.sumstats_columns
 MAP_KEYS = ("CHR", "POS", "ID", "EA", "OA", "EAF", "N", "BETA", "OR", "SE", "P", "LOG10P", "Z")
 # helper and scheme columns read as text; every other one is parsed as a number
-TEXT_COLUMNS = frozenset({"CHR", "ID", "_ID2", "EA", "OA", "_ALT", "_TEST", "_HM_CODE"})
+TEXT_COLUMNS = frozenset({"CHR", "ID", "_ID2", "_ID3", "EA", "OA", "_ALT", "_TEST", "_HM_CODE"})
+# ID candidates present after the first: used, in order, where the ones before are missing
+ID_FALLBACKS = ("_ID2", "_ID3")
 
 # GWAS Catalog harmonisation codes (hm_code) of rows the harmoniser could not harmonise:
 # 9 palindromic dropped, 14 required fields unknown, 15 no matching variant in the
@@ -83,7 +85,6 @@ GWAS_SSF = Layout(
         "CHR": ("chromosome",),
         "POS": ("base_pair_location",),
         "ID": ("rsid", "variant_id"),
-        "_ID2": ("variant_id",),
         "EA": ("effect_allele",),
         "OA": ("other_allele",),
         "EAF": ("effect_allele_frequency",),
@@ -112,8 +113,7 @@ GWAS_CATALOG_HARMONISED = Layout(
     {
         "CHR": ("hm_chrom",),
         "POS": ("hm_pos",),
-        "ID": ("hm_rsid", "hm_variant_id"),
-        "_ID2": ("hm_variant_id",),
+        "ID": ("hm_rsid", "hm_variant_id", "variant_id"),
         "EA": ("hm_effect_allele",),
         "OA": ("hm_other_allele",),
         "EAF": ("hm_effect_allele_frequency",),
@@ -346,11 +346,18 @@ def is_plink1_qassoc(headers: list[str]) -> bool:
 
 
 def layout_columns(layout: Layout, headers: list[str]) -> dict[str, str]:
-    """Name -> header for every layout column present (first candidate present wins)."""
+    """Name -> header for every layout column present (first candidate present wins; the
+    further ID candidates present become ``_ID2``, ``_ID3``)."""
     present = set(headers)
     resolved: dict[str, str] = {}
     for name, candidates in layout.columns.items():
-        found = next((h for h in candidates if h in present), None)
-        if found is not None and (name != "_ID2" or found != resolved.get("ID")):
-            resolved[name] = found
+        found = [h for h in candidates if h in present]
+        names = (name, *ID_FALLBACKS) if name == "ID" else (name,)
+        resolved.update(zip(names, found, strict=False))
     return resolved
+
+
+def optional_columns(layout: Layout, required: tuple[str, ...]) -> set[str]:
+    """Required scheme columns the layout may lack (not in its signature): METAL's
+    position, PLINK 1.9 --linear's other allele."""
+    return {n for n in required if not set(layout.columns.get(n, ())) & set(layout.signature)}
