@@ -12,7 +12,7 @@ import bz2
 import gzip
 import logging
 import lzma
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -306,15 +306,35 @@ def _number(raw: pd.DataFrame, cols: dict[str, str], name: str) -> pd.Series:
     return pd.to_numeric(raw[cols[name]], errors="coerce").astype("float64")
 
 
-def _text(raw: pd.DataFrame, cols: dict[str, str], name: str, upper: bool = False) -> pd.Series:
-    """Stripped (and upper-cased) text, "" where missing; each distinct value once."""
+def _codes(
+    raw: pd.DataFrame, cols: dict[str, str], name: str, transform: Callable[[str], str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A text column factorised: (codes, values), each distinct value transformed once
+    (10 million rows hold a few dozen chromosome codes and alleles); missing -> ""."""
     if name not in cols:
-        return pd.Series("", index=raw.index, dtype=str)
+        return np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object)
     codes, uniques = pd.factorize(raw[cols[name]])
-    values = pd.Index(uniques, dtype=str).str.strip()
-    values = np.asarray(values.str.upper() if upper else values, dtype=object)
-    out = np.where(codes >= 0, values.take(np.maximum(codes, 0)) if len(values) else "", "")
-    return pd.Series(out, index=raw.index, dtype=str)
+    values = np.array([transform(str(v)) for v in uniques] + [""], dtype=object)
+    return np.where(codes < 0, len(values) - 1, codes), values
+
+
+def _allele(value: str) -> str:
+    return value.strip().upper()
+
+
+def _alleles(raw: pd.DataFrame, cols: dict[str, str]) -> dict[str, np.ndarray]:
+    """EA, OA (and _ALT) as codes into one shared vocabulary (``"VOCAB"``), so that
+    comparing alleles compares integers."""
+    parts = {n: _codes(raw, cols, n, _allele) for n in ("EA", "OA", "_ALT") if n in cols}
+    if "OA" not in parts:
+        parts["OA"] = _codes(raw, cols, "OA", _allele)
+    vocab, inverse = np.unique(np.concatenate([v for _, v in parts.values()]), return_inverse=True)
+    out: dict[str, np.ndarray] = {"VOCAB": vocab}
+    start = 0
+    for name, (codes, values) in parts.items():
+        out[name] = inverse[start : start + len(values)][codes]
+        start += len(values)
+    return out
 
 
 def _log10p_from_text(p_text: pd.Series) -> pd.Series:
@@ -404,34 +424,46 @@ def _build_frame(
     raw: pd.DataFrame,
     cols: dict[str, str],
     as_text: bool,
-    read,
+    read: Callable[[str], pd.Series],
     notes: list[str],
+    flags: dict[str, np.ndarray],
 ) -> pd.DataFrame:
-    """The raw columns in the scheme (all rows), deriving what is missing."""
+    """The raw columns in the scheme (all rows), deriving what is missing; ``flags``
+    receives the text checks made on distinct values (CHR/allele missing, EA equals OA)."""
     out = pd.DataFrame(index=raw.index)
     positioned = {"CHR", "POS"} <= cols.keys()
-    out["CHR"] = normalise_chrom(_text(raw, cols, "CHR")) if positioned else ""
-    out["POS"] = _number(raw, cols, "POS") if positioned else 0.0
-    if not positioned:
+    if positioned:
+        codes, values = _codes(raw, cols, "CHR", lambda c: normalise_published(c.strip()))
+        flags["CHR missing"] = np.isin(values, ["", "NAN", "NONE"])[codes]
+        out["CHR"] = pd.Series(values.take(codes), index=raw.index, dtype=str)
+        out["POS"] = _number(raw, cols, "POS")
+    else:
+        out["CHR"], out["POS"] = "", 0.0
         notes.append("no CHR/POS columns: CHR '' and POS 0, variants matched by ID alone")
-    out["EA"] = _text(raw, cols, "EA", upper=True)
-    out["OA"] = _text(raw, cols, "OA", upper=True)
+    alleles = _alleles(raw, cols)
+    vocab = alleles["VOCAB"]
+    ea, oa = alleles["EA"], alleles["OA"]
     if "_ALT" in cols:
-        alt = _text(raw, cols, "_ALT", upper=True)
-        out["OA"] = out["OA"].where(out["EA"] == alt, alt)
+        oa = np.where(ea == alleles["_ALT"], oa, alleles["_ALT"])
         notes.append("A1/REF/ALT columns: OA is the one of REF/ALT that is not A1")
     if "OA" not in cols:
         notes.append("no other-allele column: OA ''")
-    out["ID"] = _text(raw, cols, "ID")
+    missing_allele = np.isin(vocab, ["", "NAN"])
+    flags["EA missing"], flags["OA missing"] = missing_allele[ea], missing_allele[oa]
+    flags["EA equals OA"] = ea == oa
+    out["EA"] = pd.Series(vocab.take(ea), index=raw.index, dtype=str)
+    out["OA"] = pd.Series(vocab.take(oa), index=raw.index, dtype=str)
+    ids = raw[cols["ID"]] if "ID" in cols else pd.Series(np.nan, index=raw.index, dtype=str)
     for fallback in _layouts.ID_FALLBACKS:
         if fallback in cols:
-            out["ID"] = out["ID"].where(out["ID"] != "", _text(raw, cols, fallback))
-    no_id = (out["ID"] == "").to_numpy()
+            ids = ids.where(ids.notna(), raw[cols[fallback]])
+    no_id = ids.isna().to_numpy()
     if no_id.any():
         part = out.loc[no_id]
         pos = part["POS"].fillna(0).astype("int64").astype(str)
-        out.loc[no_id, "ID"] = part["CHR"] + ":" + pos + ":" + part["OA"] + ":" + part["EA"]
+        ids[no_id] = (part["CHR"] + ":" + pos + ":" + part["OA"] + ":" + part["EA"]).to_numpy()
         notes.append(f"{int(no_id.sum())} rows without a variant ID: ID set to CHR:POS:OA:EA")
+    out["ID"] = ids.astype(str)
     out["EAF"] = _number(raw, cols, "EAF")
     out["N"] = _number(raw, cols, "N")
     if "N" not in cols and {"_N_CASE", "_N_CTRL"} <= cols.keys():
@@ -451,10 +483,10 @@ def _build_frame(
 
 def _layout_drops(
     raw: pd.DataFrame, cols: dict[str, str], as_text: bool
-) -> list[tuple[str, pd.Series]]:
+) -> list[tuple[str, pd.Series | np.ndarray]]:
     """Rows that are no variant effect of the file's layout: repeated header lines,
     TEST other than ADD, GWAS Catalog rows its harmoniser could not harmonise."""
-    drops: list[tuple[str, pd.Series]] = []
+    drops: list[tuple[str, pd.Series | np.ndarray]] = []
     if as_text:
         ea = raw[cols["EA"]]
         drops.append(("repeated header line", ea == cols["EA"]))
@@ -476,23 +508,21 @@ def _layout_drops(
 
 
 def _invalid_rows(
-    df: pd.DataFrame, has_position: bool, has_other: bool
-) -> list[tuple[str, pd.Series]]:
+    df: pd.DataFrame, flags: dict[str, np.ndarray], has_position: bool, has_other: bool
+) -> list[tuple[str, pd.Series | np.ndarray]]:
     """Reason -> boolean mask of the rows that fail it."""
     pos_ok = df["POS"].notna() & (df["POS"] > 0) & (df["POS"] % 1 == 0)
-    allele_missing = df["EA"].isin(["", "NAN"])
-    if has_other:
-        allele_missing |= df["OA"].isin(["", "NAN"])
-    checks = []
+    allele_missing = flags["EA missing"] | (flags["OA missing"] if has_other else False)
+    checks: list[tuple[str, pd.Series | np.ndarray]] = []
     if has_position:
         checks += [
-            ("CHR missing", df["CHR"].isin(["", "NAN", "NONE"])),
+            ("CHR missing", flags["CHR missing"]),
             ("POS missing or not a positive integer", ~pos_ok),
         ]
     return [
         *checks,
         ("allele missing", allele_missing),
-        ("EA equals OA", df["EA"] == df["OA"]),
+        ("EA equals OA", flags["EA equals OA"]),
         ("BETA missing or not finite", ~np.isfinite(df["BETA"])),
         ("P missing or outside (0, 1]", ~(np.isfinite(df["LOG10P"]) & (df["LOG10P"] >= 0))),
         ("SE missing, not finite or <= 0", ~(np.isfinite(df["SE"]) & (df["SE"] > 0))),
@@ -500,14 +530,16 @@ def _invalid_rows(
     ]
 
 
-def _first_reasons(index: pd.Index, checks: list[tuple[str, pd.Series]]) -> pd.Series:
-    """Each row's first failed check ("" where it passes every one)."""
-    reason = pd.Series("", index=index, dtype=object)
-    for text, mask in checks:
-        new = mask.to_numpy() & (reason == "").to_numpy()
-        if new.any():
-            reason[new] = text
-    return reason
+def _first_reasons(
+    n_rows: int, checks: list[tuple[str, pd.Series | np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows failing a check and, for each, the text of its first failed check."""
+    first = np.full(n_rows, -1, dtype=np.int16)
+    for k, (_, mask) in enumerate(checks):
+        first[np.asarray(mask, dtype=bool) & (first < 0)] = k
+    bad = first >= 0
+    texts = np.array([text for text, _ in checks] or [""], dtype=object)
+    return bad, texts.take(first[bad])
 
 
 def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) -> LoadedSumstats:
@@ -536,12 +568,12 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
     notes = [f"layout {name}" + (f": {layout.rule}" if layout else ": header aliases")]
     if layout and "P" in cols and len(layout.columns.get("P", ())) > 1:
         notes.append(f"P from {cols['P']}")
-    frame = _build_frame(path, raw, cols, as_text, read_text, notes)
+    flags: dict[str, np.ndarray] = {}
+    frame = _build_frame(path, raw, cols, as_text, read_text, notes, flags)
     checks = _layout_drops(raw, cols, as_text)
-    checks += _invalid_rows(frame, {"CHR", "POS"} <= cols.keys(), "OA" in cols)
-    reason = _first_reasons(frame.index, checks)
-    bad = (reason != "").to_numpy()
-    dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=DROPPED_AT_READ, REASON=reason[bad])
+    checks += _invalid_rows(frame, flags, {"CHR", "POS"} <= cols.keys(), "OA" in cols)
+    bad, reasons = _first_reasons(len(frame), checks)
+    dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=DROPPED_AT_READ, REASON=reasons)
     counts = {r: int(c) for r, c in dropped["REASON"].value_counts(sort=False).items()}
     frame = frame.loc[~bad].astype({"POS": "int64"}).reset_index(drop=True)
     for note in notes:
