@@ -82,16 +82,12 @@ def _bim(rows: int, variants: int) -> pd.DataFrame:
     """Half at sumstats positions (same alleles, random A1), half at positions in between."""
     rng = np.random.default_rng(19)
     rows_hit = np.sort(rng.choice(rows, variants // 2, replace=False))
-    c = _chunk(np.random.default_rng(18), 0, rows, rows) if rows <= CHUNK else None
-    if c is None:  # regenerate the alleles of the chosen rows chunk by chunk
-        ref, alt = np.empty(rows, object), np.empty(rows, object)
-        gen = np.random.default_rng(18)
-        for start in range(0, rows, CHUNK):
-            part = _chunk(gen, start, min(CHUNK, rows - start), rows)
-            ref[start : start + len(part["ref"])] = part["ref"]
-            alt[start : start + len(part["alt"])] = part["alt"]
-    else:
-        ref, alt = c["ref"], c["alt"]
+    ref, alt = np.empty(rows, object), np.empty(rows, object)
+    gen = np.random.default_rng(18)  # the files' generator: the same alleles, row by row
+    for start in range(0, rows, CHUNK):
+        part = _chunk(gen, start, min(CHUNK, rows - start), rows)
+        ref[start : start + len(part["ref"])] = part["ref"]
+        alt[start : start + len(part["alt"])] = part["alt"]
     flip = rng.random(len(rows_hit)) < 0.5
     hit = pd.DataFrame(
         {
