@@ -62,8 +62,6 @@ READ_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P"]
 DROP_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "LOG10P", "STATUS", "REASON"]
 DROPPED_AT_READ = "dropped_at_read"
 REQUIRED = ("CHR", "POS", "EA", "OA")
-# kept for callers that look aliases up; the layouts module owns them
-ALIASES = _layouts.ALIASES
 _Z975 = 1.959963984540054  # Phi^-1(0.975): a 95% interval spans 2 * _Z975 standard errors
 _FIX = "name the file's header for each scheme column under data.sumstats_columns in the config"
 # magic bytes -> compression; pandas reads these (zstd through the zstandard package)
@@ -384,7 +382,11 @@ def _effect(raw: pd.DataFrame, cols: dict[str, str], notes: list[str]) -> pd.Dat
         on_or = beta.isna() & odds.notna()
         with np.errstate(divide="ignore", invalid="ignore"):
             beta = beta.where(~on_or, np.log(odds.where(odds > 0)))
-        notes.append(f"BETA = log({cols['OR']}); SE must be the SE of log(OR)")
+        if on_or.any():
+            notes.append(
+                f"BETA = log({cols['OR']}) for {int(on_or.sum())} rows; SE must be the SE of "
+                "log(OR)"
+            )
     if "Z" in cols and "BETA" not in cols and "OR" not in cols:
         root_n = np.sqrt(_number(raw, cols, "N"))
         beta, se = _number(raw, cols, "Z") / root_n, 1.0 / root_n
@@ -474,7 +476,8 @@ def _build_frame(
     effect = _effect(raw, cols, notes)
     out["BETA"] = effect["BETA"]
     out["SE"] = effect["SE"]
-    if "SE" not in cols or effect["SE"].isna().any() and "_BETA_SUBMITTED" in cols:
+    harmonised = bool({"_BETA_SUBMITTED", "_OR_SUBMITTED"} & cols.keys())
+    if "SE" not in cols or (harmonised and effect["SE"].isna().any()):
         derive = out["SE"].isna()
         out.loc[derive, "SE"] = _derive_se(out.loc[derive, "BETA"], out.loc[derive, "LOG10P"])
         notes.append(f"SE derived as |BETA| / Phi^-1(1 - P/2) for {int(derive.sum())} rows")
@@ -588,12 +591,11 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
             "check the file's columns and data.sumstats_columns in the config",
         )
     frame.attrs = {"source": str(path), "n_read": len(raw), "dropped": counts, "notes": notes}
-    used = {k: v for k, v in cols.items()}
     return LoadedSumstats(
         frame=frame,
         dropped=dropped.reset_index(drop=True),
         layout=name,
-        columns=used,
+        columns=dict(cols),
         notes=notes,
         n_read=len(raw),
     )
