@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gemcont.errors import InputError
-from gemcont.io.sumstats import read_sumstats
+from gemcont.io.sumstats import load_sumstats, read_sumstats
 
 ROWS = [
     ["1", "100", "rs1", "a", "g", "0.30", "0.10", "0.02", "1e-6"],
@@ -155,3 +155,86 @@ def test_read_sumstats__no_valid_rows_is_an_error(tmp_path):
     rows = [["1", "100", "rs1", "A", "G", "0.3", "0.1", "-1", "0.01"]]
     with pytest.raises(InputError, match="no valid rows"):
         read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
+
+
+def test_load_sumstats__zstd_file_read_by_magic_bytes(tmp_path):
+    import zstandard
+
+    text = "\n".join("\t".join(r) for r in [HEADER, *ROWS]) + "\n"
+    path = tmp_path / "trait.glm.linear.zst"  # plink2 --glm ... zs
+    path.write_bytes(zstandard.ZstdCompressor().compress(text.encode()))
+    pd.testing.assert_frame_equal(
+        read_sumstats(path), read_sumstats(_write(tmp_path / "s.tsv", HEADER, ROWS))
+    )
+
+
+def test_load_sumstats__bgzip_multi_member_file_read_whole(tmp_path):
+    # bgzip writes a series of gzip members; every member must be read, not the first
+    lines = ["\t".join(r) + "\n" for r in [HEADER, *ROWS]]
+    path = tmp_path / "s.tsv.bgz"
+    path.write_bytes(b"".join(gzip.compress(line.encode()) for line in lines))
+    df = read_sumstats(path)
+    assert df["ID"].tolist() == ["rs1", "rs2", "rs3"]
+
+
+def test_load_sumstats__unread_compression_is_named(tmp_path):
+    path = tmp_path / "s.tsv.lz4"
+    path.write_bytes(b"\x04\x22\x4d\x18" + b"\x00" * 20)
+    with pytest.raises(InputError) as err:
+        read_sumstats(path)
+    assert str(err.value) == (
+        f"{path}: the file is lz4-compressed, which is not read. Fix: decompress it, or "
+        "recompress it with gzip, bgzip or zstd"
+    )
+
+
+def test_load_sumstats__truncated_gzip_is_a_clear_error(tmp_path):
+    beta = np.random.default_rng(0).normal(size=20000)  # incompressible enough
+    rows = [
+        ["1", str(i + 1), f"rs{i}", "A", "G", "0.3", f"{b:.6f}", "0.02", "0.01"]
+        for i, b in enumerate(beta)
+    ]
+    text = "\n".join("\t".join(r) for r in [HEADER, *rows]) + "\n"
+    packed = gzip.compress(text.encode())
+    path = tmp_path / "s.tsv.gz"
+    path.write_bytes(packed[: len(packed) // 2])  # an interrupted download
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        read_sumstats(path)
+
+
+def test_load_sumstats__lower_case_map_key_is_an_error(tmp_path):
+    path = _write(tmp_path / "s.tsv", HEADER, ROWS)
+    with pytest.raises(InputError) as err:
+        read_sumstats(path, column_map={"ea": "A1"})
+    assert str(err.value) == (
+        f"{path}: data.sumstats_columns key 'ea' is not a scheme name (did you mean 'EA'? "
+        "(keys are upper case)); layout detected: generic. Fix: name the file's header for "
+        "each scheme column under data.sumstats_columns in the config"
+    )
+
+
+def test_load_sumstats__unknown_map_key_lists_the_scheme_names(tmp_path):
+    path = _write(tmp_path / "s.tsv", HEADER, ROWS)
+    with pytest.raises(InputError) as err:
+        read_sumstats(path, column_map={"PVAL": "P"})
+    assert "key 'PVAL' is not a scheme name (scheme names are CHR POS ID EA OA EAF N BETA OR " in (
+        str(err.value)
+    )
+
+
+def test_load_sumstats__read_drops_listed_per_row(tmp_path):
+    rows = [*ROWS, ["1", "400", "rs4", "A", "G", "0.3", "0.1", "0.02", "1.5"]]
+    loaded = load_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
+    assert loaded.layout == "generic" and loaded.n_read == 4
+    assert loaded.dropped.to_dict("records") == [
+        {
+            "ID": "rs4",
+            "CHR": "1",
+            "POS": 400.0,
+            "EA": "A",
+            "OA": "G",
+            "LOG10P": pytest.approx(-np.log10(1.5)),
+            "STATUS": "dropped_at_read",
+            "REASON": "P missing or outside (0, 1]",
+        }
+    ]

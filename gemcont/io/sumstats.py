@@ -8,11 +8,14 @@ Files are tab-separated, optionally gzipped, with a header line.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import logging
-from collections.abc import Iterable, Iterator
+import lzma
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,7 @@ from scipy.special import ndtri_exp
 
 from gemcont.errors import InputError
 from gemcont.gwas.pvalues import LN10
+from gemcont.io import sumstats_layouts as _layouts
 from gemcont.io.chromosomes import normalise_published
 from gemcont.io.tables import write_tsv
 
@@ -54,25 +58,34 @@ def write_sumstats(
 # Reading external summary statistics
 # ---------------------------------------------------------------------------
 
-ALIASES: dict[str, tuple[str, ...]] = {
-    "ID": ("SNP", "ID", "RSID", "RSIDS", "MARKERNAME", "VARIANT_ID", "SNPID"),
-    "CHR": ("CHR", "#CHROM", "CHROM", "CHROMOSOME", "#CHR"),
-    "POS": ("BP", "POS", "POSITION", "BASE_PAIR_LOCATION", "GENPOS"),
-    "EA": ("A1", "EA", "EFFECT_ALLELE", "ALLELE1", "ALT"),
-    "OA": ("A2", "OA", "OTHER_ALLELE", "ALLELE0", "NEA", "REF"),
-    "EAF": ("EAF", "A1FREQ", "EFFECT_ALLELE_FREQUENCY", "FRQ", "AF", "A1_FREQ", "AF_ALT"),
-    "BETA": ("BETA", "B", "EFFECT"),
-    "OR": ("OR", "ODDS_RATIO"),
-    "SE": ("SE", "STANDARD_ERROR", "SEBETA", "STDERR", "LOG(OR)_SE"),
-    "P": ("P", "PVAL", "P_VALUE", "P_BOLT_LMM"),
-    "LOG10P": ("LOG10P", "MLOG10P", "NEG_LOG10_P", "MLOGP", "NEG_LOG_10_P_VALUE"),
-    "N": ("N", "N_TOTAL", "OBS_CT", "NEFF"),
-}
-REQUIRED = ("CHR", "POS", "EA", "OA")
 READ_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P"]
-NA_VALUES = [".", "NA", "NaN", "nan", "", "null", "NULL", "-"]
+DROP_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "LOG10P", "STATUS", "REASON"]
+DROPPED_AT_READ = "dropped_at_read"
+REQUIRED = ("CHR", "POS", "EA", "OA")
+_Z975 = 1.959963984540054  # Phi^-1(0.975): a 95% interval spans 2 * _Z975 standard errors
 _FIX = "name the file's header for each scheme column under data.sumstats_columns in the config"
+# magic bytes -> compression; pandas reads these (zstd through the zstandard package)
+_COMPRESSIONS = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bz2"}
+_COMPRESSIONS |= {b"\xfd7zXZ\x00": "xz"}
+_UNREAD_COMPRESSIONS = {b"PK\x03\x04": "zip", b"\x04\x22\x4d\x18": "lz4"}
 _LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedSumstats:
+    """An external sumstats file in the project scheme, with what reading it did.
+
+    ``frame``: ``READ_COLUMNS`` (CHR "" and POS 0 where the layout has no position, OA ""
+    where it has no other allele); ``dropped``: one row per input row dropped while reading
+    (``DROP_COLUMNS``, STATUS ``dropped_at_read``); ``columns``: name -> header used.
+    """
+
+    frame: pd.DataFrame
+    dropped: pd.DataFrame
+    layout: str
+    columns: dict[str, str]
+    notes: list[str]
+    n_read: int
 
 
 def normalise_chrom(chrom: pd.Series) -> pd.Series:
@@ -84,85 +97,272 @@ def normalise_chrom(chrom: pd.Series) -> pd.Series:
     return pd.Series(normalised[inverse], index=chrom.index, dtype=str)
 
 
-def _open_text(path: Path):
-    with path.open("rb") as handle:
-        gz = handle.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt") if gz else path.open("rt")
-
-
-def _sniff_separator(path: Path) -> str:
-    """Tab, comma or whitespace, from the header line."""
+def _compression(path: Path) -> str | None:
+    """The file's compression from its magic bytes (never its suffix)."""
     try:
-        with _open_text(path) as handle:
-            header = handle.readline()
+        with path.open("rb") as handle:
+            magic = handle.read(6)
     except FileNotFoundError as err:
         raise InputError(path, "file not found", "check data.sumstats in the config") from err
-    if not header.strip():
+    for prefix, name in _UNREAD_COMPRESSIONS.items():
+        if magic.startswith(prefix):
+            raise InputError(
+                path,
+                f"the file is {name}-compressed, which is not read",
+                "decompress it, or recompress it with gzip, bgzip or zstd",
+            )
+    return next((name for prefix, name in _COMPRESSIONS.items() if magic.startswith(prefix)), None)
+
+
+def _open_text(path: Path, compression: str | None) -> IO[str]:
+    if compression == "zstd":
+        try:
+            import zstandard
+        except ImportError as err:
+            raise InputError(
+                path,
+                "the file is zstd-compressed and the zstandard package is not installed",
+                "pip install zstandard (requirements.txt), or decompress the file",
+            ) from err
+        return zstandard.open(path, "rt")
+    openers = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+    return openers[compression](path, "rt") if compression else path.open("rt")
+
+
+def _header(path: Path, compression: str | None) -> tuple[str, list[str]]:
+    """Separator (tab, comma or whitespace) and header names of the first line."""
+    try:
+        with _open_text(path, compression) as handle:
+            line = handle.readline()
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as err:
+        what = f"{compression}-compressed " if compression else ""
+        raise InputError(
+            path,
+            f"the {what}file cannot be read as text ({type(err).__name__}: {err})",
+            "supply a plain-text, gzip/bgzip or zstd-compressed sumstats file",
+        ) from err
+    if not line.strip():
         raise InputError(path, "empty file (no header line)", "supply a file with a header line")
-    if "\t" in header:
-        return "\t"
-    return "," if "," in header else r"\s+"
+    sep = "\t" if "\t" in line else "," if "," in line else r"\s+"
+    names = line.rstrip("\r\n").split(sep) if sep != r"\s+" else line.split()
+    return sep, [n.strip() for n in names]
 
 
-def _resolve_columns(
-    path: Path, headers: list[str], column_map: dict[str, str] | None
-) -> dict[str, str]:
-    """Scheme name -> file header, from ``column_map`` first, then aliases."""
-    by_upper = {h.strip().upper(): h for h in headers}
-    resolved: dict[str, str] = {}
-    for name, header in (column_map or {}).items():
+def _validate_map(path: Path, column_map: dict[str, str], headers: list[str], layout: str) -> None:
+    """Unknown or wrong-case keys and headers that do not exist stop here."""
+    for key, header in column_map.items():
+        if key not in _layouts.MAP_KEYS:
+            hint = (
+                f"did you mean '{key.upper()}'? (keys are upper case)"
+                if key.upper() in _layouts.MAP_KEYS
+                else f"scheme names are {' '.join(_layouts.MAP_KEYS)}"
+            )
+            raise InputError(
+                path,
+                f"data.sumstats_columns key '{key}' is not a scheme name ({hint}); "
+                f"layout detected: {layout}",
+                _FIX,
+            )
         if header not in headers:
             raise InputError(
                 path,
-                f"data.sumstats_columns maps {name} to '{header}', which is not a header; "
-                f"headers found: {headers}",
+                f"data.sumstats_columns maps {key} to '{header}', which is not a header; "
+                f"headers found: {headers}; layout detected: {layout}",
                 _FIX,
             )
-        resolved[name] = header
-    for name, aliases in ALIASES.items():
+
+
+def _generic_columns(headers: list[str], column_map: dict[str, str]) -> dict[str, str]:
+    """Scheme name -> header, from ``column_map`` first, then aliases (any case)."""
+    by_upper = {h.upper(): h for h in headers}
+    resolved = dict(column_map)
+    for name, aliases in _layouts.ALIASES.items():
         if name not in resolved:
             found = next((by_upper[a] for a in aliases if a in by_upper), None)
             if found is not None and found not in resolved.values():
                 resolved[name] = found
-    _pair_plink2_alleles(by_upper, resolved, column_map or {})
-    missing = [n for n in REQUIRED if n not in resolved]
-    if "BETA" not in resolved and "OR" not in resolved:
-        missing.append("BETA (or OR)")
-    if "P" not in resolved and "LOG10P" not in resolved:
-        missing.append("P (or LOG10P)")
-    if missing:
-        looked = {m.split()[0]: ALIASES[m.split()[0]] for m in missing}
+    # plink2-like files name the tested allele A1 next to REF/ALT: OA is then 'the other'
+    plink2 = {"A1", "REF", "ALT"} <= by_upper.keys()
+    if plink2 and resolved.get("EA") == by_upper["A1"] and "OA" not in column_map:
+        resolved["OA"], resolved["_ALT"] = by_upper["REF"], by_upper["ALT"]
+    return resolved
+
+
+def _layout_with_map(
+    path: Path, layout: _layouts.Layout, headers: list[str], column_map: dict[str, str]
+) -> dict[str, str]:
+    """The layout's columns, the explicit map over them, checked for one orientation."""
+    resolved = _layouts.layout_columns(layout, headers)
+    # an explicit column replaces the layout's alternatives for the same quantity
+    replaces = {"BETA": ("OR", "Z"), "OR": ("BETA", "Z"), "Z": ("BETA", "OR")}
+    replaces |= {"P": ("LOG10P",), "LOG10P": ("P",), "ID": _layouts.ID_FALLBACKS}
+    for key in column_map:
+        for other in replaces.get(key, ()):
+            resolved.pop(other, None)
+    plink2_pair = column_map.get("EA", resolved.get("EA")) == resolved.get("EA")
+    if "_ALT" in resolved and ("OA" in column_map or not plink2_pair):
+        del resolved["_ALT"]
+    resolved.update(column_map)
+    ea = resolved.get("EA")
+    where = f"in a {layout.title} file (layout {layout.name})"
+    for key in ("BETA", "OR", "Z", "EAF"):
+        owner = layout.effect_of.get(resolved.get(key, ""))
+        if owner is not None and owner != ea:
+            other = layout.other_of.get(owner)
+            pair = f"EA to '{owner}'" + (f" and OA to '{other}'" if other else "")
+            raise InputError(
+                path,
+                f"data.sumstats_columns takes EA from '{ea}' but {key} from "
+                f"'{resolved[key]}', which is the effect of '{owner}' {where}: every sign "
+                "would be flipped",
+                f"map {pair}, or leave EA, OA and {key} out of data.sumstats_columns "
+                "(the layout's own columns are used)",
+            )
+    other = layout.other_of.get(ea or "")
+    if other and "_ALT" not in resolved and resolved.get("OA", other) != other:
         raise InputError(
             path,
-            f"no column for {', '.join(missing)} (looked for headers {looked}, any case); "
-            f"headers found: {headers}",
-            _FIX,
+            f"data.sumstats_columns takes EA from '{ea}' but OA from '{resolved['OA']}'; "
+            f"'{ea}' pairs with '{other}' {where}",
+            f"map OA to '{other}', or leave EA and OA out of data.sumstats_columns",
         )
     return resolved
 
 
-def _pair_plink2_alleles(
-    by_upper: dict[str, str], resolved: dict[str, str], column_map: dict[str, str]
-) -> None:
-    """plink2 --glm files name the tested allele A1 next to REF/ALT: OA is then 'the other'."""
-    plink2 = {"A1", "REF", "ALT"} <= by_upper.keys()
-    if plink2 and resolved.get("EA") == by_upper["A1"] and "OA" not in column_map:
-        resolved["OA"], resolved["_ALT"] = by_upper["REF"], by_upper["ALT"]
+def _resolve_columns(
+    path: Path, headers: list[str], column_map: dict[str, str] | None
+) -> tuple[_layouts.Layout | None, dict[str, str]]:
+    """The detected layout (None: generic) and name -> header for everything to read."""
+    if _layouts.is_plink1_qassoc(headers):
+        raise InputError(
+            path,
+            "this is PLINK 1.9 --assoc output for a quantitative trait (.qassoc: CHR SNP BP "
+            "NMISS BETA SE R2 T P), which names no allele, so the sign of BETA cannot be "
+            "tied to an allele",
+            "rerun with plink --linear (A1 is written), or plink2 --glm",
+        )
+    layout = _layouts.detect_layout(headers)
+    name = layout.name if layout else "generic"
+    column_map = dict(column_map or {})
+    _validate_map(path, column_map, headers, name)
+    if layout is None:
+        resolved = _generic_columns(headers, column_map)
+    else:
+        resolved = _layout_with_map(path, layout, headers, column_map)
+    optional = _layouts.optional_columns(layout, REQUIRED) if layout else set()
+    required = [n for n in REQUIRED if n not in optional]
+    missing = [n for n in required if n not in resolved]
+    if not {"BETA", "OR", "Z"} & resolved.keys():
+        missing.append("BETA (or OR)")
+    if "P" not in resolved and "LOG10P" not in resolved:
+        missing.append("P (or LOG10P)")
+    if "Z" in resolved and not {"BETA", "OR"} & resolved.keys() and "N" not in resolved:
+        missing.append("N (a Z-score file needs it for BETA = Z/sqrt(N))")
+    if missing:
+        looked = {m.split()[0]: _layouts.ALIASES.get(m.split()[0], ()) for m in missing}
+        raise InputError(
+            path,
+            f"no column for {', '.join(missing)} (layout detected: {name}; looked for "
+            f"headers {looked}, any case); headers found: {headers}",
+            _FIX,
+        )
+    return layout, resolved
 
 
-def _to_float(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype("float64")
+def _read_table(
+    path: Path, compression: str | None, sep: str, cols: dict[str, str], missing: tuple[str, ...]
+) -> tuple[pd.DataFrame, bool]:
+    """The needed columns, numbers parsed as numbers; a file whose numeric columns hold
+    text (a repeated header line, a stray token) is read again as text and coerced.
+    Returns the frame and whether it was read as text."""
+    usecols = sorted(set(cols.values()))
+    text = {h for n, h in cols.items() if n in _layouts.TEXT_COLUMNS}
+    options = dict(
+        sep=sep,
+        usecols=usecols,
+        na_values=list(missing),
+        keep_default_na=False,
+        compression=compression,
+    )
+    try:
+        dtypes = {h: (str if h in text else "float64") for h in usecols}
+        return pd.read_csv(path, dtype=dtypes, **options), False
+    except ValueError:
+        pass  # an unparsable number: read every column as text, coerce below
+    except (OSError, EOFError) as err:
+        raise InputError(
+            path,
+            f"the file cannot be read ({type(err).__name__}: {err}); truncated or corrupt?",
+            "supply the complete file (check its download)",
+        ) from err
+    return pd.read_csv(path, dtype=str, **options), True
+
+
+def _number(raw: pd.DataFrame, cols: dict[str, str], name: str) -> pd.Series:
+    if name not in cols:
+        return pd.Series(np.nan, index=raw.index)
+    return pd.to_numeric(raw[cols[name]], errors="coerce").astype("float64")
+
+
+def _codes(
+    raw: pd.DataFrame, cols: dict[str, str], name: str, transform: Callable[[str], str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A text column factorised: (codes, values), each distinct value transformed once
+    (10 million rows hold a few dozen chromosome codes and alleles); missing -> ""."""
+    if name not in cols:
+        return np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object)
+    codes, uniques = pd.factorize(raw[cols[name]])
+    values = np.array([transform(str(v)) for v in uniques] + [""], dtype=object)
+    return np.where(codes < 0, len(values) - 1, codes), values
+
+
+def _allele(value: str) -> str:
+    return value.strip().upper()
+
+
+def _alleles(raw: pd.DataFrame, cols: dict[str, str]) -> dict[str, np.ndarray]:
+    """EA, OA (and _ALT) as codes into one shared vocabulary (``"VOCAB"``), so that
+    comparing alleles compares integers."""
+    parts = {n: _codes(raw, cols, n, _allele) for n in ("EA", "OA", "_ALT") if n in cols}
+    if "OA" not in parts:
+        parts["OA"] = _codes(raw, cols, "OA", _allele)
+    vocab, inverse = np.unique(np.concatenate([v for _, v in parts.values()]), return_inverse=True)
+    out: dict[str, np.ndarray] = {"VOCAB": vocab}
+    start = 0
+    for name, (codes, values) in parts.items():
+        out[name] = inverse[start : start + len(values)][codes]
+        start += len(values)
+    return out
 
 
 def _log10p_from_text(p_text: pd.Series) -> pd.Series:
     """-log10(P) from the text, exact even where P underflows a double (1e-400)."""
-    p = _to_float(p_text)
-    log10p = -np.log10(p.where(p > 0))
+    p = pd.to_numeric(p_text, errors="coerce").astype("float64")
+    with np.errstate(divide="ignore"):
+        log10p = -np.log10(p.where(p > 0))
     parts = p_text.astype(str).str.strip().str.extract(r"^([0-9.]+)[eE]([-+]?\d+)$")
-    mantissa, exponent = _to_float(parts[0]), _to_float(parts[1])
+    mantissa = pd.to_numeric(parts[0], errors="coerce")
+    exponent = pd.to_numeric(parts[1], errors="coerce")
     underflow = (p == 0) & (mantissa > 0)
     exact = -(np.log10(mantissa.where(mantissa > 0)) + exponent)
     return log10p.where(~underflow, exact)
+
+
+def _log10p(path: Path, raw: pd.DataFrame, cols: dict[str, str], as_text: bool, read) -> pd.Series:
+    """LOG10P from the file's LOG10P column, else from P (text re-read only where P
+    underflowed to 0, so that P below 1e-308 keeps its exact LOG10P)."""
+    if "LOG10P" in cols:
+        return _number(raw, cols, "LOG10P")
+    if as_text:
+        return _log10p_from_text(raw[cols["P"]])
+    p = raw[cols["P"]]
+    with np.errstate(divide="ignore"):
+        log10p = -np.log10(p.where(p > 0))
+    zero = (p == 0).to_numpy()
+    if zero.any():
+        p_text = read(cols["P"])
+        log10p[zero] = _log10p_from_text(p_text[zero]).to_numpy()
+    return log10p
 
 
 def _derive_se(beta: pd.Series, log10p: pd.Series) -> pd.Series:
@@ -173,100 +373,238 @@ def _derive_se(beta: pd.Series, log10p: pd.Series) -> pd.Series:
         return pd.Series(np.abs(beta.to_numpy()) / z, index=beta.index)
 
 
-def _build_frame(raw: pd.DataFrame, cols: dict[str, str], notes: list[str]) -> pd.DataFrame:
-    """Convert the raw text columns into the scheme, deriving what is missing."""
+def _effect(raw: pd.DataFrame, cols: dict[str, str], notes: list[str]) -> pd.DataFrame:
+    """BETA and SE (SE NaN where the file gives none), from BETA, OR or Z."""
+    beta, se = _number(raw, cols, "BETA"), _number(raw, cols, "SE")
+    on_or = pd.Series(False, index=raw.index)
+    if "OR" in cols:
+        odds = _number(raw, cols, "OR")
+        on_or = beta.isna() & odds.notna()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = beta.where(~on_or, np.log(odds.where(odds > 0)))
+        if on_or.any():
+            notes.append(
+                f"BETA = log({cols['OR']}) for {int(on_or.sum())} rows; SE must be the SE of "
+                "log(OR)"
+            )
+    if "Z" in cols and "BETA" not in cols and "OR" not in cols:
+        root_n = np.sqrt(_number(raw, cols, "N"))
+        beta, se = _number(raw, cols, "Z") / root_n, 1.0 / root_n
+        notes.append(
+            f"Z-score file: BETA = {cols['Z']}/sqrt({cols['N']}), SE = 1/sqrt({cols['N']}) "
+            "(effect in standard-deviation units of a standardised trait)"
+        )
+    if {"_BETA_SUBMITTED", "_OR_SUBMITTED"} & cols.keys() and "SE" in cols:
+        submitted = _number(raw, cols, "_BETA_SUBMITTED")
+        if "_OR_SUBMITTED" in cols:
+            odds = _number(raw, cols, "_OR_SUBMITTED")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                submitted = submitted.fillna(np.log(odds.where(odds > 0)))
+        # the submitted SE belongs to the harmonised effect only where that is the same
+        # estimate, possibly flipped (an SE does not change with the allele orientation)
+        same = np.isclose(beta.abs(), submitted.abs(), rtol=1e-4, atol=1e-12)
+        n_other = int((se.notna() & ~same).sum())
+        se = se.where(same)
+        notes.append(
+            f"{cols['SE']} used only where |{cols.get('BETA', 'BETA')}| equals the submitted "
+            f"|effect| (the same estimate, possibly flipped); {n_other} rows without it take "
+            "SE from the 95% interval, else from P"
+        )
+    if {"_CI_LOWER", "_CI_UPPER"} <= cols.keys() and se.isna().any():
+        lower, upper = _number(raw, cols, "_CI_LOWER"), _number(raw, cols, "_CI_UPPER")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            width = (upper - lower).where(~on_or, np.log(upper) - np.log(lower))
+        from_ci = se.isna() & (width > 0)
+        se = se.where(~from_ci, width / (2 * _Z975))
+        if from_ci.any():
+            notes.append(f"SE from the 95% interval for {int(from_ci.sum())} rows")
+    return pd.DataFrame({"BETA": beta, "SE": se})
+
+
+def _build_frame(
+    path: Path,
+    raw: pd.DataFrame,
+    cols: dict[str, str],
+    as_text: bool,
+    read: Callable[[str], pd.Series],
+    notes: list[str],
+    flags: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """The raw columns in the scheme (all rows), deriving what is missing; ``flags``
+    receives the text checks made on distinct values (CHR/allele missing, EA equals OA)."""
     out = pd.DataFrame(index=raw.index)
-    out["CHR"] = normalise_chrom(raw[cols["CHR"]].fillna(""))
-    out["POS"] = _to_float(raw[cols["POS"]])
-    out["EA"] = raw[cols["EA"]].fillna("").astype(str).str.strip().str.upper()
-    out["OA"] = raw[cols["OA"]].fillna("").astype(str).str.strip().str.upper()
+    positioned = {"CHR", "POS"} <= cols.keys()
+    if positioned:
+        codes, values = _codes(raw, cols, "CHR", lambda c: normalise_published(c.strip()))
+        flags["CHR missing"] = np.isin(values, ["", "NAN", "NONE"])[codes]
+        out["CHR"] = pd.Series(values.take(codes), index=raw.index, dtype=str)
+        out["POS"] = _number(raw, cols, "POS")
+    else:
+        out["CHR"], out["POS"] = "", 0.0
+        notes.append("no CHR/POS columns: CHR '' and POS 0, variants matched by ID alone")
+    alleles = _alleles(raw, cols)
+    vocab = alleles["VOCAB"]
+    ea, oa = alleles["EA"], alleles["OA"]
     if "_ALT" in cols:
-        alt = raw[cols["_ALT"]].fillna("").astype(str).str.strip().str.upper()
-        out["OA"] = out["OA"].where(out["EA"] == alt, alt)
-        notes.append("plink2 A1/REF/ALT columns: OA is the one of REF/ALT that is not A1")
-    synthetic = out["CHR"] + ":" + raw[cols["POS"]].astype(str) + ":" + out["OA"] + ":" + out["EA"]
-    if "ID" in cols:
-        out["ID"] = raw[cols["ID"]].str.strip().fillna(synthetic)
-    else:
-        out["ID"] = synthetic
-        notes.append("no variant ID column: ID set to CHR:POS:OA:EA")
-    for name in ("EAF", "N"):
-        out[name] = _to_float(raw[cols[name]]) if name in cols else np.nan
-    if "BETA" in cols:
-        out["BETA"] = _to_float(raw[cols["BETA"]])
-    else:
-        odds = _to_float(raw[cols["OR"]])
-        out["BETA"] = np.log(odds.where(odds > 0))
-        notes.append(f"BETA = log({cols['OR']}); SE must be the SE of log(OR)")
-    if "LOG10P" in cols:
-        out["LOG10P"] = _to_float(raw[cols["LOG10P"]])
-    else:
-        out["LOG10P"] = _log10p_from_text(raw[cols["P"]])
+        oa = np.where(ea == alleles["_ALT"], oa, alleles["_ALT"])
+        notes.append("A1/REF/ALT columns: OA is the one of REF/ALT that is not A1")
+    if "OA" not in cols:
+        notes.append("no other-allele column: OA ''")
+    missing_allele = np.isin(vocab, ["", "NAN"])
+    flags["EA missing"], flags["OA missing"] = missing_allele[ea], missing_allele[oa]
+    flags["EA equals OA"] = ea == oa
+    out["EA"] = pd.Series(vocab.take(ea), index=raw.index, dtype=str)
+    out["OA"] = pd.Series(vocab.take(oa), index=raw.index, dtype=str)
+    ids = raw[cols["ID"]] if "ID" in cols else pd.Series(np.nan, index=raw.index, dtype=str)
+    for fallback in _layouts.ID_FALLBACKS:
+        if fallback in cols:
+            ids = ids.where(ids.notna(), raw[cols[fallback]])
+    no_id = ids.isna().to_numpy()
+    if no_id.any():
+        part = out.loc[no_id]
+        pos = part["POS"].fillna(0).astype("int64").astype(str)
+        ids[no_id] = (part["CHR"] + ":" + pos + ":" + part["OA"] + ":" + part["EA"]).to_numpy()
+        notes.append(f"{int(no_id.sum())} rows without a variant ID: ID set to CHR:POS:OA:EA")
+    out["ID"] = ids.astype(str)
+    out["EAF"] = _number(raw, cols, "EAF")
+    out["N"] = _number(raw, cols, "N")
+    if "N" not in cols and {"_N_CASE", "_N_CTRL"} <= cols.keys():
+        out["N"] = _number(raw, cols, "_N_CASE") + _number(raw, cols, "_N_CTRL")
+        notes.append(f"N = {cols['_N_CASE']} + {cols['_N_CTRL']}")
+    out["LOG10P"] = _log10p(path, raw, cols, as_text, read)
     out["P"] = np.power(10.0, -out["LOG10P"])
-    if "SE" in cols:
-        out["SE"] = _to_float(raw[cols["SE"]])
-    else:
-        out["SE"] = _derive_se(out["BETA"], out["LOG10P"])
-        notes.append("no SE column: SE derived as |BETA| / Phi^-1(1 - P/2)")
+    effect = _effect(raw, cols, notes)
+    out["BETA"] = effect["BETA"]
+    out["SE"] = effect["SE"]
+    harmonised = bool({"_BETA_SUBMITTED", "_OR_SUBMITTED"} & cols.keys())
+    if "SE" not in cols or (harmonised and effect["SE"].isna().any()):
+        derive = out["SE"].isna()
+        out.loc[derive, "SE"] = _derive_se(out.loc[derive, "BETA"], out.loc[derive, "LOG10P"])
+        notes.append(f"SE derived as |BETA| / Phi^-1(1 - P/2) for {int(derive.sum())} rows")
     return out[READ_COLUMNS]
 
 
-def _invalid_rows(df: pd.DataFrame) -> dict[str, pd.Series]:
+def _layout_drops(
+    raw: pd.DataFrame, cols: dict[str, str], as_text: bool
+) -> list[tuple[str, pd.Series | np.ndarray]]:
+    """Rows that are no variant effect of the file's layout: repeated header lines,
+    TEST other than ADD, GWAS Catalog rows its harmoniser could not harmonise."""
+    drops: list[tuple[str, pd.Series | np.ndarray]] = []
+    if as_text:
+        ea = raw[cols["EA"]]
+        drops.append(("repeated header line", ea == cols["EA"]))
+    if "_TEST" in cols:
+        test = raw[cols["_TEST"]].fillna("")
+        for value in test.unique():
+            if value != "ADD":
+                shown = value or "missing"
+                reason = f"TEST is {shown} (only ADD rows are variant effects)"
+                drops.append((reason, test == value))
+    if "_HM_CODE" in cols:
+        code = raw[cols["_HM_CODE"]].fillna("").str.strip().str.removesuffix(".0")
+        for value, meaning in _layouts.HM_CODES_UNHARMONISED.items():
+            drops.append((f"hm_code {value}: {meaning}", code == value))
+    if {"hm_effect_allele", "hm_other_allele"} <= set(raw.columns):
+        unharmonised = raw["hm_effect_allele"].isna() | raw["hm_other_allele"].isna()
+        drops.append(("hm_effect_allele/hm_other_allele missing: not harmonised", unharmonised))
+    return drops
+
+
+def _invalid_rows(
+    df: pd.DataFrame, flags: dict[str, np.ndarray], has_position: bool, has_other: bool
+) -> list[tuple[str, pd.Series | np.ndarray]]:
     """Reason -> boolean mask of the rows that fail it."""
     pos_ok = df["POS"].notna() & (df["POS"] > 0) & (df["POS"] % 1 == 0)
-    return {
-        "CHR missing": df["CHR"].isin(["", "NAN", "NONE"]),
-        "POS missing or not a positive integer": ~pos_ok,
-        "allele missing": (df["EA"].isin(["", "NAN"])) | (df["OA"].isin(["", "NAN"])),
-        "EA equals OA": df["EA"] == df["OA"],
-        "BETA missing or not finite": ~np.isfinite(df["BETA"]),
-        "P missing or outside (0, 1]": ~(np.isfinite(df["LOG10P"]) & (df["LOG10P"] >= 0)),
-        "SE missing, not finite or <= 0": ~(np.isfinite(df["SE"]) & (df["SE"] > 0)),
-        "EAF outside [0, 1]": (df["EAF"] < 0) | (df["EAF"] > 1),
-    }
+    allele_missing = flags["EA missing"] | (flags["OA missing"] if has_other else False)
+    checks: list[tuple[str, pd.Series | np.ndarray]] = []
+    if has_position:
+        checks += [
+            ("CHR missing", flags["CHR missing"]),
+            ("POS missing or not a positive integer", ~pos_ok),
+        ]
+    return [
+        *checks,
+        ("allele missing", allele_missing),
+        ("EA equals OA", flags["EA equals OA"]),
+        ("BETA missing or not finite", ~np.isfinite(df["BETA"])),
+        ("P missing or outside (0, 1]", ~(np.isfinite(df["LOG10P"]) & (df["LOG10P"] >= 0))),
+        ("SE missing, not finite or <= 0", ~(np.isfinite(df["SE"]) & (df["SE"] > 0))),
+        ("EAF outside [0, 1]", (df["EAF"] < 0) | (df["EAF"] > 1)),
+    ]
 
 
-def _drop_invalid(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Drop rows failing any check; count each row once, under its first failed check."""
-    bad = pd.Series(False, index=df.index)
-    dropped: dict[str, int] = {}
-    for reason, mask in _invalid_rows(df).items():
-        new = mask & ~bad
-        if new.any():
-            dropped[reason] = int(new.sum())
-        bad |= mask
-    return df.loc[~bad], dropped
+def _first_reasons(
+    n_rows: int, checks: list[tuple[str, pd.Series | np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows failing a check and, for each, the text of its first failed check."""
+    first = np.full(n_rows, -1, dtype=np.int16)
+    for k, (_, mask) in enumerate(checks):
+        first[np.asarray(mask, dtype=bool) & (first < 0)] = k
+    bad = first >= 0
+    texts = np.array([text for text, _ in checks] or [""], dtype=object)
+    return bad, texts.take(first[bad])
+
+
+def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) -> LoadedSumstats:
+    """Read external GWAS summary statistics into the project scheme.
+
+    The layout (FinnGen, GWAS-SSF, GWAS Catalog harmonised, PLINK 2 --glm, REGENIE,
+    BOLT-LMM, SAIGE, METAL, PLINK 1.9; :mod:`gemcont.io.sumstats_layouts`) is recognised
+    from the header and decides the effect allele, the missing-value tokens and the rows
+    kept; files of no known layout go through the header aliases. ``column_map`` (scheme
+    name -> header, ``data.sumstats_columns``) overrides single columns and is checked for
+    unknown keys, missing headers and mixed allele orientations. gzip/bgzip, zstd, bz2 and
+    xz are recognised by their magic bytes. ``LOG10P`` keeps p-values below 1e-308.
+    """
+    path = Path(path)
+    compression = _compression(path)
+    sep, headers = _header(path, compression)
+    layout, cols = _resolve_columns(path, headers, column_map)
+    name = layout.name if layout else "generic"
+    missing = layout.missing if layout else _layouts.GENERIC_MISSING
+    raw, as_text = _read_table(path, compression, sep, cols, missing)
+
+    def read_text(header: str) -> pd.Series:
+        options = dict(sep=sep, usecols=[header], dtype=str, compression=compression)
+        return pd.read_csv(path, na_values=list(missing), keep_default_na=False, **options)[header]
+
+    notes = [f"layout {name}" + (f": {layout.rule}" if layout else ": header aliases")]
+    if layout and "P" in cols and len(layout.columns.get("P", ())) > 1:
+        notes.append(f"P from {cols['P']}")
+    flags: dict[str, np.ndarray] = {}
+    frame = _build_frame(path, raw, cols, as_text, read_text, notes, flags)
+    checks = _layout_drops(raw, cols, as_text)
+    checks += _invalid_rows(frame, flags, {"CHR", "POS"} <= cols.keys(), "OA" in cols)
+    bad, reasons = _first_reasons(len(frame), checks)
+    dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=DROPPED_AT_READ, REASON=reasons)
+    counts = {r: int(c) for r, c in dropped["REASON"].value_counts(sort=False).items()}
+    frame = frame.loc[~bad].astype({"POS": "int64"}).reset_index(drop=True)
+    for note in notes:
+        _LOG.info("%s: %s", path, note)
+    for text, count in counts.items():
+        _LOG.warning("%s: dropped %d rows: %s", path, count, text)
+    if frame.empty:
+        raise InputError(
+            path,
+            f"no valid rows remain after validation (layout {name}; dropped: "
+            f"{counts or 'file has no rows'})",
+            "check the file's columns and data.sumstats_columns in the config",
+        )
+    frame.attrs = {"source": str(path), "n_read": len(raw), "dropped": counts, "notes": notes}
+    return LoadedSumstats(
+        frame=frame,
+        dropped=dropped.reset_index(drop=True),
+        layout=name,
+        columns=dict(cols),
+        notes=notes,
+        n_read=len(raw),
+    )
 
 
 def read_sumstats(path: str | Path, column_map: dict[str, str] | None = None) -> pd.DataFrame:
-    """Read external GWAS summary statistics into the project scheme.
-
-    Returns ``CHR POS ID EA OA EAF N BETA SE P LOG10P`` (``LOG10P`` = -log10 P keeps
-    p-values below 1e-308). Rows failing validation are dropped; the counts per
-    reason are logged and kept in ``df.attrs["dropped"]``, derivations in
-    ``df.attrs["notes"]``. ``column_map`` (scheme name -> header) overrides aliases.
-    """
-    path = Path(path)
-    sep = _sniff_separator(path)
-    with _open_text(path) as handle:
-        raw = pd.read_csv(handle, sep=sep, dtype=str, na_values=NA_VALUES, keep_default_na=False)
-    headers = [str(c) for c in raw.columns]
-    cols = _resolve_columns(path, headers, column_map)
-    notes: list[str] = []
-    df, dropped = _drop_invalid(_build_frame(raw, cols, notes))
-    df = df.astype({"POS": "int64"}).reset_index(drop=True)
-    for note in notes:
-        _LOG.info("%s: %s", path, note)
-    for reason, count in dropped.items():
-        _LOG.warning("%s: dropped %d rows: %s", path, count, reason)
-    if df.empty:
-        raise InputError(
-            path,
-            f"no valid rows remain after validation (dropped: {dropped or 'file has no rows'})",
-            "check the file's columns and data.sumstats_columns in the config",
-        )
-    df.attrs = {"source": str(path), "n_read": len(raw), "dropped": dropped, "notes": notes}
-    return df
+    """:func:`load_sumstats`' frame: ``CHR POS ID EA OA EAF N BETA SE P LOG10P``, with the
+    drop counts per reason in ``attrs["dropped"]`` and the derivations in ``attrs["notes"]``."""
+    return load_sumstats(path, column_map).frame
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Time reading (and harmonising) a large published sumstats file against a bare pandas read.
+
+    python benchmarks/sumstats_read.py [--rows R --bim-variants M --dir D]
+
+Writes a FinnGen-like and a GWAS-SSF-like gzip file of R rows (default 10 million; kept
+in ``--dir`` and reused) and a synthetic .bim of M variants (default 3 million; half of
+them at sumstats positions). Each step runs in a fresh process, so that its peak RSS is
+its own: ``pandas.read_csv`` of the file with its defaults (the peer), ``load_sumstats``,
+and ``load_sumstats`` + ``harmonise``. Prints seconds, the ratio to pandas and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+CHUNK = 1_000_000
+
+
+def _chunk(rng: np.random.Generator, start: int, n: int, total: int) -> dict[str, np.ndarray]:
+    """Shared statistics for rows start..start+n: 22 chromosomes, sorted positions."""
+    row = np.arange(start, start + n)
+    pairs = np.array(["A/G", "C/T", "A/C", "G/T", "A/T", "C/G"])[rng.integers(0, 6, n)]
+    ref, alt = np.char.partition(pairs.astype(str), "/")[:, [0, 2]].T
+    beta = rng.normal(0, 0.02, n)
+    se = rng.uniform(0.005, 0.03, n)
+
+    mlogp = -(np.log(2.0) + norm.logsf(np.abs(beta / se))) / np.log(10.0)
+    return {
+        "chrom": (1 + row * 22 // total).astype(str),
+        "pos": 10 * row + 1,
+        "ref": ref,
+        "alt": alt,
+        "rsid": np.char.add("rs", row.astype(str)),
+        "p": np.power(10.0, -mlogp),
+        "mlogp": mlogp,
+        "beta": beta,
+        "se": se,
+        "af": rng.uniform(0.01, 0.99, n),
+    }
+
+
+def _write(path: Path, rows: int, layout: str) -> None:
+    rng = np.random.default_rng(18)
+    with path.open("wb") as sink:
+        for i, start in enumerate(range(0, rows, CHUNK)):
+            c = _chunk(rng, start, min(CHUNK, rows - start), rows)
+            if layout == "finngen":
+                rsids = np.where(np.arange(len(c["pos"])) % 10 == 0, "", c["rsid"])
+                df = pd.DataFrame(
+                    {"#chrom": c["chrom"], "pos": c["pos"], "ref": c["ref"], "alt": c["alt"]}
+                    | {"rsids": rsids, "nearest_genes": "GENE1", "pval": c["p"]}
+                    | {"mlogp": c["mlogp"], "beta": c["beta"], "sebeta": c["se"]}
+                    | {"af_alt": c["af"], "af_alt_cases": c["af"], "af_alt_controls": c["af"]}
+                )
+            else:
+                rsid = np.where(np.arange(len(c["pos"])) % 10 == 0, "#NA", c["rsid"])
+                variant = np.char.add(np.char.add(c["chrom"], "_"), c["pos"].astype(str))
+                df = pd.DataFrame(
+                    {"chromosome": c["chrom"], "base_pair_location": c["pos"]}
+                    | {"effect_allele": c["alt"], "other_allele": c["ref"], "beta": c["beta"]}
+                    | {"standard_error": c["se"], "effect_allele_frequency": c["af"]}
+                    | {"p_value": c["p"], "variant_id": variant, "rsid": rsid, "n": 400000}
+                )
+            # one gzip member per chunk (bgzip-like), fast level: the read is measured
+            sink.write(
+                gzip.compress(
+                    df.to_csv(sep="\t", index=False, header=i == 0, float_format="%.6g").encode(),
+                    compresslevel=1,
+                )
+            )
+
+
+def _bim(rows: int, variants: int) -> pd.DataFrame:
+    """Half at sumstats positions (same alleles, random A1), half at positions in between."""
+    rng = np.random.default_rng(19)
+    rows_hit = np.sort(rng.choice(rows, variants // 2, replace=False))
+    ref, alt = np.empty(rows, object), np.empty(rows, object)
+    gen = np.random.default_rng(18)  # the files' generator: the same alleles, row by row
+    for start in range(0, rows, CHUNK):
+        part = _chunk(gen, start, min(CHUNK, rows - start), rows)
+        ref[start : start + len(part["ref"])] = part["ref"]
+        alt[start : start + len(part["alt"])] = part["alt"]
+    flip = rng.random(len(rows_hit)) < 0.5
+    hit = pd.DataFrame(
+        {
+            "CHR": (1 + rows_hit * 22 // rows).astype(str),
+            "ID": np.char.add("rs", rows_hit.astype(str)),
+            "POS": 10 * rows_hit + 1,
+            "A1": np.where(flip, ref[rows_hit], alt[rows_hit]),
+            "A2": np.where(flip, alt[rows_hit], ref[rows_hit]),
+        }
+    )
+    miss = hit.assign(POS=hit["POS"] + 5, ID="x" + hit["ID"])
+    bim = pd.concat([hit, miss]).sort_values(
+        ["CHR", "POS"], key=lambda s: s if s.name == "POS" else s.astype(int)
+    )
+    return bim.reset_index(drop=True).assign(CM=0.0)
+
+
+def _step(name: str, path: str, bim_path: str | None, out: mp.Queue) -> None:
+    start = time.perf_counter()
+    if name == "pandas.read_csv":
+        n = len(pd.read_csv(path, sep="\t"))
+    else:
+        from gemcont.io.sumstats import load_sumstats
+
+        loaded = load_sumstats(path)
+        n = len(loaded.frame)
+        if bim_path is not None:
+            from gemcont.panel.harmonise import harmonise
+
+            bim = pd.read_pickle(bim_path)
+            read_s = time.perf_counter() - start
+            start_h = time.perf_counter()
+            n = len(harmonise(loaded.frame, bim).matched)
+            out.put((time.perf_counter() - start_h + read_s, n, _peak_gb(), read_s))
+            return
+    out.put((time.perf_counter() - start, n, _peak_gb(), None))
+
+
+def _peak_gb() -> float:
+    """This process's peak RSS (VmHWM: ru_maxrss would carry the parent's over exec)."""
+    status = Path("/proc/self/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+    return int(kib) / 1024**2
+
+
+def _run(name: str, path: Path, bim_path: Path | None = None) -> tuple:
+    queue: mp.Queue = mp.get_context("spawn").Queue()
+    proc = mp.get_context("spawn").Process(
+        target=_step, args=(name, str(path), None if bim_path is None else str(bim_path), queue)
+    )
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--bim-variants", type=int, default=3_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/sumstats_read_bench"))
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    bim_path = args.dir / f"bim_{args.rows}_{args.bim_variants}.pkl"
+    if not bim_path.exists():
+        _bim(args.rows, args.bim_variants).to_pickle(bim_path)
+    print(f"{'file':<10} {'step':<28} {'seconds':>8} {'x pandas':>9} {'peak GB':>8} {'rows':>10}")
+    for layout in ("finngen", "gwas_ssf"):
+        path = args.dir / f"{layout}_{args.rows}.tsv.gz"
+        if not path.exists():
+            _write(path, args.rows, layout)
+        base = None
+        for name, bim in (
+            ("pandas.read_csv", None),
+            ("load_sumstats", None),
+            ("load_sumstats + harmonise", bim_path),
+        ):
+            seconds, n, peak, read_s = _run(name, path, bim)
+            base = base or seconds
+            print(
+                f"{layout:<10} {name:<28} {seconds:8.1f} {seconds / base:9.2f} {peak:8.2f} {n:>10}"
+                + (f"  (read {read_s:.1f} s)" if read_s is not None else "")
+            )
+
+
+if __name__ == "__main__":
+    main()
