@@ -1,8 +1,9 @@
 """Native thread pools (BLAS, OpenMP, torch) capped at a job's threads.
 
 OpenBLAS, MKL and OpenMP start one thread per core of the node whatever the scheduler
-gave the job; beside other jobs that oversubscribes the cores (clumping ran 17x slower
-with OpenBLAS on 2 threads on a busy 2-core machine, see benchmarks/README.md).
+gave the job; beside other jobs that oversubscribes the cores (the GWAS null model's
+products ran ~40x slower on two OpenBLAS threads than on one on a busy 2-core machine:
+benchmarks/README.md).
 """
 
 from __future__ import annotations
