@@ -6,9 +6,11 @@ from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 paths = PanelPaths(
     **{name: Path(sm.output[name]) for name in ("panel", "coverage", "clumps")},
     harmonise_report=Path(sm.output.harmonise),

@@ -5,9 +5,11 @@ from pathlib import Path
 from gemcont.logs import to_file
 from gemcont.phenotypes.build import PhenotypeSettings, build_store
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 build_store(
     sm.params.modality,
     sm.input.source,

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from gemcont.logs import to_file
 from gemcont.report.stage import report
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 PER_METHOD = ("manhattan", "qq", "qc_images")
 paths = {name: Path(sm.input[name]) for name in sm.input.keys() if name not in PER_METHOD}
 gwas = {

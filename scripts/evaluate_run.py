@@ -5,9 +5,11 @@ Risk is predicted from the embedding alone (no covariates)."""
 from gemcont.evaluate.collect import EvaluateSettings, evaluate_run, write_metrics
 from gemcont.logs import to_file
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 settings = build(EvaluateSettings, sm.params.evaluate, "evaluate")
 truth = list(sm.input.truth)
 metrics = evaluate_run(

@@ -2,16 +2,15 @@
 
 from pathlib import Path
 
-import torch
-
 from gemcont.logs import to_file
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 from gemcont.train.config import TrainSettings
 from gemcont.train.stage import export_stage, stage_inputs
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-torch.set_num_threads(sm.threads)
+limit_threads(sm.threads)
 export_stage(
     sm.wildcards.method,
     int(sm.wildcards.split),

@@ -6,9 +6,11 @@ from gemcont.genotypes.stage import FeaturesSettings, build_features
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 build_features(
     prefix_of(sm.input.bed[0]),
     sm.input.panel,

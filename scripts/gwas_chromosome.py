@@ -9,9 +9,11 @@ from gemcont.gwas.stage import run_split_chromosome
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 settings = build(GwasSettings, sm.params.gwas, "gwas")
 files = zip(
     sm.params.methods,

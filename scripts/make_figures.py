@@ -4,9 +4,11 @@ from pathlib import Path
 
 from gemcont.logs import to_file
 from gemcont.report.stage import figures
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 # params.runs lists the (method, split) of each training curve, in input order
 runs = [(method, int(split)) for method, split in sm.params.runs]
 training = dict(zip(runs, map(Path, sm.input.training), strict=True))

@@ -5,9 +5,11 @@ from pathlib import Path
 from gemcont.logs import to_file
 from gemcont.settings import build
 from gemcont.splits import SplitsSettings, build_splits
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 build_splits(
     sm.input.fam,
     Path(sm.input.index),

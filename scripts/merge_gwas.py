@@ -2,8 +2,10 @@
 
 from gemcont.gwas.stage import merge_chromosomes
 from gemcont.logs import to_file
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 merge_chromosomes(list(sm.input.per_dim), sm.output.per_dim)
 merge_chromosomes(list(sm.input.multi), sm.output.multi)

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from gemcont.logs import to_file
 from gemcont.plots.gwas import plot_multitrait
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 plot_multitrait(
     Path(sm.input.multi),
     Path(sm.input.panel),

@@ -6,9 +6,11 @@ from gemcont.gwas.inputs import build_gwas_inputs
 from gemcont.gwas.settings import GwasSettings
 from gemcont.logs import to_file
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 settings = build(GwasSettings, sm.params.gwas, "gwas")
 build_gwas_inputs(
     Path(sm.input.embeddings),

@@ -6,9 +6,11 @@ from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.panel.clump import clump, plink_clumper
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
+limit_threads(sm.threads)
 settings = build(GwasSettings, sm.params.gwas, "gwas")
 bfile = prefix_of(sm.input.bed[0])
 if sm.params.clump_engine == "plink1.9":

@@ -3,16 +3,15 @@ resumes from the per-epoch state in params.state, which is not a Snakemake outpu
 
 from pathlib import Path
 
-import torch
-
 from gemcont.logs import to_file
 from gemcont.settings import build
+from gemcont.threads import limit_threads
 from gemcont.train.config import TrainSettings
 from gemcont.train.stage import stage_inputs, train_stage
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-torch.set_num_threads(sm.threads)
+limit_threads(sm.threads)
 train_stage(
     sm.wildcards.method,
     int(sm.wildcards.split),

@@ -11,7 +11,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
 from gemcont.io.plink import Genotypes, write_bed
-from gemcont.panel.clump import clump, clump_plink, radius_bp
+from gemcont.panel.clump import _clump_table, _participants, clump, clump_plink, radius_bp
 
 N_PEOPLE = 2000
 N_PER_CHROM = 250
@@ -200,3 +200,114 @@ def test_clump_plink__failure_raises_with_log_tail(cohort, tmp_path):
     with pytest.raises(RuntimeError, match="plink1.9 --clump failed") as err:
         clump_plink(variants, tmp_path / "missing", 1e-3, 0.05, 250)
     assert "missing.bed" in str(err.value)
+
+
+# The all-pairs-in-the-window implementation the bit-set engine replaced (gemcont
+# commit b2e351d), kept verbatim in its arithmetic as the reference: float32 standardised
+# dosages for pearson, float32 indicator products for the genotype table.
+def _old_standardised(dosages: np.ndarray) -> np.ndarray:
+    x = np.where(dosages < 0, np.nan, dosages).astype(np.float32)
+    x -= np.nanmean(x, axis=0)
+    x = np.nan_to_num(x, nan=0.0)
+    norm = np.linalg.norm(x, axis=0)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+
+
+def _old_pearson_r2(z: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
+    return np.square(z[:, cols].T @ z[:, index]).astype(np.float64)
+
+
+def _old_haplotype_r2(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
+    ind = np.stack([g[:, index] == k for k in range(3)], axis=1).astype(np.float32)
+    cand = g[:, cols]
+    table = np.stack([ind.T @ (cand == k).astype(np.float32) for k in range(3)], axis=1)
+    n = table.astype(np.float64)
+    k11 = 2 * n[2, 2] + n[2, 1] + n[1, 2]
+    k12 = 2 * n[2, 0] + n[2, 1] + n[1, 0]
+    k21 = 2 * n[0, 2] + n[1, 2] + n[0, 1]
+    k22 = 2 * n[0, 0] + n[1, 0] + n[0, 1]
+    het = n[1, 1]
+    total = k11 + k12 + k21 + k22 + 2 * het
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cis = np.full_like(het, 0.5)
+        for _ in range(1000):
+            f11, f22 = (k11 + het * cis) / total, (k22 + het * cis) / total
+            f12, f21 = (k12 + het * (1 - cis)) / total, (k21 + het * (1 - cis)) / total
+            new = np.nan_to_num(f11 * f22 / (f11 * f22 + f12 * f21), nan=0.5)
+            converged = np.max(np.abs(new - cis), initial=0.0) < 1e-12
+            cis = new
+            if converged:
+                break
+        f11 = (k11 + het * cis) / total
+        p = (k11 + k12 + het) / total
+        q = (k11 + k21 + het) / total
+        d = f11 - p * q
+        return np.nan_to_num(d * d / (p * (1 - p) * q * (1 - q)), nan=0.0)
+
+
+def _old_clump(variants, dosages, p1, r2, kb, method) -> pd.DataFrame:
+    """Old greedy clumping on an int8 people x variants matrix (-127 = missing)."""
+    v = _participants(variants, p1, p1)
+    tables = []
+    for _, chrom in v.groupby("CHR", sort=False):
+        chrom = chrom.reset_index(drop=True)
+        g = dosages[:, chrom["BIM_INDEX"].to_numpy()]
+        data = _old_standardised(g) if method == "pearson" else g
+        r2_of = _old_pearson_r2 if method == "pearson" else _old_haplotype_r2
+        pos = chrom["POS"].to_numpy()
+        clumped = np.zeros(len(chrom), dtype=bool)
+        clumps = []
+        for i in chrom["RANK"].dropna().sort_values().index:
+            if clumped[i]:
+                continue
+            clumped[i] = True
+            near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius_bp(kb)))
+            members = near[r2_of(data, i, near) > r2] if len(near) else near
+            clumped[members] = True
+            clumps.append((i, sorted(members.tolist())))
+        table = _clump_table(chrom, clumps)
+        table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
+        tables.append(table)
+    out = pd.concat(tables).sort_values("RANK").drop(columns="RANK")
+    return out.reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def random_cohort(tmp_path_factory):
+    """1,003 people (not a multiple of 64), missing calls, a monomorphic and an all-missing
+    variant, a duplicated variant, positions not sorted in .bim order."""
+    rng = np.random.default_rng(2024)
+    n_people = 1003
+    haps = _haplotypes(rng, 2 * n_people)
+    dosages = (haps[:n_people] + haps[n_people:]).astype(np.float32)
+    dosages[rng.random(dosages.shape) < 0.01] = np.nan
+    dosages[:, 10] = 2.0
+    dosages[:, 20] = np.nan
+    dosages[:, 31] = dosages[:, 30]
+    pos = np.cumsum(rng.integers(1_000, 20_000, N_PER_CHROM))
+    pos[100:110] = pos[100:110][::-1]
+    bim = pd.DataFrame(
+        {"CHR": "3", "ID": [f"v{j}" for j in range(N_PER_CHROM)], "CM": 0.0, "POS": pos}
+    ).assign(A1="A", A2="G")
+    ids = [f"p{i}" for i in range(n_people)]
+    prefix = tmp_path_factory.mktemp("random") / "cohort"
+    write_bed(prefix, dosages, pd.DataFrame({"FID": ids, "IID": ids}), bim)
+    p = rng.uniform(0, 1, N_PER_CHROM) ** 4
+    p[[10, 20, 30, 31]] = [1e-9, 1e-9, 1e-4, 1e-4]
+    variants = bim.assign(P=p, BIM_INDEX=np.arange(N_PER_CHROM))
+    return prefix, variants, np.where(np.isnan(dosages), -127, dosages).astype(np.int8)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # the all-missing variant
+@pytest.mark.parametrize("method", ["haplotype", "pearson"])
+@pytest.mark.parametrize(("p", "r2", "kb"), [(0.05, 0.05, 500), (0.3, 0.2, 5000), (0.5, 0.6, 100)])
+@pytest.mark.parametrize("subset", [False, True])
+def test_clump__same_clumps_as_all_pairs_implementation(random_cohort, method, p, r2, kb, subset):
+    prefix, variants, dosages = random_cohort
+    samples = np.flatnonzero(np.arange(len(dosages)) % 3 != 1) if subset else None
+    people = dosages if samples is None else dosages[samples]
+    expected = _old_clump(variants, people, p, r2, kb, method)
+    with Genotypes(prefix) as genotypes:
+        result = clump(variants, genotypes, p, r2, kb, samples=samples, r2_method=method)
+    assert len(result) > 5 and (result["N_CLUMPED"] > 0).sum() > 2
+    pd.testing.assert_frame_equal(result, expected, check_dtype=False)

@@ -15,6 +15,9 @@ tests/test_panel_clump.py):
   the squared correlation of mean-imputed dosages instead (faster, and what most
   other tools call r^2); with complete calls under HWE the two are close but can
   fall on different sides of a threshold.
+- Each index variant's r^2 is computed against the not-yet-clumped participants of its
+  window only, from 3 x 3 genotype tables counted on bit sets of the people (both
+  methods): memory 3 bits a genotype, time linear in index variants x candidates.
 
 Known differences from plink1.9: non-founders (.fam parents present) count here;
 a secondary variant whose P equals ``p2`` exactly is listed in ``SP2`` here but not
@@ -26,6 +29,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -67,29 +71,89 @@ def _participants(variants: pd.DataFrame, p1: float, p2: float) -> pd.DataFrame:
     return v
 
 
-def _standardised(dosages: np.ndarray) -> np.ndarray:
-    """Mean-impute missing calls and scale each column to zero mean, unit norm."""
-    x = np.where(dosages < 0, np.nan, dosages).astype(np.float32)
-    x -= np.nanmean(x, axis=0)
-    x = np.nan_to_num(x, nan=0.0)
-    norm = np.linalg.norm(x, axis=0)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+# Genotypes per variant as bit sets over people: 3 bits a genotype instead of the
+# int8 (8 bits) or float32 (32 bits) matrix, and a pair's 3 x 3 genotype table is 9
+# AND + popcount passes (see benchmarks/README.md, clumping).
+BLOCK_BYTES = 1 << 24  # int8 genotypes decoded per read (bounds the decode temporaries)
+CHUNK_WORDS = 1 << 18  # 2 MB of words per AND/popcount step: stays in cache
 
 
-def _pearson_r2(z: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
-    return np.square(z[:, cols].T @ z[:, index]).astype(np.float64)
+@dataclass(frozen=True)
+class _Bits:
+    """Variants x words of people bits: A1 count 1, A1 count 2, called."""
+
+    one: np.ndarray
+    two: np.ndarray
+    called: np.ndarray
+    mean: np.ndarray  # A1 count mean over called people (pearson)
+    sum_sq: np.ndarray  # sum of squared deviations from it over called people (pearson)
 
 
-def _genotype_table(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
-    """3 x 3 x len(cols) counts of (index A1 count, candidate A1 count); missing skipped."""
-    ind = np.stack([g[:, index] == k for k in range(3)], axis=1).astype(np.float32)
-    cand = g[:, cols]
-    return np.stack([ind.T @ (cand == k).astype(np.float32) for k in range(3)], axis=1)
+def _n_people(genotypes: Genotypes, samples: np.ndarray | slice | None) -> int:
+    everyone = np.arange(genotypes.n_samples)
+    return genotypes.n_samples if samples is None else len(everyone[samples])
 
 
-def _haplotype_r2(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
+def _pack(mask: np.ndarray, words: int) -> np.ndarray:
+    """Rows of a boolean variants x people mask as rows of ``words`` uint64 words."""
+    out = np.zeros((mask.shape[0], words * 8), dtype=np.uint8)
+    packed = np.packbits(mask, axis=1, bitorder="little")
+    out[:, : packed.shape[1]] = packed
+    return out.view(np.uint64)
+
+
+def _read_bits(
+    genotypes: Genotypes, bim_index: np.ndarray, samples: np.ndarray | slice | None
+) -> _Bits:
+    """Bit sets of ``bim_index``'s variants, decoded a block of variants at a time."""
+    n = _n_people(genotypes, samples)
+    words = max(1, -(-n // 64))
+    one, two, called = (np.zeros((len(bim_index), words), np.uint64) for _ in range(3))
+    counts = np.zeros((3, len(bim_index)))  # people with A1 count 0, 1, 2
+    block = max(1, BLOCK_BYTES // max(n, 1))
+    for lo in range(0, len(bim_index), block):
+        rows = slice(lo, lo + block)
+        g = np.asarray(genotypes.read(bim_index[rows], samples, dtype="int8")).T
+        masks = [g == 0, g == 1, g == 2]
+        counts[:, rows] = [m.sum(axis=1) for m in masks]
+        one[rows], two[rows] = _pack(masks[1], words), _pack(masks[2], words)
+        called[rows] = _pack(masks[0] | masks[1] | masks[2], words)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (counts[1] + 2 * counts[2]) / counts.sum(axis=0)
+    sum_sq = np.nan_to_num(sum(counts[k] * (k - mean) ** 2 for k in range(3)), nan=0.0)
+    return _Bits(one, two, called, mean, sum_sq)
+
+
+def _popcounts(index: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """Per row of ``rows``: the number of people set in both it and ``index``."""
+    both = np.bitwise_and(rows, index, out=buffer[: len(rows)])
+    return np.bitwise_count(both, out=both).sum(axis=1)
+
+
+def _genotype_table(bits: _Bits, index: int, cols: np.ndarray) -> np.ndarray:
+    """3 x 3 x len(cols) counts of (index A1 count, candidate A1 count), both called."""
+    words = bits.one.shape[1]
+    by_index = [
+        bits.called[index] & ~bits.one[index] & ~bits.two[index],
+        bits.one[index],
+        bits.two[index],
+    ]
+    table = np.zeros((3, 3, len(cols)), dtype=np.int64)
+    step = max(1, CHUNK_WORDS // words)
+    buffer = np.empty((min(step, len(cols)), words), np.uint64)
+    for lo in range(0, len(cols), step):
+        chunk = cols[lo : lo + step]
+        part = table[:, :, lo : lo + step]
+        for b, candidate in ((1, bits.one[chunk]), (2, bits.two[chunk]), (0, bits.called[chunk])):
+            for a, people in enumerate(by_index):
+                part[a, b] = _popcounts(people, candidate, buffer)
+        part[:, 0] -= part[:, 1] + part[:, 2]  # called minus A1 count 1 or 2 = count 0
+    return table
+
+
+def _haplotype_r2(bits: _Bits, index: int, cols: np.ndarray) -> np.ndarray:
     """r^2 from EM haplotype frequencies, as PLINK 1.9 --clump computes it."""
-    n = _genotype_table(g, index, cols).astype(np.float64)
+    n = _genotype_table(bits, index, cols).astype(np.float64)
     k11 = 2 * n[2, 2] + n[2, 1] + n[1, 2]
     k12 = 2 * n[2, 0] + n[2, 1] + n[1, 0]
     k21 = 2 * n[0, 2] + n[1, 2] + n[0, 1]
@@ -113,11 +177,26 @@ def _haplotype_r2(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray:
         return np.nan_to_num(d * d / (p * (1 - p) * q * (1 - q)), nan=0.0)
 
 
+def _pearson_r2(bits: _Bits, index: int, cols: np.ndarray) -> np.ndarray:
+    """Squared correlation of mean-imputed A1 counts: imputed calls sit at the mean, so
+    only people called at both variants add to the covariance."""
+    n = _genotype_table(bits, index, cols).astype(np.float64)
+    a = np.arange(3.0)[:, None, None] - bits.mean[index]
+    b = np.arange(3.0)[None, :, None] - bits.mean[cols]
+    cov = (n * a * b).sum(axis=(0, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = cov * cov / (bits.sum_sq[index] * bits.sum_sq[cols])
+    return np.nan_to_num(r2, nan=0.0, posinf=0.0)
+
+
 def _clump_chromosome(
-    v: pd.DataFrame, dosages: np.ndarray, r2_threshold: float, radius: int, method: R2Method
+    v: pd.DataFrame, bits: _Bits, r2_threshold: float, radius: int, method: R2Method
 ) -> list[tuple[int, list[int]]]:
-    """Greedy clumping of one chromosome's participants (rows of ``v``, .bim order)."""
-    data = _standardised(dosages) if method == "pearson" else dosages
+    """Greedy clumping of one chromosome's participants (rows of ``v``, .bim order).
+
+    r^2 is computed only between each index variant and the not-yet-clumped
+    participants of its window: one row of the pair matrix per index variant.
+    """
     r2_of = _pearson_r2 if method == "pearson" else _haplotype_r2
     pos = v["POS"].to_numpy()
     clumped = np.zeros(len(v), dtype=bool)
@@ -127,7 +206,7 @@ def _clump_chromosome(
             continue
         clumped[i] = True
         near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius))
-        members = near[r2_of(data, i, near) > r2_threshold] if len(near) else near
+        members = near[r2_of(bits, i, near) > r2_threshold] if len(near) else near
         clumped[members] = True
         clumps.append((i, sorted(members.tolist())))
     return clumps
@@ -171,8 +250,8 @@ def clump(
         if chrom["RANK"].isna().all():
             continue
         chrom = chrom.reset_index(drop=True)
-        dosages = genotypes.read(chrom["BIM_INDEX"].to_numpy(), samples, dtype="int8")
-        clumps = _clump_chromosome(chrom, dosages, r2_threshold, radius, r2_method)
+        bits = _read_bits(genotypes, chrom["BIM_INDEX"].to_numpy(), samples)
+        clumps = _clump_chromosome(chrom, bits, r2_threshold, radius, r2_method)
         table = _clump_table(chrom, clumps)
         table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
         tables.append(table)

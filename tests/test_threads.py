@@ -1,0 +1,71 @@
+"""gemcont.threads: native pools capped at the job's threads, here and in children."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+CHILD = """
+import json, os, sys
+from threadpoolctl import threadpool_info
+import numpy  # loads the BLAS before the cap
+from gemcont.threads import limit_threads
+limit_threads(int(sys.argv[1]))
+import torch  # loaded after the cap: reads OMP_NUM_THREADS
+child = "import numpy; from threadpoolctl import threadpool_info; import json;" \\
+    "print(json.dumps([p['num_threads'] for p in threadpool_info()]))"
+import subprocess
+grandchild = json.loads(subprocess.run([sys.executable, "-c", child], capture_output=True,
+                                        text=True, check=True).stdout)
+print(json.dumps({
+    "pools": [p["num_threads"] for p in threadpool_info()],
+    "torch": torch.get_num_threads(),
+    "child": grandchild,
+}))
+"""
+
+
+def _run(threads: int) -> dict:
+    env = {**os.environ}
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(name, None)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: pools start at 1 thread")
+def test_limit_threads__caps_loaded_later_loaded_and_child_pools() -> None:
+    result = _run(1)
+    assert result["pools"] and set(result["pools"]) == {1}
+    assert result["torch"] == 1
+    assert result["child"] and set(result["child"]) == {1}
+
+
+def test_limit_threads__zero_threads_is_an_error() -> None:
+    from gemcont.threads import limit_threads
+
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        limit_threads(0)
+
+
+def test_every_job_script_caps_its_threads() -> None:
+    """Each Python job script caps native pools at the rule's threads after its log."""
+    scripts = sorted(SCRIPTS.glob("*.py"))
+    assert len(scripts) > 10
+    for script in scripts:
+        lines = script.read_text().splitlines()
+        assert "limit_threads(sm.threads)" in lines, script.name
+        assert lines.index("limit_threads(sm.threads)") == lines.index("to_file(sm.log[0])") + 1
