@@ -368,17 +368,19 @@ def _classify(
 def _joined(row: np.ndarray, text: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Per entry of ``rows`` (unique): the ``text`` of its candidates (``row``), joined
     by ', ' in candidate order."""
-    wanted = np.zeros(max(int(row.max(initial=-1)), int(rows.max(initial=-1))) + 1, bool)
+    if len(rows) == 0:
+        return np.zeros(0, dtype=object)
+    wanted = np.zeros(max(int(row.max(initial=-1)), int(rows.max())) + 1, bool)
     wanted[rows] = True
     keep = wanted[row]
     order = np.argsort(row[keep], kind="stable")
     row, text = row[keep][order], text[keep][order]
-    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]]) if len(row) else row
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     ends = np.r_[starts[1:], len(row)]
     joined = np.array(
         [", ".join(text[a:b]) for a, b in zip(starts, ends, strict=True)], dtype=object
     )
-    return joined[np.searchsorted(row[starts], rows)] if len(rows) else joined
+    return joined[np.searchsorted(row[starts], rows)]
 
 
 def _choose(cand: _Candidates, n: int) -> tuple[_Candidates, np.ndarray]:
@@ -426,12 +428,13 @@ def _mark_unmatched(
         "no .bim record with this ID (the file gives no position)",
     )
     twice = repeats >= 2
+    where = np.where(
+        placed[twice], " and no .bim record at this CHR:POS fits", " and the file gives no position"
+    )
     out.set(
         none[twice],
         "dropped_duplicate",
-        _text(
-            "ID appears ", repeats[twice], "x in the .bim and no .bim record at this CHR:POS fits"
-        ),
+        _text("ID appears ", repeats[twice], "x in the .bim", where),
     )
 
 
@@ -475,8 +478,8 @@ def _resolve_ambiguous(
         " and EAF ",
         np.round(eaf[fits], 3),
         " fits ",
-        np.where(same[fits], "both", "neither"),
-        " strand within ",
+        np.where(same[fits], "both strands", "neither strand"),
+        " within ",
         f"{eaf_tolerance:g} (cohort frequency of EA ",
         np.round(expected[fits], 3),
         ")",
