@@ -72,6 +72,8 @@ MAX_EAF_VARIANTS = 5000  # cohort frequencies are read from the .bed for this ma
 FrequencyLookup = Callable[[np.ndarray], np.ndarray]
 _CODE = {s: np.int8(i) for i, s in enumerate(STATUSES)}
 _BASES = ["A", "C", "G", "T"]  # allele codes 0-3, so that the complement of c is 3 - c
+# reason prefix of an ambiguous SNP by A1 code * 4 + A2 code (one lookup for many rows)
+_AMBIGUOUS_TEXT = np.array([f"strand-ambiguous {a}/{b}" for a in _BASES for b in _BASES], object)
 
 
 @dataclass(frozen=True)
@@ -103,16 +105,20 @@ def _objects(values: pd.Series) -> np.ndarray:
 
 
 def _shared_codes(
-    first: np.ndarray, second: np.ndarray, transform: Callable[[str], str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes of two string arrays in one code space after ``transform`` (applied once per
-    distinct value); "" and missing values -> -1. Returns (codes1, codes2, names)."""
-    codes, uniques = pd.factorize(np.concatenate([first, second]))
-    names = pd.Index([transform(str(u)) for u in uniques], dtype=object)
-    merged, names = pd.factorize(names)
-    merged = np.where(np.asarray(names, dtype=object)[merged] == "", -1, merged)
-    codes = np.where(codes >= 0, merged[codes] if len(merged) else codes, -1)
-    return codes[: len(first)], codes[len(first) :], np.asarray(names, dtype=object)
+    columns: list[pd.Series], transform: Callable[[str], str], first: tuple[str, ...] = ()
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Codes of text columns in one code space, by name after ``transform`` (applied once
+    per distinct value; ``first`` get codes 0, 1, ...); "" and missing values -> -1.
+    Returns the codes per column and ``names`` (``names[code]``; ``names[-1]`` is "", so
+    that -1 reads as "")."""
+    table = {name: code for code, name in enumerate(first)}
+    codes = []
+    for column in columns:
+        inverse, uniques = pd.factorize(_objects(column))
+        names = (transform(str(u)) for u in uniques)
+        mapped = [-1 if name == "" else table.setdefault(name, len(table)) for name in names]
+        codes.append(np.asarray([*mapped, -1], dtype=np.int64)[inverse])  # -1: missing
+    return codes, np.asarray([*table, ""], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -128,14 +134,14 @@ class _Keys:
     ss_oa: np.ndarray
     b_a1: np.ndarray
     b_a2: np.ndarray
-    chroms: np.ndarray  # chromosome names by code
+    chroms: np.ndarray  # chromosome names by code (chroms[-1] == "")
     ss_chrom: np.ndarray
     b_chrom: np.ndarray
-    alleles: np.ndarray  # allele names by code
+    alleles: np.ndarray  # allele names by code (alleles[-1] == "")
 
     def allele_names(self, codes: np.ndarray) -> np.ndarray:
         """Upper-cased allele names of codes ("" for missing)."""
-        return np.where(codes >= 0, self.alleles[np.maximum(codes, 0)], "")
+        return self.alleles[codes]
 
     def allele_text(self, ea: np.ndarray, oa: np.ndarray) -> np.ndarray:
         """'EA/OA' per row, or 'EA' alone where OA is missing (for reasons)."""
@@ -145,32 +151,28 @@ class _Keys:
 
 def _keys(ss: pd.DataFrame, bim: pd.DataFrame) -> _Keys:
     b_ids, ss_ids = _objects(bim["ID"]), _objects(ss["ID"])
-    codes, _ = pd.factorize(np.concatenate([b_ids, ss_ids]))  # .bim first: codes < n_bim_ids
+    # "" first, then the .bim: "" and missing IDs become -1, .bim IDs 0..n_bim_ids-1
+    codes, _ = pd.factorize(np.concatenate([np.array([""], dtype=object), b_ids, ss_ids]))
+    codes = np.maximum(codes[1:] - 1, -1)
     b_id, ss_id = codes[: len(b_ids)], codes[len(b_ids) :]
-    n_bim_ids = int(b_id.max()) + 1 if len(b_id) else 0
-    ss_id = np.where(ss["ID"].fillna("").to_numpy(dtype=object) == "", -1, ss_id)
-    ss_chrom, b_chrom, chroms = _shared_codes(
-        _objects(ss["CHR"].fillna("")), _objects(bim["CHR"]), normalise_published
-    )
+    n_bim_ids = int(b_id.max(initial=-1)) + 1  # codes below it occur in the .bim
+    (ss_chrom, b_chrom), chroms = _shared_codes([ss["CHR"], bim["CHR"]], normalise_published)
     ss_pos_raw = pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
     b_pos_raw = bim["POS"].to_numpy(dtype=np.int64)
     ss_pos = np.where((ss_chrom >= 0) & (ss_pos_raw > 0), (ss_chrom << 32) | ss_pos_raw, -1)
-    bases = np.asarray(_BASES, dtype=object)
-    n_ss, n_b = len(ss), len(bim)
-    ss_alleles = np.concatenate([bases, _objects(ss["EA"]), _objects(ss["OA"])])
-    b_alleles = np.concatenate([_objects(bim["A1"]), _objects(bim["A2"])])
-    ss_codes, b_codes, alleles = _shared_codes(ss_alleles, b_alleles, str.upper)
-    ss_codes = ss_codes[len(bases) :]  # the bases come first: codes 0-3 are A C G T
+    (ss_ea, ss_oa, b_a1, b_a2), alleles = _shared_codes(
+        [ss["EA"], ss["OA"], bim["A1"], bim["A2"]], str.upper, tuple(_BASES)
+    )
     return _Keys(
         ss_id=ss_id,
         b_id=b_id,
         n_bim_ids=n_bim_ids,
         ss_pos=ss_pos,
         b_pos=(b_chrom << 32) | b_pos_raw,
-        ss_ea=ss_codes[:n_ss],
-        ss_oa=ss_codes[n_ss:],
-        b_a1=b_codes[:n_b],
-        b_a2=b_codes[n_b:],
+        ss_ea=ss_ea,
+        ss_oa=ss_oa,
+        b_a1=b_a1,
+        b_a2=b_a2,
         chroms=chroms,
         ss_chrom=ss_chrom,
         b_chrom=b_chrom,
@@ -231,7 +233,10 @@ def _text(*parts: np.ndarray | str) -> np.ndarray:
     n = max((len(p) for p in parts if not isinstance(p, str)), default=1)
     out = np.full(n, "", dtype=object)
     for part in parts:
-        out = out + (part if isinstance(part, str) else np.array([str(v) for v in part], object))
+        if not isinstance(part, str):
+            part = np.asarray(part)
+            part = part if part.dtype == object else part.astype(str).astype(object)
+        out = out + part
     return out
 
 
@@ -264,9 +269,7 @@ def _mark_duplicates(ss: pd.DataFrame, keys: _Keys, out: _Outcome) -> np.ndarray
     rest = suspects[~copies]
     lo, hi = _pair(keys.ss_ea[rest], keys.ss_oa[rest])
     ids = _objects(ss["ID"])
-    positions = _text(
-        keys.chroms[np.maximum(keys.ss_chrom[rest], 0)], ":", ss["POS"].to_numpy()[rest]
-    )
+    positions = _text(keys.chroms[keys.ss_chrom[rest]], ":", ss["POS"].to_numpy()[rest])
     # the position reason first, so that the ID reason wins where both apply
     for key, name in ((keys.ss_pos[rest], positions), (keys.ss_id[rest], _text("ID ", ids[rest]))):
         pairs = pd.DataFrame({"key": key, "lo": lo, "hi": hi})[key >= 0]
@@ -512,13 +515,8 @@ def _mark_chosen(
     flip[amb] = flipped
     out.set(rows[amb[resolved]], "resolved_ambiguous")
     dropped = amb[~resolved]
-    a1 = keys.allele_names(keys.b_a1[chosen.bim[dropped]])
-    a2 = keys.allele_names(keys.b_a2[chosen.bim[dropped]])
-    out.set(
-        rows[dropped],
-        "dropped_ambiguous",
-        _text("strand-ambiguous ", a1, "/", a2, amb_reason[~resolved]),
-    )
+    pair = keys.b_a1[chosen.bim[dropped]] * len(_BASES) + keys.b_a2[chosen.bim[dropped]]
+    out.set(rows[dropped], "dropped_ambiguous", _AMBIGUOUS_TEXT[pair] + amb_reason[~resolved])
     claims = np.bincount(chosen.bim)[chosen.bim]
     claimed = claims > 1
     out.set(
@@ -619,7 +617,7 @@ def _aligned(
         return ss[name].to_numpy(dtype=float)[rows]
 
     eaf, beta = column("EAF"), column("BETA")
-    out = pd.DataFrame(
+    out = _frame(
         {
             "CHR": keys.chroms[keys.b_chrom[b]],
             "POS": bim["POS"].to_numpy()[b],
@@ -639,12 +637,25 @@ def _aligned(
     return out[MATCHED_COLUMNS]
 
 
+def _frame(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) -> pd.DataFrame:
+    """A table of these columns as they are: text stays in object arrays (no scan of
+    every value for pandas' str dtype) and columns are not copied into 2-D blocks
+    (fresh memory is slow on some VMs: benchmarks/README.md)."""
+
+    def series(name: str, values: np.ndarray | pd.api.extensions.ExtensionArray) -> pd.Series:
+        text = isinstance(values, np.ndarray) and values.dtype == object
+        return pd.Series(values, name=name, dtype=object if text else None, copy=False)
+
+    return pd.concat([series(name, values) for name, values in columns.items()], axis=1)
+
+
 def _report(ss: pd.DataFrame, keys: _Keys, bim_ids: np.ndarray, out: _Outcome) -> pd.DataFrame:
+    """The per-row report (one row per sumstats row)."""
     placed = out.bim_index >= 0
-    return pd.DataFrame(
+    return _frame(
         {
             "ID": _objects(ss["ID"]),
-            "CHR": np.where(keys.ss_chrom >= 0, keys.chroms[np.maximum(keys.ss_chrom, 0)], ""),
+            "CHR": keys.chroms[keys.ss_chrom],
             "POS": ss["POS"].to_numpy(),
             "EA": keys.allele_names(keys.ss_ea),
             "OA": keys.allele_names(keys.ss_oa),
