@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from gemcont.io.plink import Genotypes, read_bim, write_bed
-from gemcont.panel.harmonise import STATUSES, a1_frequencies, coverage_table, harmonise
+from gemcont.io.sumstats import READ_COLUMNS
+from gemcont.panel.harmonise import (
+    REPORT_COLUMNS,
+    STATUSES,
+    a1_frequencies,
+    coverage_table,
+    dropped_hits,
+    harmonise,
+)
 
 BIM = pd.DataFrame(
     [
@@ -191,3 +199,245 @@ def test_harmonise__chromosome_x_named_as_the_fileset_names_it(tmp_path):
     for code in ["X", "23", "chrX", "x"]:
         result = harmonise(_sumstats([[code, 1000, "rsX1", "A", "G", 0.3, 0.2]]), bim)
         assert result.matched["CHR"].tolist() == ["X"], code
+
+
+# --- rows as the reader returns them (READ_COLUMNS; CHR "" and POS 0 without a position,
+# OA "" without an other allele)
+
+
+def _read(rows: list[list]) -> pd.DataFrame:
+    """Rows of CHR POS ID EA OA EAF BETA P, in the reader's scheme and dtypes."""
+    df = pd.DataFrame(rows, columns=["CHR", "POS", "ID", "EA", "OA", "EAF", "BETA", "P"])
+    df = df.assign(N=1000.0, SE=0.01, LOG10P=-np.log10(df["P"]))
+    return df.astype({c: "str" for c in ("CHR", "ID", "EA", "OA")})[READ_COLUMNS]
+
+
+def _row(result, i: int) -> pd.Series:
+    return result.report.iloc[i]
+
+
+def test_harmonise__exact_duplicate_line_keeps_the_variant():
+    """A file that repeats a line (concatenated chunks, a merge gone twice) used to lose
+    the variant: both copies were dropped as duplicates."""
+    lead = ["1", 100, "rs1", "A", "G", 0.3, 0.5, 1e-30]
+    result = harmonise(_read([lead, ["1", 200, "rs2", "C", "T", 0.4, 0.1, 0.2], lead]), BIM)
+    assert result.report["STATUS"].tolist() == ["matched", "matched", "dropped_identical_copy"]
+    assert _row(result, 2)["REASON"] == "identical to row 1"
+    assert result.matched.set_index("ID").loc["rs1", "BETA"] == 0.5
+    assert dropped_hits(result.report, 5e-8).empty  # the lead variant is in the panel
+
+
+def test_harmonise__split_multiallelic_rsid_keeps_the_matching_pair():
+    """One rsid written as two biallelic rows (A/G and A/T): the row whose alleles are
+    the .bim's is used; the other is an allele mismatch, not a duplicate."""
+    rows = [
+        ["1", 100, "rs1", "A", "T", 0.1, 0.2, 1e-3],
+        ["1", 100, "rs1", "G", "A", 0.3, 0.5, 1e-30],
+    ]
+    result = harmonise(_read(rows), BIM)
+    assert result.report["STATUS"].tolist() == ["dropped_allele_mismatch", "flipped"]
+    assert _row(result, 0)["REASON"] == "alleles A/T vs .bim A/G"
+    matched = result.matched.set_index("ID")
+    assert matched.loc["rs1", "BETA"] == -0.5 and matched.loc["rs1", "EAF"] == pytest.approx(0.7)
+
+
+def test_harmonise__same_id_and_alleles_with_other_statistics_all_dropped():
+    rows = [
+        ["1", 100, "rs1", "A", "G", 0.3, 0.2, 1e-9],
+        ["1", 100, "rs1", "G", "A", 0.7, -0.25, 1e-9],
+    ]
+    result = harmonise(_read(rows), BIM)
+    assert result.matched.empty
+    assert result.report["STATUS"].tolist() == ["dropped_duplicate"] * 2
+    assert result.report["REASON"].tolist() == [
+        "ID rs1 with alleles A/G appears 2x with different statistics",
+        "ID rs1 with alleles G/A appears 2x with different statistics",
+    ]
+    assert dropped_hits(result.report, 5e-8)["ID"].tolist() == ["rs1", "rs1"]
+
+
+def test_harmonise__same_position_and_alleles_under_two_ids_all_dropped():
+    rows = [
+        ["1", 100, "rs1", "A", "G", 0.3, 0.2, 0.1],
+        ["1", 100, "1:100_A_G", "A", "G", 0.3, 0.2, 0.2],
+    ]
+    result = harmonise(_read(rows), BIM)
+    assert result.report["STATUS"].tolist() == ["dropped_duplicate"] * 2
+    assert (
+        _row(result, 1)["REASON"] == "1:100 with alleles A/G appears 2x with different statistics"
+    )
+
+
+def test_harmonise__bim_record_chosen_by_two_rows_names_it():
+    # rs1 is found by ID (its position here is another build's), 'x' by position
+    rows = [["1", 999, "rs1", "A", "G", 0.3, 0.2, 0.1], ["1", 100, "x", "G", "A", 0.7, -0.2, 0.1]]
+    result = harmonise(_read(rows), BIM)
+    assert result.report["STATUS"].tolist() == ["dropped_duplicate"] * 2
+    assert result.report["REASON"].tolist() == [".bim record rs1 fits 2 rows"] * 2
+
+
+def test_harmonise__rows_without_position_match_by_id_alone():
+    """METAL MarkerName-only files: CHR "" and POS 0."""
+    rows = [
+        ["", 0, "rs2", "T", "C", 0.6, 0.1, 0.01],
+        ["", 0, "rs99", "A", "G", 0.3, 0.2, 0.01],
+        ["", 0, "rs7", "T", "C", 0.3, 0.2, 0.01],  # rs7 is twice in the .bim
+    ]
+    result = harmonise(_read(rows), BIM)
+    row = result.matched.iloc[0]
+    assert (row["ID"], row["CHR"], row["POS"], row["EA"], row["BETA"]) == (
+        "rs2",
+        "1",
+        200,
+        "C",
+        -0.1,
+    )
+    assert result.report["STATUS"].tolist() == ["flipped", "dropped_absent", "dropped_duplicate"]
+    assert result.report["REASON"].tolist()[1:] == [
+        "no .bim record with this ID (the file gives no position)",
+        "ID appears 2x in the .bim and the file gives no position",
+    ]
+
+
+def test_harmonise__rows_without_other_allele_match_on_ea():
+    """PLINK 1.9 .assoc.logistic files name only A1 (OA "")."""
+    rows = [
+        ["1", 100, "rs1", "A", "", 0.3, 0.2, 0.01],  # .bim A1
+        ["1", 200, "rs2", "T", "", 0.3, 0.4, 0.01],  # .bim A2 (C/T)
+        ["2", 600, "rs6", "G", "", 0.3, 0.5, 0.01],  # complement of C = .bim A2 of T/C
+        ["1", 100, "rs1b", "AT", "", 0.3, 0.2, 0.01],
+    ]
+    result = harmonise(_read(rows), BIM)
+    assert result.report["STATUS"].tolist() == [
+        "matched",
+        "flipped",
+        "strand_flipped",
+        "dropped_allele_mismatch",
+    ]
+    assert result.matched["BETA"].tolist() == [0.2, -0.4, -0.5]
+    assert result.matched["EAF"].tolist() == pytest.approx([0.3, 0.7, 0.7])
+    assert _row(result, 3)["REASON"] == "alleles AT vs .bim A/G"
+    assert _row(result, 0)["OA"] == ""
+
+
+def test_harmonise__no_other_allele_at_ambiguous_and_multiallelic_sites():
+    rows = [
+        ["1", 300, "rs3", "A", "", np.nan, 0.2, 0.01],  # A/T in the .bim, no EAF
+        ["1", 400, "x1", "A", "", 0.3, 0.1, 0.01],  # A/C and A/G at 1:400
+        ["1", 400, "x2", "G", "", 0.3, 0.1, 0.01],  # only A/G has G
+        ["1", 400, "x3", "T", "", 0.3, 0.1, 0.01],  # complement only: not at such a site
+    ]
+    result = harmonise(_read(rows), BIM)
+    assert result.report["STATUS"].tolist() == [
+        "dropped_ambiguous",
+        "dropped_multiallelic",
+        "flipped",
+        "dropped_multiallelic",
+    ]
+    assert result.report["REASON"].tolist() == [
+        "strand-ambiguous A/T and no EAF to resolve it",
+        "no other allele (OA) to choose between .bim records rs4, rs4b",
+        "",
+        "alleles T vs .bim A/C, A/G at a multi-allelic position (same-strand matches only)",
+    ]
+    assert result.matched["ID"].tolist() == ["rs4b"]
+    assert result.matched.attrs["n_ambiguous_without_eaf"] == 1
+
+
+def test_harmonise__ambiguous_without_other_allele_resolved_by_eaf():
+    freq = np.full(len(BIM), 0.5)
+    freq[2] = 0.1  # rs3 (A/T): cohort A frequency
+    rows = [["1", 300, "rs3", "T", "", 0.88, 0.2, 0.01]]  # T at 0.88: the cohort's A
+    result = harmonise(_read(rows), BIM, True, a1_freq=lambda idx: freq[idx])
+    assert result.report["STATUS"].tolist() == ["resolved_ambiguous"]
+    assert result.matched["BETA"].tolist() == [-0.2]
+
+
+def test_harmonise__every_dropped_row_says_why():
+    rows = [
+        ["1", 100, "rs1", "A", "G", 0.3, 0.2, 0.01],
+        ["3", 100, "rs99", "A", "G", 0.3, 0.2, 0.01],
+        ["1", 200, "rs2", "A", "C", 0.3, 0.2, 0.01],
+        ["1", 300, "rs3", "A", "T", np.nan, 0.2, 0.01],
+        ["2", 500, "rs5", "G", "C", 0.2, 0.2, 0.01],
+    ]
+    result = harmonise(_read(rows), BIM)
+    assert result.report["REASON"].tolist() == [
+        "",
+        "no .bim record with this ID or CHR:POS",
+        "alleles A/C vs .bim C/T",
+        "strand-ambiguous A/T and no EAF to resolve it",
+        "strand-ambiguous G/C (resolving by EAF is off: panel.resolve_ambiguous_by_eaf)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("eaf", "reason"),
+    [
+        (0.45, "strand-ambiguous A/T and EAF 0.45 or cohort frequency 0.1 within 0.1 of 0.5"),
+        (np.nan, "strand-ambiguous A/T and no EAF to resolve it"),
+        (
+            0.35,  # 0.25 from 0.1 and 0.55 from 0.9
+            "strand-ambiguous A/T and EAF 0.35 fits neither strand within 0.2 (cohort "
+            "frequency of EA 0.1)",
+        ),
+    ],
+)
+def test_harmonise__ambiguous_unresolved_reasons(eaf, reason):
+    freq = np.full(len(BIM), 0.5)
+    freq[2] = 0.1
+    rows = [["1", 300, "rs3", "A", "T", eaf, 0.2, 0.01]]
+    result = harmonise(_read(rows), BIM, True, a1_freq=lambda idx: freq[idx])
+    assert result.report["STATUS"].tolist() == ["dropped_ambiguous"]
+    assert result.report["REASON"].tolist() == [reason]
+
+
+def test_harmonise__ambiguous_fitting_both_strands_says_so():
+    freq = np.full(len(BIM), 0.5)
+    freq[2] = 0.35  # 0.38 is within 0.3 of both 0.35 and 0.65
+    rows = [["1", 300, "rs3", "A", "T", 0.38, 0.2, 0.01]]
+    result = harmonise(_read(rows), BIM, True, 0.3, 0.1, a1_freq=lambda idx: freq[idx])
+    assert result.report["REASON"].tolist() == [
+        "strand-ambiguous A/T and EAF 0.38 fits both strands within 0.3 (cohort frequency "
+        "of EA 0.35)"
+    ]
+
+
+def test_harmonise__read_drops_listed_in_the_report():
+    drops = pd.DataFrame(
+        {
+            "ID": ["rs50", "rs51"],
+            "CHR": ["1", ""],
+            "POS": [5, 0],
+            "EA": ["A", "C"],
+            "OA": ["G", ""],
+            "LOG10P": [np.nan, 12.0],
+            "STATUS": "dropped_at_read",
+            "REASON": [
+                "P missing or outside (0, 1]",
+                "TEST is DOM (only ADD rows are variant effects)",
+            ],
+        }
+    )
+    rows = [["1", 100, "rs1", "A", "G", 0.3, 0.2, 1e-9], ["3", 1, "rs9", "A", "G", 0.3, 0.2, 1e-10]]
+    result = harmonise(_read(rows), BIM, read_drops=drops)
+    report = result.report
+    assert report.columns.tolist() == REPORT_COLUMNS
+    assert report["ID"].tolist() == ["rs1", "rs9", "rs50", "rs51"]
+    assert report["STATUS"].tolist()[2:] == ["dropped_at_read"] * 2
+    assert report["REASON"].tolist()[2:] == drops["REASON"].tolist()
+    assert report["BIM_INDEX"].isna().tolist() == [False, True, True, True]
+    assert not report["FLIPPED"].any()
+    counts = coverage_table(report).set_index("status")["count"]
+    assert counts["dropped_at_read"] == 2 and counts["dropped_absent"] == 1 and counts.sum() == 4
+    hits = dropped_hits(report, 5e-8)
+    assert hits["ID"].tolist() == ["rs51", "rs9"]  # strongest first; rs1 is in the panel
+    assert hits["REASON"].tolist() == [
+        "TEST is DOM (only ADD rows are variant effects)",
+        "no .bim record with this ID or CHR:POS",
+    ]
+
+
+def test_dropped_hits__threshold_inclusive():
+    rows = [["3", 1, "a", "A", "G", 0.3, 0.2, 1e-8], ["3", 2, "b", "A", "G", 0.3, 0.2, 2e-8]]
+    assert dropped_hits(harmonise(_read(rows), BIM).report, 1e-8)["ID"].tolist() == ["a"]

@@ -1,26 +1,39 @@
 """Align external GWAS summary statistics to the cohort's .bim.
 
 After harmonisation ``EA`` is always the cohort's counted allele (.bim column 5,
-``A1``) and ``BETA``/``EAF`` are expressed for it. Rules, applied per sumstats row:
+``A1``) and ``BETA``/``EAF`` are expressed for it. Input rows are in the
+:data:`gemcont.io.sumstats.READ_COLUMNS` scheme; alleles are compared upper-cased and
+chromosome codes as :func:`gemcont.io.sumstats.normalise_chrom` writes them. Rules:
 
-1. Rows whose ID, or whose CHR:POS + allele pair, occurs more than once in the
-   sumstats are all dropped (``dropped_duplicate``): which copy is right is unknown.
+1. Duplicates. Rows equal in every scheme column are one row written twice: the first
+   is used, the others are ``dropped_identical_copy`` ("identical to row N", N the
+   report row). Of the rest, rows sharing an ID and an allele pair (in either order),
+   or a CHR:POS and an allele pair, are all ``dropped_duplicate``: which one is right
+   is unknown. One ID with different allele pairs (a multi-allelic site split into
+   biallelic rows) is no duplicate: each row is matched on its own alleles.
 2. Candidates: the .bim record with the same ID (only when that ID is unique in the
-   .bim), then every .bim record at the same CHR:POS. A candidate is compatible when
-   its allele pair equals ``{EA, OA}`` as given, or (SNPs only) after complementing
-   both alleles (strand flip). At multi-allelic .bim positions (one CHR:POS, several
-   allele pairs) only same-strand matches count; a complement-only match there is
-   ``dropped_multiallelic``.
+   .bim), then every .bim record at the same CHR:POS. Rows without a position (POS 0
+   and CHR "", e.g. METAL files keyed by MarkerName alone) have only the ID candidate.
+   A candidate is compatible when its allele pair equals ``{EA, OA}`` as given, or
+   (SNPs only) after complementing both alleles (strand flip). Rows without an other
+   allele (OA "", e.g. PLINK 1.9 .assoc.logistic) need EA to be one of the .bim
+   alleles, or (SNPs only) its complement. At multi-allelic .bim positions (one
+   CHR:POS, several allele pairs) only same-strand matches count; a complement-only
+   match there is ``dropped_multiallelic``, as is a row without OA that fits several
+   of the pairs.
 3. The ID candidate wins when compatible; otherwise the one compatible position
-   candidate (same strand preferred). Two equally good position candidates (the
-   .bim repeats a variant) -> ``dropped_duplicate``. A .bim record claimed by more
-   than one sumstats row -> all those rows ``dropped_duplicate``.
-4. Strand-ambiguous SNPs (A/T, C/G) are ``dropped_ambiguous`` unless
-   ``resolve_ambiguous_by_eaf``: then both the sumstats EAF and the cohort A1
-   frequency must be at least ``maf_margin`` away from 0.5, and the EAF must lie
-   within ``eaf_tolerance`` of exactly one of the two readings (same strand: EA's
-   cohort frequency; opposite strand: one minus it). Such rows are
-   ``resolved_ambiguous``.
+   candidate (same strand preferred). Two equally good position candidates (the .bim
+   repeats a variant) -> ``dropped_duplicate``. A .bim record chosen by more than one
+   row -> all those rows ``dropped_duplicate``.
+4. Strand-ambiguous SNPs (A/T, C/G; with or without OA) are ``dropped_ambiguous``
+   unless ``resolve_ambiguous_by_eaf``: then both the sumstats EAF and the cohort A1
+   frequency must be at least ``maf_margin`` away from 0.5, and the EAF must lie within
+   ``eaf_tolerance`` of exactly one of the two readings (same strand: EA's cohort
+   frequency; opposite strand: one minus it). Such rows are ``resolved_ambiguous``.
+
+The report has one row per input row, the rows the reader dropped (``read_drops``,
+``dropped_at_read``) after the sumstats rows, each dropped row with its ``REASON``.
+:func:`check_eaf_orientation` then compares the aligned EAF with the cohort's.
 """
 
 from __future__ import annotations
@@ -31,11 +44,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gemcont.errors import InputError
+from gemcont.io.chromosomes import normalise_published
 from gemcont.io.plink import Genotypes
-from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, normalise_chrom
+from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
 
 KEPT = ["matched", "flipped", "strand_flipped", "resolved_ambiguous"]
 DROPPED = [
+    "dropped_at_read",
+    "dropped_identical_copy",
     "dropped_ambiguous",
     "dropped_allele_mismatch",
     "dropped_absent",
@@ -43,10 +60,20 @@ DROPPED = [
     "dropped_multiallelic",
 ]
 STATUSES = KEPT + DROPPED
-COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
-REPORT_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "STATUS", "BIM_INDEX", "BIM_ID", "FLIPPED"]
+READ_DROP_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "LOG10P", "STATUS", "REASON"]
+REPORT_COLUMNS = [*READ_DROP_COLUMNS, "BIM_INDEX", "BIM_ID", "FLIPPED"]
+MATCHED_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P", "BIM_INDEX", "SUMSTATS_ID"]
+# the EAF check: variants whose cohort A1 frequency is this close to 0.5 cannot tell
+# the two alleles apart; fewer informative variants than MIN_EAF_VARIANTS -> not checked
+EAF_CHECK_MARGIN = 0.1
+MIN_EAF_VARIANTS = 20
+MAX_EAF_VARIANTS = 5000  # cohort frequencies are read from the .bed for this many at most
 
 FrequencyLookup = Callable[[np.ndarray], np.ndarray]
+_CODE = {s: np.int8(i) for i, s in enumerate(STATUSES)}
+_BASES = ["A", "C", "G", "T"]  # allele codes 0-3, so that the complement of c is 3 - c
+# reason prefix of an ambiguous SNP by A1 code * 4 + A2 code (one lookup for many rows)
+_AMBIGUOUS_TEXT = np.array([f"strand-ambiguous {a}/{b}" for a in _BASES for b in _BASES], object)
 
 
 @dataclass(frozen=True)
@@ -57,152 +84,448 @@ class HarmoniseResult:
     report: pd.DataFrame
 
 
-def _prepare_sumstats(sumstats: pd.DataFrame) -> pd.DataFrame:
-    ss = sumstats.reset_index(drop=True).copy()
-    ss["CHR"] = normalise_chrom(ss["CHR"])
-    ss["EA"] = ss["EA"].astype(str).str.upper()
-    ss["OA"] = ss["OA"].astype(str).str.upper()
-    ss["ROW"] = np.arange(len(ss))
-    return ss
+@dataclass(frozen=True)
+class EafCheck:
+    """Outcome of :func:`check_eaf_orientation` (NaN statistics when not checked)."""
+
+    n_compared: int
+    median_abs_diff: float
+    correlation: float
+    n_ambiguous_without_eaf: int
+    message: str
 
 
-def _prepare_bim(bim: pd.DataFrame) -> pd.DataFrame:
-    b = bim[["CHR", "ID", "POS", "A1", "A2"]].reset_index(drop=True).copy()
-    b["CHR"] = normalise_chrom(b["CHR"])
-    b["A1"] = b["A1"].astype(str).str.upper()
-    b["A2"] = b["A2"].astype(str).str.upper()
-    b["BIM_INDEX"] = np.arange(len(b))
-    pair = _pair_key(b["A1"], b["A2"])
-    n_pairs = pair.groupby([b["CHR"], b["POS"]]).transform("nunique")
-    b["MULTI"] = (n_pairs > 1).to_numpy()
-    return b
+# ---------------------------------------------------------------------------
+# Integer keys: every string column is hashed once, the rest is integer arithmetic
+# ---------------------------------------------------------------------------
 
 
-def _pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
-    """Order-free allele pair, e.g. 'A/G' for both A,G and G,A."""
-    return a.where(a < b, b) + "/" + b.where(a < b, a)
+def _objects(values: pd.Series) -> np.ndarray:
+    return values.to_numpy(dtype=object)
 
 
-def _duplicated_rows(ss: pd.DataFrame) -> pd.Series:
-    by_id = ss["ID"].duplicated(keep=False)
-    key = ss["CHR"] + ":" + ss["POS"].astype(str) + ":" + _pair_key(ss["EA"], ss["OA"])
-    return by_id | key.duplicated(keep=False)
+def _shared_codes(
+    columns: list[pd.Series], transform: Callable[[str], str], first: tuple[str, ...] = ()
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Codes of text columns in one code space, by name after ``transform`` (applied once
+    per distinct value; ``first`` get codes 0, 1, ...); "" and missing values -> -1.
+    Returns the codes per column and ``names`` (``names[code]``; ``names[-1]`` is "", so
+    that -1 reads as "")."""
+    table = {name: code for code, name in enumerate(first)}
+    codes = []
+    for column in columns:
+        inverse, uniques = pd.factorize(_objects(column))
+        names = (transform(str(u)) for u in uniques)
+        mapped = [-1 if name == "" else table.setdefault(name, len(table)) for name in names]
+        codes.append(np.asarray([*mapped, -1], dtype=np.int64)[inverse])  # -1: missing
+    return codes, np.asarray([*table, ""], dtype=object)
 
 
-def _candidates(ss: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """All (sumstats row, bim record) pairs sharing a unique ID or CHR:POS."""
-    unique_ids = b[~b["ID"].duplicated(keep=False)]
-    by_id = ss[["ROW", "ID"]].merge(unique_ids[["ID", "BIM_INDEX"]], on="ID").assign(VIA=0)
-    by_pos = ss[["ROW", "CHR", "POS"]].merge(b[["CHR", "POS", "BIM_INDEX"]], on=["CHR", "POS"])
-    cand = pd.concat([by_id, by_pos.assign(VIA=1)])[["ROW", "BIM_INDEX", "VIA"]]
-    cand = cand.sort_values(["ROW", "VIA"], kind="stable")
-    cand = cand.drop_duplicates(["ROW", "BIM_INDEX"]).reset_index(drop=True)
-    cand = cand.join(ss.set_index("ROW")[["EA", "OA", "EAF"]], on="ROW")
-    return cand.join(b.set_index("BIM_INDEX")[["A1", "A2", "MULTI"]], on="BIM_INDEX")
+@dataclass(frozen=True)
+class _Keys:
+    """The sumstats rows (``ss_*``) and .bim records (``b_*``) as integer codes."""
+
+    ss_id: np.ndarray  # shared ID codes; codes < n_bim_ids occur in the .bim
+    b_id: np.ndarray
+    n_bim_ids: int
+    ss_pos: np.ndarray  # chromosome code << 32 | POS; -1 = no position
+    b_pos: np.ndarray
+    ss_ea: np.ndarray  # shared allele codes, 0-3 = A C G T, -1 = missing
+    ss_oa: np.ndarray
+    b_a1: np.ndarray
+    b_a2: np.ndarray
+    chroms: np.ndarray  # chromosome names by code (chroms[-1] == "")
+    ss_chrom: np.ndarray
+    b_chrom: np.ndarray
+    alleles: np.ndarray  # allele names by code (alleles[-1] == "")
+
+    def allele_names(self, codes: np.ndarray) -> np.ndarray:
+        """Upper-cased allele names of codes ("" for missing)."""
+        return self.alleles[codes]
+
+    def allele_text(self, ea: np.ndarray, oa: np.ndarray) -> np.ndarray:
+        """'EA/OA' per row, or 'EA' alone where OA is missing (for reasons)."""
+        ea_names = self.allele_names(ea)
+        return np.where(oa >= 0, ea_names + "/" + self.allele_names(oa), ea_names)
 
 
-def _classify(cand: pd.DataFrame) -> pd.DataFrame:
-    """Add COMPATIBLE, STRAND (complemented), FLIPPED (EA was A2) and AMBIGUOUS."""
-    ea, oa, a1, a2 = (cand[c] for c in ("EA", "OA", "A1", "A2"))
-    snp = ea.isin(COMPLEMENT) & oa.isin(COMPLEMENT) & a1.isin(COMPLEMENT) & a2.isin(COMPLEMENT)
-    cea, coa = ea.map(COMPLEMENT), oa.map(COMPLEMENT)
-    same, swap = (ea == a1) & (oa == a2), (ea == a2) & (oa == a1)
-    comp = snp & (cea == a1) & (coa == a2)
-    comp_swap = snp & (cea == a2) & (coa == a1)
-    cand["STRAND"] = ~(same | swap) & (comp | comp_swap)
-    cand["COMPATIBLE"] = same | swap | (cand["STRAND"] & ~cand["MULTI"])
-    cand["FLIPPED"] = swap | (cand["STRAND"] & comp_swap)
-    cand["AMBIGUOUS"] = cand["COMPATIBLE"] & snp & (a1 == a2.map(COMPLEMENT))
-    return cand
+def _keys(ss: pd.DataFrame, bim: pd.DataFrame) -> _Keys:
+    b_ids, ss_ids = _objects(bim["ID"]), _objects(ss["ID"])
+    # "" first, then the .bim: "" and missing IDs become -1, .bim IDs 0..n_bim_ids-1
+    codes, _ = pd.factorize(np.concatenate([np.array([""], dtype=object), b_ids, ss_ids]))
+    codes = np.maximum(codes[1:] - 1, -1)
+    b_id, ss_id = codes[: len(b_ids)], codes[len(b_ids) :]
+    n_bim_ids = int(b_id.max(initial=-1)) + 1  # codes below it occur in the .bim
+    (ss_chrom, b_chrom), chroms = _shared_codes([ss["CHR"], bim["CHR"]], normalise_published)
+    ss_pos_raw = pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
+    b_pos_raw = bim["POS"].to_numpy(dtype=np.int64)
+    ss_pos = np.where((ss_chrom >= 0) & (ss_pos_raw > 0), (ss_chrom << 32) | ss_pos_raw, -1)
+    (ss_ea, ss_oa, b_a1, b_a2), alleles = _shared_codes(
+        [ss["EA"], ss["OA"], bim["A1"], bim["A2"]], str.upper, tuple(_BASES)
+    )
+    return _Keys(
+        ss_id=ss_id,
+        b_id=b_id,
+        n_bim_ids=n_bim_ids,
+        ss_pos=ss_pos,
+        b_pos=(b_chrom << 32) | b_pos_raw,
+        ss_ea=ss_ea,
+        ss_oa=ss_oa,
+        b_a1=b_a1,
+        b_a2=b_a2,
+        chroms=chroms,
+        ss_chrom=ss_chrom,
+        b_chrom=b_chrom,
+        alleles=alleles,
+    )
 
 
-def _choose(cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """One compatible candidate per row; rows with two equally good ones -> duplicates."""
-    ok = cand[cand["COMPATIBLE"]].sort_values(["ROW", "VIA", "STRAND", "BIM_INDEX"])
-    best = ok.drop_duplicates("ROW")
-    ties = ok.merge(best[["ROW", "VIA", "STRAND"]], on=["ROW", "VIA", "STRAND"])
-    tied_rows = ties.groupby("ROW").size().loc[lambda s: s > 1].index
-    return best[~best["ROW"].isin(tied_rows)], pd.Series(tied_rows)
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order-free allele pair as (low code, high code)."""
+    return np.minimum(a, b), np.maximum(a, b)
 
 
-def _unmatched_status(ss: pd.DataFrame, cand: pd.DataFrame, b: pd.DataFrame) -> pd.Series:
-    """Status of rows without a compatible candidate."""
-    status = pd.Series("dropped_absent", index=ss["ROW"])
-    dup_ids = b["ID"][b["ID"].duplicated(keep=False)]
-    status.loc[ss["ID"].isin(dup_ids).to_numpy()] = "dropped_duplicate"
-    status.loc[cand["ROW"].unique()] = "dropped_allele_mismatch"
-    status.loc[cand.loc[cand["MULTI"], "ROW"].unique()] = "dropped_multiallelic"
-    return status
+def _counts(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Occurrences of each code in 0..n_codes-1 (negative codes ignored)."""
+    return np.bincount(codes[codes >= 0], minlength=n_codes)
+
+
+def _repeated(codes: np.ndarray) -> np.ndarray:
+    """Rows whose code (>= 0) occurs more than once."""
+    counts = _counts(codes, max(int(codes.max(initial=-1)) + 1, 1))
+    return (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
+
+
+def _position_repeats(pos: np.ndarray) -> np.ndarray:
+    """Rows whose position (>= 0) occurs more than once (a stable sort: files are sorted
+    by position, which makes it linear)."""
+    order = np.argsort(pos, kind="stable")
+    sorted_pos = pos[order]
+    same = (sorted_pos[1:] == sorted_pos[:-1]) & (sorted_pos[1:] >= 0)
+    repeated = np.zeros(len(pos), dtype=bool)
+    repeated[order[1:][same]] = True
+    repeated[order[:-1][same]] = True
+    return repeated
+
+
+# ---------------------------------------------------------------------------
+# Per-row outcome, filled step by step
+# ---------------------------------------------------------------------------
+
+
+class _Outcome:
+    """Status code, reason, .bim record and flip of every sumstats row."""
+
+    def __init__(self, n: int) -> None:
+        self.status = np.full(n, -1, dtype=np.int8)
+        self.reason = np.full(n, "", dtype=object)
+        self.bim_index = np.full(n, -1, dtype=np.int64)
+        self.flipped = np.zeros(n, dtype=bool)
+
+    def set(self, rows: np.ndarray, status: str, reason: np.ndarray | str = "") -> None:
+        self.status[rows] = _CODE[status]
+        self.reason[rows] = reason
+
+
+def _text(*parts: np.ndarray | str) -> np.ndarray:
+    """Element-wise concatenation of arrays and constants into reason strings (used for
+    dropped rows only, where the text differs from row to row)."""
+    n = max((len(p) for p in parts if not isinstance(p, str)), default=1)
+    out = np.full(n, "", dtype=object)
+    for part in parts:
+        if not isinstance(part, str):
+            part = np.asarray(part)
+            part = part if part.dtype == object else part.astype(str).astype(object)
+        out = out + part
+    return out
+
+
+def _mark_duplicates(ss: pd.DataFrame, keys: _Keys, out: _Outcome) -> np.ndarray:
+    """Identical copies and duplicates (module docstring, rule 1); returns the mask of
+    rows still to be matched. Only rows sharing an ID or a position are compared."""
+    active = np.ones(len(ss), dtype=bool)
+    suspects = np.flatnonzero(_repeated(keys.ss_id) | _position_repeats(keys.ss_pos))
+    if len(suspects) == 0:
+        return active
+    stats = [c for c in ("EAF", "N", "BETA", "SE", "P", "LOG10P") if c in ss.columns]
+    scheme = pd.DataFrame(
+        {
+            "ID": keys.ss_id[suspects],
+            "POS": keys.ss_pos[suspects],
+            "EA": keys.ss_ea[suspects],
+            "OA": keys.ss_oa[suspects],
+            **{c: ss[c].to_numpy()[suspects] for c in stats},
+        }
+    )
+    group = scheme.groupby(list(scheme.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = np.full(group.max() + 1, len(ss), dtype=np.int64)
+    np.minimum.at(first, group, suspects)
+    copy_of = first[group]
+    copies = copy_of != suspects
+    out.set(
+        suspects[copies], "dropped_identical_copy", _text("identical to row ", copy_of[copies] + 1)
+    )
+    active[suspects[copies]] = False
+    rest = suspects[~copies]
+    lo, hi = _pair(keys.ss_ea[rest], keys.ss_oa[rest])
+    ids = _objects(ss["ID"])
+    positions = _text(keys.chroms[keys.ss_chrom[rest]], ":", ss["POS"].to_numpy()[rest])
+    # the position reason first, so that the ID reason wins where both apply
+    for key, name in ((keys.ss_pos[rest], positions), (keys.ss_id[rest], _text("ID ", ids[rest]))):
+        pairs = pd.DataFrame({"key": key, "lo": lo, "hi": hi})[key >= 0]
+        size = pairs.groupby(["key", "lo", "hi"], sort=False)["key"].transform("size").to_numpy()
+        at = pairs.index.to_numpy()[size > 1]  # positions in ``rest``
+        rows = rest[at]
+        alleles = keys.allele_text(keys.ss_ea[rows], keys.ss_oa[rows])
+        reason = _text(name[at], " with alleles ", alleles, " appears ", size[size > 1])
+        out.set(rows, "dropped_duplicate", _text(reason, "x with different statistics"))
+        active[rows] = False
+    return active
+
+
+def _multiallelic_bim(keys: _Keys) -> np.ndarray:
+    """.bim records at positions with more than one distinct allele pair."""
+    at = np.flatnonzero(_position_repeats(keys.b_pos))
+    lo, hi = _pair(keys.b_a1[at], keys.b_a2[at])
+    pairs = pd.DataFrame({"pos": keys.b_pos[at], "lo": lo, "hi": hi}).drop_duplicates()
+    n_pairs = pairs["pos"].value_counts()
+    multi = np.zeros(len(keys.b_pos), dtype=bool)
+    multi[at] = n_pairs.reindex(keys.b_pos[at]).to_numpy() > 1
+    return multi
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """(sumstats row, .bim record) pairs sharing a unique ID (``via`` 0) or a CHR:POS
+    (``via`` 1), with their allele comparison."""
+
+    row: np.ndarray
+    bim: np.ndarray
+    via: np.ndarray
+    compatible: np.ndarray
+    strand: np.ndarray  # compatible only after complementing
+    flipped: np.ndarray  # EA is the .bim A2
+    ambiguous: np.ndarray
+    multi: np.ndarray  # at a multi-allelic .bim position
+
+    def subset(self, mask: np.ndarray) -> _Candidates:
+        return _Candidates(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+
+
+def _candidates(keys: _Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candidates:
+    """Every candidate of ``rows`` (module docstring, rule 2)."""
+    n_bim = len(keys.b_id)
+    bim_count = _counts(keys.b_id, keys.n_bim_ids)
+    bim_of = np.full(keys.n_bim_ids, -1, dtype=np.int64)
+    valid = keys.b_id >= 0
+    bim_of[keys.b_id[valid]] = np.flatnonzero(valid)  # used only where the ID is unique
+    code = keys.ss_id[rows]
+    unique = (code >= 0) & (code < keys.n_bim_ids)
+    unique[unique] = bim_count[code[unique]] == 1
+    by_id = np.full(len(rows), -1, dtype=np.int64)
+    by_id[unique] = bim_of[code[unique]]
+    order = np.argsort(keys.b_pos, kind="stable")  # same position: .bim order
+    sorted_pos = keys.b_pos[order]
+    pos = keys.ss_pos[rows]
+    first = np.searchsorted(sorted_pos, pos, "left")
+    count = np.where(pos >= 0, np.searchsorted(sorted_pos, pos, "right") - first, 0)
+    owner = np.repeat(np.arange(len(rows)), count)
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    by_pos = order[first[owner] + offset] if n_bim else np.zeros(0, np.int64)
+    new = by_pos != by_id[owner]  # the ID candidate is listed once, as found by ID
+    row = np.concatenate([rows[unique], rows[owner[new]]])
+    bim = np.concatenate([by_id[unique], by_pos[new]])
+    via = np.concatenate([np.zeros(unique.sum(), np.int8), np.ones(new.sum(), np.int8)])
+    return _classify(keys, row, bim, via, multi_bim[bim])
+
+
+def _classify(
+    keys: _Keys, row: np.ndarray, bim: np.ndarray, via: np.ndarray, multi: np.ndarray
+) -> _Candidates:
+    ea, oa, a1, a2 = keys.ss_ea[row], keys.ss_oa[row], keys.b_a1[bim], keys.b_a2[bim]
+    no_oa = oa < 0
+
+    def base(code: np.ndarray) -> np.ndarray:
+        return (code >= 0) & (code < len(_BASES))
+
+    snp = base(ea) & (base(oa) | no_oa) & base(a1) & base(a2)
+    cea, coa = 3 - ea, 3 - oa  # complements (meaningful for SNPs only)
+    same = (ea == a1) & ((oa == a2) | no_oa)
+    swap = (ea == a2) & ((oa == a1) | no_oa)
+    comp = snp & (cea == a1) & ((coa == a2) | no_oa)
+    comp_swap = snp & (cea == a2) & ((coa == a1) | no_oa)
+    strand = ~(same | swap) & (comp | comp_swap)
+    compatible = same | swap | (strand & ~multi)
+    return _Candidates(
+        row=row,
+        bim=bim,
+        via=via,
+        compatible=compatible,
+        strand=strand,
+        flipped=swap | (strand & comp_swap),
+        ambiguous=compatible & snp & (a1 == 3 - a2),
+        multi=multi,
+    )
+
+
+def _joined(row: np.ndarray, text: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per entry of ``rows`` (unique): the ``text`` of its candidates (``row``), joined
+    by ', ' in candidate order."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=object)
+    wanted = np.zeros(max(int(row.max(initial=-1)), int(rows.max())) + 1, bool)
+    wanted[rows] = True
+    keep = wanted[row]
+    order = np.argsort(row[keep], kind="stable")
+    row, text = row[keep][order], text[keep][order]
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    ends = np.r_[starts[1:], len(row)]
+    joined = np.array(
+        [", ".join(text[a:b]) for a, b in zip(starts, ends, strict=True)], dtype=object
+    )
+    return joined[np.searchsorted(row[starts], rows)]
+
+
+def _choose(cand: _Candidates, n: int) -> tuple[_Candidates, np.ndarray]:
+    """One compatible candidate per row (module docstring, rule 3); also the mask of
+    the candidates of rows with two or more equally good ones."""
+    rank = cand.via * 2 + cand.strand  # ID before position, same strand before flipped
+    best = np.full(n, 4, dtype=np.int8)
+    np.minimum.at(best, cand.row[cand.compatible], rank[cand.compatible].astype(np.int8))
+    top = cand.compatible & (rank == best[cand.row])
+    n_top = np.bincount(cand.row[top], minlength=n)
+    return cand.subset(top & (n_top[cand.row] == 1)), top & (n_top[cand.row] > 1)
+
+
+def _mark_unmatched(
+    ss: pd.DataFrame, keys: _Keys, cand: _Candidates, rows: np.ndarray, out: _Outcome
+) -> None:
+    """Status and reason of ``rows``, which have no compatible candidate."""
+    n = len(ss)
+    has = np.bincount(cand.row, minlength=n)[rows] > 0
+    at_multi = np.bincount(cand.row[cand.multi], minlength=n)[rows] > 0
+    pairs = keys.allele_text(keys.b_a1[cand.bim], keys.b_a2[cand.bim])
+    found = rows[has]
+    given = keys.allele_text(keys.ss_ea[found], keys.ss_oa[found])
+    bim_pairs = _joined(cand.row, pairs, found)
+    reason = _text("alleles ", given, " vs .bim ", bim_pairs)
+    multi = at_multi[has]
+    out.set(found[~multi], "dropped_allele_mismatch", reason[~multi])
+    out.set(
+        found[multi],
+        "dropped_multiallelic",
+        _text(reason[multi], " at a multi-allelic position (same-strand matches only)"),
+    )
+    none = rows[~has]
+    code = keys.ss_id[none]
+    in_bim = (code >= 0) & (code < keys.n_bim_ids)
+    bim_count = _counts(keys.b_id, keys.n_bim_ids)
+    repeats = np.zeros(len(none), dtype=np.int64)
+    repeats[in_bim] = bim_count[code[in_bim]]
+    placed = keys.ss_pos[none] >= 0
+    absent = none[repeats < 2]
+    out.set(absent[placed[repeats < 2]], "dropped_absent", "no .bim record with this ID or CHR:POS")
+    out.set(
+        absent[~placed[repeats < 2]],
+        "dropped_absent",
+        "no .bim record with this ID (the file gives no position)",
+    )
+    twice = repeats >= 2
+    where = np.where(
+        placed[twice], " and no .bim record at this CHR:POS fits", " and the file gives no position"
+    )
+    out.set(
+        none[twice],
+        "dropped_duplicate",
+        _text("ID appears ", repeats[twice], "x in the .bim", where),
+    )
 
 
 def _resolve_ambiguous(
-    chosen: pd.DataFrame, a1_freq: FrequencyLookup, eaf_tolerance: float, maf_margin: float
-) -> pd.Series:
-    """For ambiguous SNPs: True/False = EA is/isn't A1 after resolution; NaN = unresolved."""
-    amb = chosen[chosen["AMBIGUOUS"]]
-    freq = np.asarray(a1_freq(amb["BIM_INDEX"].to_numpy()), dtype=float)
-    expected = np.where(amb["FLIPPED"], 1 - freq, freq)
-    eaf = amb["EAF"].to_numpy(dtype=float)
-    clear = (np.abs(eaf - 0.5) > maf_margin) & (np.abs(freq - 0.5) > maf_margin)
-    same = np.abs(eaf - expected) <= eaf_tolerance
-    other = np.abs(eaf - (1 - expected)) <= eaf_tolerance
-    flipped = np.where(same & ~other, amb["FLIPPED"], ~amb["FLIPPED"].to_numpy())
-    return pd.Series(np.where(clear & (same != other), flipped, np.nan), index=amb.index)
-
-
-def _apply_ambiguity(
-    chosen: pd.DataFrame,
+    chosen: _Candidates,
+    eaf: np.ndarray,
     a1_freq: FrequencyLookup | None,
     eaf_tolerance: float,
     maf_margin: float,
-) -> pd.DataFrame:
-    chosen = chosen.assign(STATUS="matched")
-    chosen.loc[chosen["FLIPPED"], "STATUS"] = "flipped"
-    chosen.loc[chosen["STRAND"], "STATUS"] = "strand_flipped"
-    chosen.loc[chosen["AMBIGUOUS"], "STATUS"] = "dropped_ambiguous"
-    if a1_freq is None or not chosen["AMBIGUOUS"].any():
-        return chosen
-    flipped = _resolve_ambiguous(chosen, a1_freq, eaf_tolerance, maf_margin).dropna()
-    resolved = flipped.index
-    strand = flipped.astype(bool) != chosen.loc[resolved, "FLIPPED"]
-    chosen.loc[resolved, "STATUS"] = "resolved_ambiguous"
-    chosen.loc[resolved, "STRAND"] = strand
-    chosen.loc[resolved, "FLIPPED"] = flipped.astype(bool)
-    return chosen
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the ambiguous chosen candidates: (resolved mask, EA-is-A2 after resolution,
+    reason where unresolved)."""
+    amb = np.flatnonzero(chosen.ambiguous)
+    resolved = np.zeros(len(amb), dtype=bool)
+    flipped = chosen.flipped[amb].copy()
+    eaf = eaf[amb]
+    reason = np.full(len(amb), "", dtype=object)
+    reason[np.isnan(eaf)] = " and no EAF to resolve it"
+    if a1_freq is None:
+        reason[~np.isnan(eaf)] = " (resolving by EAF is off: panel.resolve_ambiguous_by_eaf)"
+        return resolved, flipped, reason
+    with_eaf = ~np.isnan(eaf)
+    freq = np.full(len(amb), np.nan)
+    freq[with_eaf] = np.asarray(a1_freq(chosen.bim[amb][with_eaf]), dtype=float)
+    expected = np.where(flipped, 1 - freq, freq)  # EA's cohort frequency, same strand
+    clear = (np.abs(eaf - 0.5) > maf_margin) & (np.abs(freq - 0.5) > maf_margin)
+    same = np.abs(eaf - expected) <= eaf_tolerance
+    other = np.abs(eaf - (1 - expected)) <= eaf_tolerance
+    resolved = clear & (same != other)
+    flipped = np.where(resolved & other, ~flipped, flipped)
+    unclear = with_eaf & ~clear
+    reason[unclear] = _text(
+        " and EAF ",
+        np.round(eaf[unclear], 3),
+        " or cohort frequency ",
+        np.round(freq[unclear], 3),
+        f" within {maf_margin:g} of 0.5",
+    )
+    fits = with_eaf & clear & ~resolved
+    reason[fits] = _text(
+        " and EAF ",
+        np.round(eaf[fits], 3),
+        " fits ",
+        np.where(same[fits], "both strands", "neither strand"),
+        " within ",
+        f"{eaf_tolerance:g} (cohort frequency of EA ",
+        np.round(expected[fits], 3),
+        ")",
+    )
+    return resolved, flipped, reason
 
 
-def _aligned(ss: pd.DataFrame, kept: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Sumstats rows in ``kept``, rewritten so that EA = .bim A1."""
-    rows = ss.set_index("ROW").loc[kept["ROW"]].reset_index()
-    flip = kept["FLIPPED"].to_numpy(dtype=bool)
-    bim = b.set_index("BIM_INDEX").loc[kept["BIM_INDEX"]].reset_index()
-    out = rows.rename(columns={"ID": "SUMSTATS_ID"})
-    out["CHR"], out["POS"], out["ID"] = bim["CHR"], bim["POS"], bim["ID"]
-    out["EA"], out["OA"] = bim["A1"], bim["A2"]
-    out["BETA"] = np.where(flip, -out["BETA"], out["BETA"])
-    out["EAF"] = np.where(flip, 1 - out["EAF"], out["EAF"])
-    out["BIM_INDEX"] = bim["BIM_INDEX"].to_numpy()
-    extra = [c for c in ("LOG10P",) if c in out.columns]
-    columns = [*SINGLE_TRAIT_COLUMNS, *extra, "BIM_INDEX", "SUMSTATS_ID"]
-    return out[columns].sort_values("BIM_INDEX").reset_index(drop=True)
-
-
-def _report(
-    ss: pd.DataFrame, status: pd.Series, kept: pd.DataFrame, b: pd.DataFrame
-) -> pd.DataFrame:
-    report = ss[["ID", "CHR", "POS", "EA", "OA"]].copy()
-    report["STATUS"] = status.to_numpy()
-    rows = kept["ROW"].to_numpy()
-    index = pd.Series(pd.NA, index=ss["ROW"], dtype="Int64")
-    index.loc[rows] = kept["BIM_INDEX"].to_numpy()
-    report["BIM_INDEX"] = index.to_numpy()
-    bim_id = pd.Series(pd.NA, index=ss["ROW"], dtype=object)
-    bim_id.loc[rows] = b["ID"].to_numpy()[kept["BIM_INDEX"].to_numpy()]
-    report["BIM_ID"] = bim_id.to_numpy()
-    flipped = pd.Series(False, index=ss["ROW"])
-    flipped.loc[rows] = kept["FLIPPED"].to_numpy(dtype=bool)
-    report["FLIPPED"] = flipped.to_numpy()
-    return report[REPORT_COLUMNS]
+def _mark_chosen(
+    chosen: _Candidates,
+    keys: _Keys,
+    eaf: np.ndarray,
+    bim_ids: np.ndarray,
+    out: _Outcome,
+    a1_freq: FrequencyLookup | None,
+    eaf_tolerance: float,
+    maf_margin: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Statuses of the rows with one chosen candidate (rules 3-4); returns the mask of
+    the kept ones, EA-is-A2 per chosen candidate, and the number of strand-ambiguous
+    variants dropped without an EAF."""
+    rows = chosen.row
+    out.set(rows[chosen.strand], "strand_flipped")
+    out.set(rows[~chosen.strand & chosen.flipped], "flipped")
+    out.set(rows[~chosen.strand & ~chosen.flipped], "matched")
+    resolved, flipped, amb_reason = _resolve_ambiguous(
+        chosen, eaf, a1_freq, eaf_tolerance, maf_margin
+    )
+    amb = np.flatnonzero(chosen.ambiguous)
+    flip = chosen.flipped.copy()
+    flip[amb] = flipped
+    out.set(rows[amb[resolved]], "resolved_ambiguous")
+    dropped = amb[~resolved]
+    pair = keys.b_a1[chosen.bim[dropped]] * len(_BASES) + keys.b_a2[chosen.bim[dropped]]
+    out.set(rows[dropped], "dropped_ambiguous", _AMBIGUOUS_TEXT[pair] + amb_reason[~resolved])
+    claims = np.bincount(chosen.bim)[chosen.bim]
+    claimed = claims > 1
+    out.set(
+        rows[claimed],
+        "dropped_duplicate",
+        _text(".bim record ", bim_ids[chosen.bim[claimed]], " fits ", claims[claimed], " rows"),
+    )
+    kept = np.isin(out.status[rows], [_CODE[s] for s in KEPT])
+    return kept, flip, int(np.isnan(eaf[dropped]).sum())
 
 
 def harmonise(
@@ -212,30 +535,155 @@ def harmonise(
     eaf_tolerance: float = 0.2,
     maf_margin: float = 0.1,
     a1_freq: FrequencyLookup | None = None,
+    read_drops: pd.DataFrame | None = None,
 ) -> HarmoniseResult:
     """Match sumstats rows to .bim records and express effects for .bim A1.
 
     ``bim`` rows are positional (``BIM_INDEX`` = row number, as in the .bed).
     ``a1_freq`` maps .bim row numbers to the cohort's A1 frequencies; it is needed
     only when ``resolve_ambiguous_by_eaf`` (see :func:`a1_frequencies`).
+    ``read_drops``: the rows the reader dropped (:data:`READ_DROP_COLUMNS`), listed in
+    the report after the sumstats rows. ``matched.attrs["n_ambiguous_without_eaf"]``
+    counts the strand-ambiguous variants dropped without an EAF.
     """
     if resolve_ambiguous_by_eaf and a1_freq is None:
         raise ValueError("resolve_ambiguous_by_eaf needs a1_freq (cohort A1 frequencies)")
-    ss, b = _prepare_sumstats(sumstats), _prepare_bim(bim)
-    dup = _duplicated_rows(ss)
-    cand = _classify(_candidates(ss[~dup], b))
-    chosen, tied = _choose(cand)
-    status = _unmatched_status(ss, cand, b)
-    status.loc[tied.to_numpy()] = "dropped_duplicate"
-    chosen = _apply_ambiguity(
-        chosen, a1_freq if resolve_ambiguous_by_eaf else None, eaf_tolerance, maf_margin
+    ss = sumstats.reset_index(drop=True)
+    keys = _keys(ss, bim)
+    out = _Outcome(len(ss))
+    active = _mark_duplicates(ss, keys, out)
+    rows = np.flatnonzero(active)
+    cand = _candidates(keys, rows, _multiallelic_bim(keys))
+    chosen, tied = _choose(cand, len(ss))
+    tied_rows = np.unique(cand.row[tied])
+    bim_ids = _objects(bim["ID"])
+    tied_ids = _joined(cand.row[tied], bim_ids[cand.bim[tied]], tied_rows)
+    no_oa = keys.ss_oa[tied_rows] < 0
+    out.set(
+        tied_rows[~no_oa],
+        "dropped_duplicate",
+        _text(".bim records ", tied_ids[~no_oa], " fit equally well"),
     )
-    claimed = chosen["BIM_INDEX"].duplicated(keep=False)
-    chosen.loc[claimed, "STATUS"] = "dropped_duplicate"
-    status.loc[chosen["ROW"].to_numpy()] = chosen["STATUS"].to_numpy()
-    status.loc[ss.loc[dup, "ROW"].to_numpy()] = "dropped_duplicate"
-    kept = chosen[chosen["STATUS"].isin(KEPT)]
-    return HarmoniseResult(matched=_aligned(ss, kept, b), report=_report(ss, status, kept, b))
+    out.set(
+        tied_rows[no_oa],
+        "dropped_multiallelic",
+        _text("no other allele (OA) to choose between .bim records ", tied_ids[no_oa]),
+    )
+    matched = np.zeros(len(ss), dtype=bool)
+    matched[chosen.row] = True
+    matched[tied_rows] = True
+    _mark_unmatched(ss, keys, cand, rows[~matched[rows]], out)
+
+    kept, flip, n_without_eaf = _mark_chosen(
+        chosen,
+        keys,
+        ss["EAF"].to_numpy(dtype=float)[chosen.row],
+        bim_ids,
+        out,
+        a1_freq if resolve_ambiguous_by_eaf else None,
+        eaf_tolerance,
+        maf_margin,
+    )
+    out.bim_index[chosen.row[kept]] = chosen.bim[kept]
+    out.flipped[chosen.row[kept]] = flip[kept]
+    matched_table = _aligned(ss, keys, bim, chosen.row[kept], chosen.bim[kept], flip[kept])
+    matched_table.attrs["n_ambiguous_without_eaf"] = n_without_eaf
+    report = _report(ss, keys, bim_ids, out)
+    if read_drops is not None:
+        report = _with_read_drops(report, read_drops)
+    return HarmoniseResult(matched=matched_table, report=report)
+
+
+def _log10p(ss: pd.DataFrame) -> np.ndarray:
+    if "LOG10P" in ss.columns:
+        return ss["LOG10P"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore"):
+        return -np.log10(ss["P"].to_numpy(dtype=float))
+
+
+def _aligned(
+    ss: pd.DataFrame,
+    keys: _Keys,
+    bim: pd.DataFrame,
+    rows: np.ndarray,
+    bim_index: np.ndarray,
+    flip: np.ndarray,
+) -> pd.DataFrame:
+    """Sumstats ``rows``, rewritten so that EA = .bim A1, in .bim order."""
+    order = np.argsort(bim_index, kind="stable")
+    rows, b, flip = rows[order], bim_index[order], flip[order]
+
+    def column(name: str) -> np.ndarray:
+        return ss[name].to_numpy(dtype=float)[rows]
+
+    eaf, beta = column("EAF"), column("BETA")
+    out = _frame(
+        {
+            "CHR": keys.chroms[keys.b_chrom[b]],
+            "POS": bim["POS"].to_numpy()[b],
+            "ID": _objects(bim["ID"])[b],
+            "EA": keys.allele_names(keys.b_a1[b]),
+            "OA": keys.allele_names(keys.b_a2[b]),
+            "EAF": np.where(flip, 1 - eaf, eaf),
+            "N": column("N"),
+            "BETA": np.where(flip, -beta, beta),
+            "SE": column("SE"),
+            "P": column("P"),
+            "LOG10P": _log10p(ss)[rows],
+            "BIM_INDEX": b,
+            "SUMSTATS_ID": _objects(ss["ID"])[rows],
+        }
+    )
+    return out[MATCHED_COLUMNS]
+
+
+def _frame(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) -> pd.DataFrame:
+    """A table of these columns as they are: text stays in object arrays (no scan of
+    every value for pandas' str dtype) and columns are not copied into 2-D blocks
+    (fresh memory is slow on some VMs: benchmarks/README.md)."""
+
+    def series(name: str, values: np.ndarray | pd.api.extensions.ExtensionArray) -> pd.Series:
+        text = isinstance(values, np.ndarray) and values.dtype == object
+        return pd.Series(values, name=name, dtype=object if text else None, copy=False)
+
+    return pd.concat([series(name, values) for name, values in columns.items()], axis=1)
+
+
+def _report(ss: pd.DataFrame, keys: _Keys, bim_ids: np.ndarray, out: _Outcome) -> pd.DataFrame:
+    """The per-row report (one row per sumstats row)."""
+    placed = out.bim_index >= 0
+    return _frame(
+        {
+            "ID": _objects(ss["ID"]),
+            "CHR": keys.chroms[keys.ss_chrom],
+            "POS": ss["POS"].to_numpy(),
+            "EA": keys.allele_names(keys.ss_ea),
+            "OA": keys.allele_names(keys.ss_oa),
+            "LOG10P": _log10p(ss),
+            "STATUS": pd.Categorical.from_codes(out.status, STATUSES),
+            "REASON": out.reason,
+            "BIM_INDEX": pd.arrays.IntegerArray(np.maximum(out.bim_index, 0), ~placed),
+            "BIM_ID": np.where(placed, bim_ids[np.maximum(out.bim_index, 0)], None),
+            "FLIPPED": out.flipped,
+        }
+    )
+
+
+def _with_read_drops(report: pd.DataFrame, read_drops: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in READ_DROP_COLUMNS if c not in read_drops.columns]
+    if missing:
+        raise ValueError(f"read_drops lacks columns {missing}")
+    unknown = set(read_drops["STATUS"]) - set(STATUSES)
+    if unknown:
+        raise ValueError(f"read_drops has unknown statuses {sorted(unknown)}")
+    drops = read_drops[READ_DROP_COLUMNS].reset_index(drop=True)
+    drops = drops.assign(
+        STATUS=pd.Categorical(drops["STATUS"], categories=STATUSES),
+        BIM_INDEX=pd.array([pd.NA] * len(drops), dtype="Int64"),
+        BIM_ID=None,
+        FLIPPED=False,
+    )
+    return pd.concat([report, drops], ignore_index=True)
 
 
 def coverage_table(report: pd.DataFrame) -> pd.DataFrame:
@@ -244,6 +692,85 @@ def coverage_table(report: pd.DataFrame) -> pd.DataFrame:
     total = max(len(report), 1)
     return pd.DataFrame(
         {"status": STATUSES, "count": counts.to_numpy(), "fraction": counts.to_numpy() / total}
+    )
+
+
+def dropped_hits(report: pd.DataFrame, p_threshold: float) -> pd.DataFrame:
+    """Dropped report rows with P at or below ``p_threshold``, strongest first, for the
+    log. Identical copies are left out: the row they copy was used in their place."""
+    status = report["STATUS"].astype(object)
+    dropped = ~status.isin([*KEPT, "dropped_identical_copy"]).to_numpy()
+    hit = (report["LOG10P"] >= -np.log10(p_threshold)).to_numpy()
+    hits = report[dropped & hit]
+    return hits.sort_values("LOG10P", ascending=False, kind="stable")
+
+
+def check_eaf_orientation(
+    matched: pd.DataFrame, a1_freq: FrequencyLookup, source: str, columns: str
+) -> EafCheck:
+    """Stop when the file's EAF says that its effect allele is the other one.
+
+    After :func:`harmonise` ``EAF`` is the file's frequency of the cohort's A1. On
+    matched variants that are not strand-ambiguous and whose cohort A1 frequency is at
+    least :data:`EAF_CHECK_MARGIN` from 0.5 (at most :data:`MAX_EAF_VARIANTS`, evenly
+    spread), a file whose EA is really its other allele (or whose EAF is the other
+    allele's) has EAF near one minus the cohort frequency. Both signs must say so:
+    the median |EAF - f| above the median |EAF - (1 - f)| and a negative correlation of
+    EAF with f; then InputError naming ``columns`` (the mapping and layout, for the
+    message). Fewer than :data:`MIN_EAF_VARIANTS` such variants: not checked.
+    """
+    n_amb = int(matched.attrs.get("n_ambiguous_without_eaf", 0))
+    eaf = matched["EAF"].to_numpy(dtype=float)
+    if np.isnan(eaf).all():
+        return EafCheck(
+            0,
+            np.nan,
+            np.nan,
+            n_amb,
+            f"no EAF column: {n_amb} strand-ambiguous variants dropped for lack of it; the "
+            "effect allele was not checked against the cohort's allele frequencies",
+        )
+    a1, a2 = matched["EA"].to_numpy(dtype=object), matched["OA"].to_numpy(dtype=object)
+    ambiguous = pd.Series(a1).map({"A": "T", "T": "A", "C": "G", "G": "C"}).to_numpy() == a2
+    usable = np.flatnonzero(~np.isnan(eaf) & ~ambiguous)
+    if len(usable) > MAX_EAF_VARIANTS:
+        usable = usable[np.linspace(0, len(usable) - 1, MAX_EAF_VARIANTS).astype(np.int64)]
+    freq = np.asarray(a1_freq(matched["BIM_INDEX"].to_numpy()[usable]), dtype=float)
+    informative = np.isfinite(freq) & (np.abs(freq - 0.5) >= EAF_CHECK_MARGIN)
+    eaf, freq = eaf[usable][informative], freq[informative]
+    n = len(eaf)
+    without = f"; {n_amb} strand-ambiguous variants dropped without EAF" if n_amb else ""
+    if n < MIN_EAF_VARIANTS:
+        return EafCheck(
+            n,
+            np.nan,
+            np.nan,
+            n_amb,
+            f"EAF not checked: only {n} matched variants with EAF and a cohort A1 frequency "
+            f"at least {EAF_CHECK_MARGIN:g} from 0.5 (at least {MIN_EAF_VARIANTS} "
+            f"needed){without}",
+        )
+    same = float(np.median(np.abs(eaf - freq)))
+    swapped = float(np.median(np.abs(eaf - (1 - freq))))
+    correlation = float(np.corrcoef(eaf, freq)[0, 1])
+    if same > swapped and correlation < 0:
+        raise InputError(
+            source,
+            f"the effect allele frequencies say the effect allele is the other allele: "
+            f"on {n} matched variants the file's EAF differs from the cohort's frequency "
+            f"of the same allele by a median {same:.3f} but from one minus it by {swapped:.3f}"
+            f" (correlation {correlation:.2f}), as when EA and OA are swapped; columns used: "
+            f"{columns}",
+            "map EA to the other allele column (and OA to this one) under "
+            "data.sumstats_columns, or map EAF to the frequency of the effect allele",
+        )
+    return EafCheck(
+        n,
+        same,
+        correlation,
+        n_amb,
+        f"EAF agrees with the cohort on {n} variants (median |EAF - cohort A1 frequency| "
+        f"{same:.3f}, correlation {correlation:.2f}){without}",
     )
 
 
