@@ -4,7 +4,10 @@ REGENIE's ALLELE1 is .bim column 5, the counted allele (:mod:`gemcont.io.plink`)
 BETA is per ALLELE1 copy. Output files carry LOG10P (= -log10 p) and no P column;
 :func:`read_regenie` maps them to ``CHR POS ID EA OA EAF N BETA SE P`` (+ CHISQ,
 LOG10P, TRAIT) for both the split (``<out>_<trait>.regenie``) and the
-``--no-split`` (``<out>.regenie[.gz]`` + ``.Ydict``) layouts.
+``--no-split`` (``<out>.regenie[.gz]`` + ``.Ydict``) layouts. CHROM is normalised
+(REGENIE writes chrX as 23: X here, :mod:`gemcont.io.chromosomes`). For quantitative
+traits BETA/SE is the score z (SE from the residual variance without the variant), the
+multi-trait test's input as it stands (:mod:`gemcont.gwas.multitrait`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from tqdm import tqdm
 
 from gemcont.errors import InputError
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.engines.plink2 import check_effect_allele, find_binary, run_tool
+from gemcont.gwas.engines.plink2 import (
+    check_effect_allele,
+    find_binary,
+    normalise_chromosomes,
+    run_tool,
+)
+from gemcont.gwas.multitrait import Z_COLUMN
 from gemcont.gwas.prepare import phenotype_names, read_phenotypes
 from gemcont.gwas.settings import RegenieSettings
 from gemcont.io.plink import read_bim_chromosome
@@ -145,8 +154,10 @@ def _to_scheme(raw: pd.DataFrame, stats: dict[str, str], trait: str) -> pd.DataF
     for ours, theirs in stats.items():
         df[ours] = pd.to_numeric(raw[theirs], errors="coerce")
     df["P"] = np.power(10.0, -df["LOG10P"])
+    df[Z_COLUMN] = df["BETA"] / df["SE"]
     df[TRAIT_COLUMN] = trait
-    return df[[*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", TRAIT_COLUMN]].reset_index(drop=True)
+    columns = [*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", Z_COLUMN, TRAIT_COLUMN]
+    return df[columns].reset_index(drop=True)
 
 
 def _require(raw: pd.DataFrame, columns: list[str], path: str | Path) -> None:
@@ -178,6 +189,7 @@ def read_regenie(
             [_to_scheme(raw, {c: f"{c}.{y}" for c in STAT_COLUMNS}, t) for y, t in ydict.items()],
             ignore_index=True,
         )
+    df["CHR"] = normalise_chromosomes(df["CHR"], path)
     if bim is not None:
         check_effect_allele(df, bim, path)
     return df
