@@ -18,5 +18,10 @@ methods = [
     for method, pheno, covar in files
 ]
 regenie_step1_groups(
-    prefix_of(sm.input.bed[0]), methods, Path(sm.output.manifest), settings.regenie, sm.threads
+    prefix_of(sm.input.bed[0]),
+    methods,
+    Path(sm.output.manifest),
+    settings.regenie,
+    sm.threads,
+    settings.plink2.binary,
 )

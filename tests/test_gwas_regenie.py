@@ -215,7 +215,7 @@ def test_step2_outputs__layouts() -> None:
 
 
 def test_regenie_binary__missing_names_config_key_and_env() -> None:
-    with pytest.raises(ConfigError, match=r"gwas\.regenie\.binary.*envs/regenie\.yaml"):
+    with pytest.raises(ConfigError, match=r"gwas\.regenie\.binary.*envs/gemcont\.yaml"):
         regenie_binary("/nonexistent/regenie")
 
 

@@ -36,6 +36,18 @@ class Plink2Settings:
 
 
 @dataclass(frozen=True)
+class Step1QcSettings:
+    """``gwas.regenie.step1_qc``: plink2 filters choosing step 1's variants."""
+
+    maf: float
+    mac: int
+    geno: float
+    prune_window: int
+    prune_step: int
+    prune_r2: float
+
+
+@dataclass(frozen=True)
 class RegenieSettings:
     """``gwas.regenie``."""
 
@@ -43,6 +55,7 @@ class RegenieSettings:
     step1_bsize: int
     step2_bsize: int
     lowmem: bool
+    step1_qc: Step1QcSettings
 
 
 @dataclass(frozen=True)

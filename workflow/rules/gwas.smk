@@ -40,7 +40,7 @@ rule regenie_step1:
     benchmark:
         "logs/benchmarks/gwas/split_{split}/regenie_step1.tsv"
     conda:
-        "../../envs/regenie.yaml"
+        "../../envs/gemcont.yaml"
     threads: 2
     params:
         gwas=config["gwas"],
