@@ -4,14 +4,13 @@ method's dimensions (once per group of methods sharing their held-out people).""
 from pathlib import Path
 
 from gemcont.gwas.joint import MethodGwas, regenie_step1_groups
-from gemcont.gwas.settings import GwasSettings
+from gemcont.gwas.settings import rule_settings
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
-from gemcont.settings import build
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
-settings = build(GwasSettings, sm.params.gwas, "gwas")
+settings = rule_settings("regenie_step1", sm.params.gwas)
 files = zip(sm.params.methods, sm.input.pheno, sm.input.covar, strict=True)
 methods = [
     MethodGwas(method, Path(pheno), Path(covar), None, (Path(), Path()))

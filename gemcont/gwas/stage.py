@@ -139,10 +139,12 @@ def run_split_chromosome(
     TSV.gz written to its ``out``, byte for byte what a scan of it alone writes.
 
     corr: R of each method's traits (trait_corr.tsv), read by plink2 and REGENIE.
+    workdir: created; the external engines' own files go there (the rule deletes it).
     regenie_preds: step 1 predictions per group (its methods, in order; None: the
     groups run with --ignore-pred).
     """
     engine, bfile, chrom, workdir = settings.engine, str(bfile), str(chrom), Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)  # the rule's temp output, whatever the engine
     groups = scan_groups(methods)
     for k, group in enumerate(groups):
         traits = sum(len(p.columns) - len(KEY) for p in group.phenos)

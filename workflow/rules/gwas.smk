@@ -23,7 +23,7 @@ rule prepare_gwas:
     conda:
         "../../envs/gemcont.yaml"
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("prepare_gwas"),
     script:
         "../../scripts/prepare_gwas.py"
 
@@ -43,7 +43,7 @@ rule regenie_step1:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("regenie_step1"),
         methods=config["methods"],
     script:
         "../../scripts/regenie_step1.py"
@@ -63,6 +63,9 @@ rule gwas_chromosome:
     output:
         per_dim=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz")),
         multi=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz")),
+        # plink2's / REGENIE's own per-chromosome files (large at scale): deleted once
+        # parsed, or with the failed job (its error and the tool's log tail: the rule log)
+        work=temp(directory(f"{SPLIT_GWAS}/chr/work_{{chrom}}")),
     log:
         "logs/gwas/split_{split}/chr{chrom}.log",
     benchmark:
@@ -74,9 +77,8 @@ rule gwas_chromosome:
         mem_mb=lambda wc, attempt: attempt * gwas_mem_mb(wc.chrom),
         runtime=lambda wc, attempt: attempt * 60,
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("gwas_chromosome"),
         methods=config["methods"],
-        work=f"{SPLIT_GWAS}/chr/work_{{chrom}}",
     script:
         "../../scripts/gwas_chromosome.py"
 
@@ -123,7 +125,7 @@ rule summarise_gwas:
         "../../envs/gemcont.yaml"
     threads: 2
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("summarise_gwas"),
         clump_engine=config["panel"]["clump_engine"],
         plink1_9=config["panel"]["plink1_9"],
     script:
