@@ -4,17 +4,16 @@ one scan with the configured engine."""
 from pathlib import Path
 
 from gemcont.gwas.joint import MethodGwas, read_step1_manifest
-from gemcont.gwas.settings import GwasSettings
+from gemcont.gwas.settings import rule_settings
 from gemcont.gwas.stage import run_split_chromosome
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
-from gemcont.settings import build
 from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 limit_threads(sm.threads)
-settings = build(GwasSettings, sm.params.gwas, "gwas")
+settings = rule_settings("gwas_chromosome", sm.params.gwas)
 files = zip(
     sm.params.methods,
     sm.input.pheno,
@@ -34,6 +33,6 @@ run_split_chromosome(
     methods,
     sm.wildcards.chrom,
     sm.threads,
-    Path(sm.params.work),
+    Path(sm.output.work),
     read_step1_manifest(sm.input.step1) if sm.input.get("step1") else None,
 )

@@ -3,15 +3,14 @@
 from pathlib import Path
 
 from gemcont.gwas.inputs import build_gwas_inputs
-from gemcont.gwas.settings import GwasSettings
+from gemcont.gwas.settings import rule_settings
 from gemcont.logs import to_file
-from gemcont.settings import build
 from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
 to_file(sm.log[0])
 limit_threads(sm.threads)
-settings = build(GwasSettings, sm.params.gwas, "gwas")
+settings = rule_settings("prepare_gwas", sm.params.gwas)
 build_gwas_inputs(
     Path(sm.input.embeddings),
     sm.input.covariates,

@@ -22,6 +22,7 @@ from gemcont.gwas.engines.regenie import (
     step2_command,
     step2_outputs,
 )
+from gemcont.gwas.multitrait import score_z_from_t
 from gemcont.io.plink import read_bim
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
 
@@ -51,7 +52,8 @@ def _split(fx: Path, prefix: str, bim: pd.DataFrame) -> pd.DataFrame:
 def test_read_regenie__all_fixture_files(fx: Path, bim: pd.DataFrame) -> None:
     for prefix in ("assoc", "plain"):
         df = _split(fx, prefix, bim)
-        assert list(df.columns) == [*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", "TRAIT"]
+        assert list(df.columns) == [*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", "Z", "TRAIT"]
+        np.testing.assert_allclose(df["Z"] ** 2, df["CHISQ"], rtol=2e-5)  # BETA/SE: score z
         assert df.groupby("TRAIT").size().to_dict() == {"Y1": 500, "Y2": 500}
         assert (df["N"] == N_SAMPLES).all() and df["P"].between(0, 1).all()
         np.testing.assert_allclose(-np.log10(df["P"]), df["LOG10P"], rtol=1e-12)
@@ -97,6 +99,10 @@ def test_read_regenie__plain_agrees_with_plink2(fx: Path, bim: pd.DataFrame, tmp
     np.testing.assert_allclose(converted, m["CHISQ"], rtol=1e-3)
     log10p = -chi2.logsf(converted, 1) / np.log(10)
     assert np.abs(log10p - m["LOG10P"]).max() <= 0.01
+    # the multi-trait input of both engines is this score z: REGENIE's BETA/SE, plink2's
+    # t converted by the one formula (score_z_from_t)
+    z_plink = score_z_from_t(m["T"].to_numpy(), N_SAMPLES - 2 - N_COVARIATES)
+    np.testing.assert_allclose(z_plink, m["Z"], rtol=1e-4, atol=1e-5)
 
 
 def test_read_regenie__only_add_rows(tmp_path: Path) -> None:
@@ -209,7 +215,7 @@ def test_step2_outputs__layouts() -> None:
 
 
 def test_regenie_binary__missing_names_config_key_and_env() -> None:
-    with pytest.raises(ConfigError, match=r"gwas\.regenie\.binary.*envs/regenie\.yaml"):
+    with pytest.raises(ConfigError, match=r"gwas\.regenie\.binary.*envs/gemcont\.yaml"):
         regenie_binary("/nonexistent/regenie")
 
 

@@ -325,29 +325,27 @@ def test_engines_agree__per_dimension(cohort: dict) -> None:
 
 
 def test_engines_agree__multi_trait(cohort: dict) -> None:
-    """plink2's combined T = zᵀR⁻¹z vs builtin's T = gᵀY C⁻¹Yᵀg / gᵀg.
-
-    Per dimension, plink2's t² = builtin's score χ² / (1 - r²) · (1 - 1/dof₀), with
-    r² = t²/(dof + t²); so with R ≈ I the relative gap is ≈ max_d t_d²/dof (+ 1/dof₀):
-    < 2 % for null variants (max |t| over 4 x 400 null tests ≈ 3.5, dof ≈ 990), a few
-    % for the planted ones (slack 1.5 for R ≠ I, + 0.005 for 6-digit output).
-    """
+    """One multi-trait statistic for every engine: plink2's T from its Wald t turned
+    into score z's (score_z_from_t) equals the builtin's T = gᵀY C⁻¹Yᵀg / gᵀg up to
+    plink2's 6-digit output, null and planted variants alike (the Wald t's combined
+    differ by ≈ max t²/dof: several % at the planted ones)."""
     ours, plink = read_out(cohort, "builtin", "multi"), read_out(cohort, "plink2", "multi")
     pd.testing.assert_frame_equal(
         ours[["CHR", "POS", "ID", "DF"]], plink[["CHR", "POS", "ID", "DF"]]
     )
-    per_dim = read_out(cohort, "builtin", "per_dim")
+    np.testing.assert_allclose(plink["CHISQ"], ours["CHISQ"], rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(plink["LOG10P"], ours["LOG10P"], rtol=1e-4, atol=1e-5)
+    planted = ours["ID"].isin(CAUSAL).to_numpy()
+    assert ours.loc[planted, "LOG10P"].min() > 15  # the planted variants are strong
+    per_dim = read_out(cohort, "plink2", "per_dim")
     t2_max = (
         per_dim.assign(T2=(per_dim["BETA"] / per_dim["SE"]) ** 2)
         .groupby("ID", sort=False)["T2"]
         .max()
+        .loc[ours["ID"]]
+        .to_numpy()
     )
-    rel = (plink["CHISQ"] / ours["CHISQ"] - 1).abs().to_numpy()
-    bound = 1.5 * t2_max.loc[ours["ID"]].to_numpy() / (N_HELDOUT - 15) + 0.005
-    assert (rel <= bound).all(), ours["ID"][rel > bound].tolist()
-    null = ~ours["ID"].isin(CAUSAL).to_numpy()
-    assert rel[null].max() < 0.02 and np.median(rel[null]) < 0.002
-    assert ours.loc[~null, "LOG10P"].min() > 15  # the planted variants are strong
+    assert t2_max[planted].min() / N_HELDOUT > 0.03  # where Wald and score would part
 
 
 def test_write_trait_correlation(cohort: dict, tmp_path: Path) -> None:

@@ -43,3 +43,67 @@ def test_dry_run__one_scan_per_split_and_chromosome(tmp_path: Path, engine: str)
     for rule in ("prepare_gwas", "merge_gwas", "summarise_gwas"):
         assert jobs[rule] == methods * splits, rule  # every method keeps its files
     assert jobs.get("regenie_step1", 0) == (splits if engine == "regenie" else 0)
+
+
+def _snakemake(tmp_path: Path, configs: list[Path], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(REPO / "Snakefile")]
+        + ["--configfile", str(REPO / "config" / "config.yaml"), *map(str, configs)]
+        + ["--directory", str(tmp_path), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _override(tmp_path: Path, name: str, gwas: dict) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"gwas": gwas}))
+    return path
+
+
+def rerun_reasons(stdout: str) -> dict[str, set[str]]:
+    """Rule -> the reasons of its jobs in a dry run's job list."""
+    reasons: dict[str, set[str]] = {}
+    rule = None
+    for line in stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = m[1]
+        elif rule and (m := re.match(r"^\s+reason: (.*)", line)):
+            reasons.setdefault(rule, set()).add(m[1])
+    return reasons
+
+
+def test_dry_run__p_threshold_change_reruns_only_the_loci_summaries(tmp_path: Path) -> None:
+    """Every output of the demo (REGENIE engine) made and recorded (snakemake --touch:
+    params stored as a run stores them), then a changed gwas.p_threshold: only
+    summarise_gwas reruns for its params (and what reads its outputs); step 1, the scans,
+    the merges and the inputs do not. A changed gwas.min_maf reruns the scans."""
+    base = _override(tmp_path, "base", {"engine": "regenie"})
+    summary = _snakemake(tmp_path, [base], "--summary")
+    for line in summary.splitlines()[1:]:
+        path = tmp_path / line.split("\t")[0]
+        if "/chr/work_" in str(path) or path.name == "images":
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    _snakemake(tmp_path, [base], "--touch", "--forceall", "--quiet")
+    trigger = ["-n", "--rerun-triggers", "params"]
+    assert rerun_reasons(_snakemake(tmp_path, [base], *trigger)) == {}  # all recorded
+
+    changed = _override(tmp_path, "p", {"engine": "regenie", "p_threshold": 1e-6})
+    reasons = rerun_reasons(_snakemake(tmp_path, [changed], *trigger))
+    by_params = {rule for rule, why in reasons.items() if any("Params" in r for r in why)}
+    assert by_params == {"summarise_gwas"}, reasons
+    scans = {"prepare_gwas", "regenie_step1", "gwas_chromosome", "merge_gwas", "plot_gwas"}
+    assert not scans & set(reasons), reasons
+
+    maf = _override(tmp_path, "maf", {"engine": "regenie", "min_maf": 0.02})
+    reasons = rerun_reasons(_snakemake(tmp_path, [maf], *trigger))
+    by_params = {rule for rule, why in reasons.items() if any("Params" in r for r in why)}
+    assert by_params == {"gwas_chromosome"}, reasons
+    assert not {"prepare_gwas", "regenie_step1"} & set(reasons), reasons

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import chi2
 
 from gemcont.gwas.kernel import Backend, null_model, scan_block
-from gemcont.gwas.multitrait import combine_z, lrt_reference
+from gemcont.gwas.multitrait import combine_z, lrt_reference, score_z_from_t
 from gemcont.gwas.pvalues import chi2_mlog10p
 
 
@@ -33,6 +33,29 @@ def test_multitrait_kernel__equals_explicit_lrt() -> None:
     reference = np.array([lrt_reference(y, imputed[:, j], covariates) for j in range(g.shape[1])])
     np.testing.assert_allclose(result.chisq, reference, rtol=1e-6, atol=1e-9)
     assert (reference[:20] > chi2.ppf(1 - 1e-4, 6)).sum() >= 10  # the causal ones are strong
+
+
+def test_combine_z__of_score_z_from_wald_t_equals_explicit_lrt() -> None:
+    """The one multi-trait formula: Wald t's (statsmodels OLS, as plink2 reports them)
+    turned into score z's and combined with the residual correlation give the LRT."""
+    import statsmodels.api as sm
+
+    g, y, covariates = simulate(m=40)
+    g = np.where(np.isnan(g), np.nanmean(g, axis=0), g)
+    n, d = y.shape
+    design0 = sm.add_constant(covariates)
+    resid = y - design0 @ np.linalg.lstsq(design0, y, rcond=None)[0]
+    corr = np.corrcoef(resid, rowvar=False)
+    dof = n - covariates.shape[1] - 2
+    gaps = []
+    for j in range(25):  # 20 causal variants, 5 null
+        fits = [sm.OLS(y[:, k], np.column_stack([design0, g[:, j]])).fit() for k in range(d)]
+        t = np.array([fit.tvalues[-1] for fit in fits])
+        chisq, _ = combine_z(score_z_from_t(t, dof)[None, :], corr)
+        reference = lrt_reference(y, g[:, j], covariates)
+        np.testing.assert_allclose(chisq[0], reference, rtol=1e-9)
+        gaps.append(combine_z(t[None, :], corr)[0][0] / reference - 1)
+    assert max(gaps) > 0.01  # the Wald t's combined are another statistic
 
 
 def test_lrt_reference__zero_for_a_variant_orthogonal_to_everything() -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from gemcont.evaluate.collect import EvaluateSettings
 from gemcont.genotypes.stage import FeaturesSettings, PcsSettings
-from gemcont.gwas.settings import GwasSettings
+from gemcont.gwas.settings import RULE_KEYS, GwasSettings, rule_settings
 from gemcont.panel.build import PanelSettings
 from gemcont.phenotypes.build import PhenotypeSettings
 from gemcont.rotation.settings import RotationSettings, build_rotation
@@ -76,3 +76,17 @@ def test_build__refuses_a_dataclass_that_drifted_from_the_schema() -> None:
     section = make_config()["gwas"]
     with pytest.raises(TypeError, match=r"config 'gwas'.*\['not_in_schema'\].*'p_threshold'"):
         build(Drifted, section, "gwas")
+
+
+def test_rule_settings__a_key_the_rule_does_not_receive_stops_with_its_name() -> None:
+    config = make_config()["gwas"]
+    params = {key: config[key] for key in RULE_KEYS["summarise_gwas"]}
+    settings = rule_settings("summarise_gwas", {**params, "p_threshold": 1e-6})
+    assert settings.p_threshold == 1e-6 and settings.clump.r2 == config["clump"]["r2"]
+    message = r"gwas\.min_maf is not among the params of rule summarise_gwas"
+    with pytest.raises(RuntimeError, match=message):
+        _ = settings.min_maf > 0.01
+    with pytest.raises(RuntimeError, match=r"gwas\.regenie is not among the params"):
+        _ = settings.regenie.binary
+    with pytest.raises(TypeError, match=r"rule summarise_gwas params"):
+        rule_settings("summarise_gwas", {**params, "engine": "builtin"})

@@ -127,16 +127,20 @@ def regenie_step1_groups(
     manifest: Path,
     settings: RegenieSettings,
     threads: int | None = None,
+    plink2_binary: str | None = None,
 ) -> None:
     """REGENIE step 1 once per :func:`scan_groups` group (once per split when the
-    methods share their people), on the phenotype file step 2 scans the group from;
+    methods share their people), on the phenotype file step 2 scans the group from and
+    the variants that pass ``settings.step1_qc`` among its people (plink2 at
+    ``plink2_binary``, None: on PATH);
     ``manifest`` (TSV: METHODS comma-separated, PRED the ``_pred.list`` beside it)
     tells step 2 which predictions are whose."""
     rows = []
     for k, group in enumerate(scan_groups(methods)):
         pheno, _ = group_phenotype_file(group, manifest.with_name(f"group{k}_pheno.tsv"))
         prefix = manifest.with_name(f"group{k}_step1")
-        pred = step1(bfile, pheno, group.members[0].covar, prefix, settings, threads)
+        covar = group.members[0].covar
+        pred = step1(bfile, pheno, covar, prefix, settings, threads, plink2_binary)
         rows.append({"METHODS": ",".join(group.methods), "PRED": pred.name})
     write_tsv(pd.DataFrame(rows, columns=STEP1_COLUMNS), manifest)
 

@@ -8,9 +8,10 @@ in the scheme of :mod:`gemcont.io.sumstats`:
 * multi-trait: ``CHR POS ID EA OA EAF N CHISQ DF P LOG10P``,
 
 with the same variants in the same (.bim) order. ``builtin`` computes the
-multi-trait statistic of METHOD.md natively; for ``plink2`` and ``regenie`` it is
-T = zᵀR⁻¹z (:func:`gemcont.gwas.multitrait.combine_z`) with z = BETA/SE and R the
-correlation of the covariate-residualised phenotypes, ``trait_corr.tsv`` of
+multi-trait statistic of METHOD.md natively; for ``plink2`` and ``regenie`` it is the
+same T = zᵀR⁻¹z (:func:`gemcont.gwas.multitrait.combine_z`) from each engine's
+per-dimension score z (its ``Z`` column; why the score z: :mod:`gemcont.gwas.multitrait`)
+and R the correlation of the covariate-residualised phenotypes, ``trait_corr.tsv`` of
 :func:`gemcont.gwas.inputs.build_gwas_inputs`. MAF/MAC filters are applied here to
 every engine's output (from its EAF and N), so all engines keep the same variants.
 Settings come typed (:class:`gemcont.gwas.settings.GwasSettings`), built by the script.
@@ -34,7 +35,7 @@ from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
 from gemcont.gwas.kernel import AlleleCounts, maf_filter
-from gemcont.gwas.multitrait import combine_z
+from gemcont.gwas.multitrait import Z_COLUMN, combine_z
 from gemcont.gwas.prepare import read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
 from gemcont.gwas.settings import GwasSettings
@@ -75,7 +76,8 @@ def _passes_filters(variants: pd.DataFrame, min_maf: float, min_mac: float) -> n
 def combine_engine_output(
     per_dim: pd.DataFrame, traits: list[str], corr: pd.DataFrame, min_maf: float, min_mac: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Filter an engine's long table and add the multi-trait test T = zᵀR⁻¹z.
+    """Filter an engine's long table and add the multi-trait test T = zᵀR⁻¹z from its
+    score z column (``Z``).
 
     Keeps variants passing MAF/MAC with finite BETA/SE in every trait; all traits
     must list the same variants in the same order.
@@ -85,8 +87,10 @@ def combine_engine_output(
     for trait, frame in zip(traits, by_trait, strict=True):
         if not frame[VARIANT_KEY].equals(first[VARIANT_KEY]):
             raise ValueError(f"trait {trait} lists other variants than trait {traits[0]}")
-    z = np.column_stack([(f["BETA"] / f["SE"]).to_numpy(np.float64) for f in by_trait])
-    keep = np.isfinite(z).all(axis=1) & _passes_filters(first, min_maf, min_mac)
+    z = np.column_stack([f[Z_COLUMN].to_numpy(np.float64) for f in by_trait])
+    wald = np.column_stack([(f["BETA"] / f["SE"]).to_numpy(np.float64) for f in by_trait])
+    finite = np.isfinite(z).all(axis=1) & np.isfinite(wald).all(axis=1)
+    keep = finite & _passes_filters(first, min_maf, min_mac)
     chisq, _ = combine_z(z[keep], corr.loc[traits, traits].to_numpy())
     mlog10p = chi2_mlog10p(chisq, len(traits))
     multi = first.loc[keep, VARIANT_COLUMNS].reset_index(drop=True)
@@ -135,10 +139,12 @@ def run_split_chromosome(
     TSV.gz written to its ``out``, byte for byte what a scan of it alone writes.
 
     corr: R of each method's traits (trait_corr.tsv), read by plink2 and REGENIE.
+    workdir: created; the external engines' own files go there (the rule deletes it).
     regenie_preds: step 1 predictions per group (its methods, in order; None: the
     groups run with --ignore-pred).
     """
     engine, bfile, chrom, workdir = settings.engine, str(bfile), str(chrom), Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)  # the rule's temp output, whatever the engine
     groups = scan_groups(methods)
     for k, group in enumerate(groups):
         traits = sum(len(p.columns) - len(KEY) for p in group.phenos)

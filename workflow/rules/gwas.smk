@@ -26,7 +26,7 @@ rule prepare_gwas:
         mem_mb=requested("prepare_gwas", "mem_mb"),
         runtime=requested("prepare_gwas", "runtime"),
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("prepare_gwas"),
     script:
         "../../scripts/prepare_gwas.py"
 
@@ -43,13 +43,13 @@ rule regenie_step1:
     benchmark:
         "logs/benchmarks/gwas/split_{split}/regenie_step1.tsv"
     conda:
-        "../../envs/regenie.yaml"
+        "../../envs/gemcont.yaml"
     threads: 2
     resources:
         mem_mb=requested("regenie_step1", "mem_mb"),
         runtime=requested("regenie_step1", "runtime"),
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("regenie_step1"),
         methods=config["methods"],
     script:
         "../../scripts/regenie_step1.py"
@@ -69,6 +69,9 @@ rule gwas_chromosome:
     output:
         per_dim=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz")),
         multi=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz")),
+        # plink2's / REGENIE's own per-chromosome files (large at scale): deleted once
+        # parsed, or with the failed job (its error and the tool's log tail: the rule log)
+        work=temp(directory(f"{SPLIT_GWAS}/chr/work_{{chrom}}")),
     log:
         "logs/gwas/split_{split}/chr{chrom}.log",
     benchmark:
@@ -81,9 +84,8 @@ rule gwas_chromosome:
         runtime=requested_gwas("runtime"),
         disk_mb=requested_gwas("disk_mb"),
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("gwas_chromosome"),
         methods=config["methods"],
-        work=f"{SPLIT_GWAS}/chr/work_{{chrom}}",
     script:
         "../../scripts/gwas_chromosome.py"
 
@@ -137,7 +139,7 @@ rule summarise_gwas:
         mem_mb=requested("summarise_gwas", "mem_mb"),
         runtime=requested("summarise_gwas", "runtime"),
     params:
-        gwas=config["gwas"],
+        gwas=gwas_params("summarise_gwas"),
         clump_engine=config["panel"]["clump_engine"],
         plink1_9=config["panel"]["plink1_9"],
     script:

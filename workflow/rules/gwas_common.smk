@@ -2,6 +2,7 @@
 
 import functools
 
+from gemcont.gwas.settings import RULE_KEYS
 from gemcont.io.plink import count_chromosomes, normalise_code
 
 
@@ -19,6 +20,12 @@ def gwas_chromosomes():
     the cohort (or simulation)."""
     configured = [normalise_code(str(c), None) for c in config["gwas"]["chromosomes"]]
     return list(dict.fromkeys(configured)) or list(chromosome_variants())
+
+
+def gwas_params(rule):
+    """The gwas keys ``rule`` reads (gemcont.gwas.settings.RULE_KEYS), its params: other
+    keys' changes do not rerun it."""
+    return {key: config["gwas"][key] for key in RULE_KEYS[rule]}
 
 
 def split_inputs(path):

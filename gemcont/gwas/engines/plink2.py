@@ -7,6 +7,11 @@ output. Columns are requested explicitly (``cols=``) with names that Debian's
 renamed it ``omitted``, so the other allele is derived from REF/ALT instead), and
 the output is read by column name, never by position.
 
+chrX: the covariates are the workflow's own design (sex among them when configured),
+so ``no-x-sex`` stops plink2 adding sex a second time on chrX (it would stop with a VIF
+error), and ``--xchr-model 2`` codes males 0..2, the .bed codes the built-in engine
+reads. Chromosome codes are normalised (:mod:`gemcont.io.chromosomes`: X, not 23).
+
 This module also holds the helpers shared with the REGENIE engine: finding a
 binary, running it, and the effect-allele check.
 """
@@ -23,8 +28,10 @@ import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.engines.job import ChromosomeJob
+from gemcont.gwas.multitrait import Z_COLUMN, score_z_from_t
 from gemcont.gwas.pvalues import t_mlog10p_per_dof
 from gemcont.gwas.settings import Plink2Settings
+from gemcont.io.chromosomes import normalise
 from gemcont.io.plink import COUNTED_ALLELE, read_bim_chromosome
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 from gemcont.io.tables import require_columns
@@ -98,6 +105,19 @@ def check_effect_allele(df: pd.DataFrame, bim: pd.DataFrame, source: str | Path)
         )
 
 
+def normalise_chromosomes(codes: pd.Series, source: str | Path) -> pd.Series:
+    """An engine's chromosome column in the workflow's codes (REGENIE writes chrX as
+    23, plink2 as X): :func:`gemcont.io.chromosomes.normalise` of each distinct code."""
+    codes = codes.astype(str)
+    mapping = {}
+    for code in codes.unique():
+        try:
+            mapping[code] = normalise(code)
+        except ValueError as err:
+            raise InputError(source, str(err), "give the engine's own output file") from err
+    return codes.map(mapping)
+
+
 def _col_nums(nums: Sequence[int]) -> str:
     """1-based column numbers as a comma list, consecutive runs written as ranges."""
     runs: list[list[int]] = []
@@ -131,12 +151,12 @@ def glm_command(
         cmd += ["--pheno-name", ",".join(pheno_names)]
     else:
         cmd += ["--pheno-col-nums", _col_nums(pheno_col_nums)]
-    modifiers = ["omit-ref", "hide-covar"]
+    modifiers = ["omit-ref", "hide-covar", "no-x-sex"]
     if covar is None:
         modifiers.append("allow-no-covars")
     else:
         cmd += ["--covar", str(covar), "--covar-variance-standardize"]
-    cmd += ["--glm", *modifiers, "cols=" + ",".join(GLM_COLS)]
+    cmd += ["--glm", *modifiers, "cols=" + ",".join(GLM_COLS), "--xchr-model", "2"]
     if chrom is not None:
         cmd += ["--chr", str(chrom)]
     if maf is not None:
@@ -170,6 +190,7 @@ def read_glm(path: str | Path, trait: str | None = None) -> pd.DataFrame:
     )
     raw = raw[raw["TEST"] == "ADD"]
     df = raw[list(GLM_RENAME)].rename(columns=GLM_RENAME)
+    df["CHR"] = normalise_chromosomes(df["CHR"], path)
     df["OA"] = np.where(raw["A1"] == raw["ALT"], raw["REF"], raw["ALT"])
     df = df[[*SINGLE_TRAIT_COLUMNS, "T"]].reset_index(drop=True)
     if trait is not None:
@@ -205,11 +226,13 @@ def per_dim_chromosome(
     job: ChromosomeJob, n_covariates: int, settings: Plink2Settings
 ) -> pd.DataFrame:
     """plink2 --glm for all traits of one chromosome: long sumstats with LOG10P from T
-    (no underflow), rows of every trait in .bim order."""
+    (no underflow) and Z, the score z of :func:`gemcont.gwas.multitrait.score_z_from_t`
+    (the multi-trait test's input), rows of every trait in .bim order."""
     bim, _, _ = read_bim_chromosome(f"{job.bfile}.bim", job.chrom)
     options = {"covar": job.covar_path, "chrom": job.chrom, "threads": job.threads}
     out = job.out("plink2")
     df = run_glm(job.bfile, job.pheno_path, out, job.traits, bim, binary=settings.binary, **options)
     dof = (df["N"] - n_covariates - 2).to_numpy(np.float64)  # plink2 --glm: N - c - 2
     df["LOG10P"] = t_mlog10p_per_dof(df["T"].to_numpy(np.float64), dof)
+    df[Z_COLUMN] = score_z_from_t(df["T"].to_numpy(np.float64), dof)
     return df.drop(columns="T")

@@ -4,11 +4,15 @@ REGENIE's ALLELE1 is .bim column 5, the counted allele (:mod:`gemcont.io.plink`)
 BETA is per ALLELE1 copy. Output files carry LOG10P (= -log10 p) and no P column;
 :func:`read_regenie` maps them to ``CHR POS ID EA OA EAF N BETA SE P`` (+ CHISQ,
 LOG10P, TRAIT) for both the split (``<out>_<trait>.regenie``) and the
-``--no-split`` (``<out>.regenie[.gz]`` + ``.Ydict``) layouts.
+``--no-split`` (``<out>.regenie[.gz]`` + ``.Ydict``) layouts. CHROM is normalised
+(REGENIE writes chrX as 23: X here, :mod:`gemcont.io.chromosomes`). For quantitative
+traits BETA/SE is the score z (SE from the residual variance without the variant), the
+multi-trait test's input as it stands (:mod:`gemcont.gwas.multitrait`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,9 +22,16 @@ from tqdm import tqdm
 
 from gemcont.errors import InputError
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.engines.plink2 import check_effect_allele, find_binary, run_tool
+from gemcont.gwas.engines.plink2 import (
+    check_effect_allele,
+    find_binary,
+    normalise_chromosomes,
+    run_tool,
+)
+from gemcont.gwas.multitrait import Z_COLUMN
 from gemcont.gwas.prepare import phenotype_names, read_phenotypes
-from gemcont.gwas.settings import RegenieSettings
+from gemcont.gwas.settings import RegenieSettings, Step1QcSettings
+from gemcont.io.ids import KEY
 from gemcont.io.plink import read_bim_chromosome
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 from gemcont.io.tables import require_columns
@@ -36,12 +47,16 @@ REGENIE_RENAME = {
 }
 STAT_COLUMNS = ["BETA", "SE", "CHISQ", "LOG10P"]
 BINARY_KEY = "gwas.regenie.binary"
-ENV_FILE = "envs/regenie.yaml"
+PLINK2_KEY = "gwas.plink2.binary"
+ENV_FILE = "envs/gemcont.yaml"
+
+log = logging.getLogger(__name__)
 
 
 def _common(
     step: int,
     bed: str | Path,
+    extract: str | Path | None,
     pheno_file: str | Path,
     covar_file: str | Path | None,
     pheno_cols: Sequence[str] | None,
@@ -51,6 +66,8 @@ def _common(
 ) -> list[str]:
     """Flags shared by both steps, in REGENIE's own log order."""
     cmd = [binary, "--step", str(step), "--bed", str(bed)]
+    if extract is not None:
+        cmd += ["--extract", str(extract)]
     if chrom is not None:
         cmd += ["--chr", str(chrom)]
     if covar_file is not None:
@@ -68,13 +85,15 @@ def step1_command(
     *,
     covar_file: str | Path | None = None,
     pheno_cols: Sequence[str] | None = None,
+    extract: str | Path | None = None,
     bsize: int = 1000,
     lowmem_prefix: str | Path | None = None,
     threads: int | None = None,
     binary: str = "regenie",
 ) -> list[str]:
-    """Step 1 (whole-genome ridge fit, all traits at once); writes ``<out>_pred.list``."""
-    cmd = _common(1, bed, pheno_file, covar_file, pheno_cols, None, bsize, binary)
+    """Step 1 (whole-genome ridge fit, all traits at once) on the variants listed in
+    ``extract`` (None: all); writes ``<out>_pred.list``."""
+    cmd = _common(1, bed, extract, pheno_file, covar_file, pheno_cols, None, bsize, binary)
     if lowmem_prefix is not None:
         cmd += ["--lowmem", "--lowmem-prefix", str(lowmem_prefix)]
     cmd.append("--use-relative-path")
@@ -99,7 +118,7 @@ def step2_command(
     binary: str = "regenie",
 ) -> list[str]:
     """Step 2 association tests; ``pred=None`` runs plain regression (``--ignore-pred``)."""
-    cmd = _common(2, bed, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
+    cmd = _common(2, bed, None, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
     cmd += ["--ignore-pred"] if pred is None else ["--pred", str(pred)]
     if no_split:
         cmd.append("--no-split")
@@ -145,8 +164,10 @@ def _to_scheme(raw: pd.DataFrame, stats: dict[str, str], trait: str) -> pd.DataF
     for ours, theirs in stats.items():
         df[ours] = pd.to_numeric(raw[theirs], errors="coerce")
     df["P"] = np.power(10.0, -df["LOG10P"])
+    df[Z_COLUMN] = df["BETA"] / df["SE"]
     df[TRAIT_COLUMN] = trait
-    return df[[*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", TRAIT_COLUMN]].reset_index(drop=True)
+    columns = [*SINGLE_TRAIT_COLUMNS, "CHISQ", "LOG10P", Z_COLUMN, TRAIT_COLUMN]
+    return df[columns].reset_index(drop=True)
 
 
 def _require(raw: pd.DataFrame, columns: list[str], path: str | Path) -> None:
@@ -178,6 +199,7 @@ def read_regenie(
             [_to_scheme(raw, {c: f"{c}.{y}" for c in STAT_COLUMNS}, t) for y, t in ydict.items()],
             ignore_index=True,
         )
+    df["CHR"] = normalise_chromosomes(df["CHR"], path)
     if bim is not None:
         check_effect_allele(df, bim, path)
     return df
@@ -208,6 +230,81 @@ def per_dim_chromosome(
     return pd.concat([read_regenie(path, trait, bim) for path, trait in pairs], ignore_index=True)
 
 
+def step1_qc_command(
+    bfile: str | Path, keep: str | Path, out: str | Path, qc: Step1QcSettings, binary: str
+) -> list[str]:
+    """plink2 filters and LD pruning among the people in ``keep``: ``<out>.prune.in`` lists
+    step 1's variants, ``<out>.prune.out`` those that passed the filters but were pruned."""
+    return [
+        binary,
+        "--bfile",
+        str(bfile),
+        "--keep",
+        str(keep),
+        "--maf",
+        str(qc.maf),
+        "--mac",
+        str(qc.mac),
+        "--geno",
+        str(qc.geno),
+        "--indep-pairwise",
+        str(qc.prune_window),
+        str(qc.prune_step),
+        str(qc.prune_r2),
+        "--out",
+        str(out),
+    ]
+
+
+def _lines(path: Path) -> int:
+    return sum(1 for line in path.read_text().splitlines() if line.strip())
+
+
+def step1_variants(
+    bfile: str | Path,
+    people: pd.DataFrame,
+    out_prefix: str | Path,
+    qc: Step1QcSettings,
+    plink2_binary: str | None = None,
+    threads: int | None = None,
+) -> Path:
+    """Step 1's variants: those passing ``qc`` among ``people`` (FID IID: the analysed,
+    held-out people, among whom REGENIE needs every step 1 variant to vary), LD-pruned
+    by plink2; the list ``<out_prefix>.prune.in``, its counts logged."""
+    exe = find_binary(plink2_binary, "plink2", PLINK2_KEY, ENV_FILE)
+    out = Path(out_prefix)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    keep = out.with_name(f"{out.name}.keep")
+    keep.write_text("#FID\tIID\n" + "".join(f"{f}\t{i}\n" for f, i in people[KEY].to_numpy()))
+    cmd = step1_qc_command(bfile, keep, out, qc, exe)
+    if threads is not None:
+        cmd[-2:-2] = ["--threads", str(threads)]
+    run_tool(cmd, f"{out}.log")
+    listed, pruned = Path(f"{out}.prune.in"), Path(f"{out}.prune.out")
+    total, kept = _lines(Path(f"{bfile}.bim")), _lines(listed)
+    passed = kept + _lines(pruned)
+    log.info(
+        "REGENIE step 1 variants among %d held-out people: %d of %d in %s.bim pass "
+        "MAF >= %g, MAC >= %d, missingness <= %g (%d fail); %d remain after LD pruning "
+        "(%d %d %g, %d pruned): %s",
+        len(people),
+        passed,
+        total,
+        bfile,
+        qc.maf,
+        qc.mac,
+        qc.geno,
+        total - passed,
+        kept,
+        qc.prune_window,
+        qc.prune_step,
+        qc.prune_r2,
+        passed - kept,
+        listed,
+    )
+    return listed
+
+
 def step1(
     bfile: str | Path,
     pheno_path: str | Path,
@@ -215,19 +312,25 @@ def step1(
     out_prefix: str | Path,
     settings: RegenieSettings,
     threads: int | None = None,
+    plink2_binary: str | None = None,
 ) -> Path:
-    """REGENIE step 1 (all traits at once) -> ``<out_prefix>_pred.list``.
+    """REGENIE step 1 (all traits at once) on the variants of :func:`step1_variants`
+    among the phenotype file's people -> ``<out_prefix>_pred.list``.
 
     Raises ConfigError naming ``gwas.regenie.binary`` when regenie is not found.
     """
     exe = regenie_binary(settings.binary)
-    traits = phenotype_names(read_phenotypes(pheno_path))
+    pheno = read_phenotypes(pheno_path)
+    extract = step1_variants(
+        bfile, pheno, f"{out_prefix}_qc", settings.step1_qc, plink2_binary, threads
+    )
     cmd = step1_command(
         bfile,
         pheno_path,
         out_prefix,
         covar_file=covar_path,
-        pheno_cols=traits,
+        pheno_cols=phenotype_names(pheno),
+        extract=extract,
         bsize=settings.step1_bsize,
         lowmem_prefix=f"{out_prefix}_tmp" if settings.lowmem else None,
         threads=threads,
