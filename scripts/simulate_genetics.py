@@ -21,5 +21,6 @@ paths = GeneticsPaths(
     causal=Path(out.causal),
     latent=Path(out.latent),
     summary=Path(out.summary),
+    more_sumstats=tuple(Path(p) for p in out.more_sumstats),
 )
 simulate_genetics(settings, paths, threads=sm.threads)

@@ -48,7 +48,8 @@ def make_config(override: dict | None = None) -> dict:
 
 @pytest.fixture(scope="session")
 def small_config() -> dict:
-    return make_config({"simulate": SMALL_SIMULATION})
+    # one external cohort (the demo config has two): its sumstats hold all external people
+    return make_config({"simulate": merged(SMALL_SIMULATION, {"external_gwas": {"n_cohorts": 1}})})
 
 
 def run_simulation(settings: SimulateSettings, out: Path) -> GeneticsPaths:
@@ -61,6 +62,10 @@ def run_simulation(settings: SimulateSettings, out: Path) -> GeneticsPaths:
         causal=out / "truth" / "causal_variants.tsv",
         latent=out / "truth" / "latent_traits.tsv",
         summary=out / "truth" / "summary.json",
+        more_sumstats=tuple(
+            out / "external_gwas" / f"cohort_{k}_finngen.tsv.gz"
+            for k in range(2, settings.external_gwas.n_cohorts + 1)
+        ),
     )
     simulate_genetics(settings, paths, threads=2)
     return paths
@@ -76,6 +81,15 @@ def sim(small_config, tmp_path_factory) -> tuple[SimulateSettings, GeneticsPaths
     """The small simulated cohort's genetics, shared by every test that needs it."""
     settings = build(SimulateSettings, small_config["simulate"], "simulate")
     return settings, run_simulation(settings, tmp_path_factory.mktemp("sim"))
+
+
+@pytest.fixture(scope="session")
+def sim_two_cohorts(small_config, tmp_path_factory) -> tuple[SimulateSettings, GeneticsPaths]:
+    """The same simulation with its external people as two cohorts (the second's sumstats
+    in FinnGen's layout), as the demo config has them."""
+    section = merged(small_config["simulate"], {"external_gwas": {"n_cohorts": 2}})
+    settings = build(SimulateSettings, section, "simulate")
+    return settings, run_simulation(settings, tmp_path_factory.mktemp("sim2"))
 
 
 def shared_dir() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 from pathlib import Path
 
@@ -146,3 +147,49 @@ def test_simulate_genetics__plants_missing_bmi(sim):
     expected = cfg.defects.missing_covariate_fraction * len(covariates)
     assert 0 < missing.sum() <= 3 * expected + 3
     assert covariates.drop(columns="bmi").notna().all().all()
+
+
+FINNGEN_HEADER = (
+    "#chrom\tpos\tref\talt\trsids\tnearest_genes\tpval\tmlogp\tbeta\tsebeta\taf_alt\t"
+    "af_alt_cases\taf_alt_controls"
+)
+
+
+def _a1_frequency(eaf: pd.Series, ea: pd.Series, a1: np.ndarray) -> np.ndarray:
+    return np.where(ea.to_numpy() == a1, eaf, 1 - eaf)
+
+
+def test_simulate_genetics__two_cohorts_split_the_same_external_people(sim, sim_two_cohorts):
+    _, one = sim
+    cfg, two = sim_two_cohorts
+    # the cohort itself and the truth do not change with the external cohorts
+    for ext in ("bed", "bim", "fam"):
+        assert Path(f"{one.bfile}.{ext}").read_bytes() == Path(f"{two.bfile}.{ext}").read_bytes()
+    for name in ("covariates", "disease", "causal", "latent"):
+        assert getattr(one, name).read_bytes() == getattr(two, name).read_bytes(), name
+    (finngen,) = two.more_sumstats
+    with gzip.open(finngen, "rt") as handle:
+        assert handle.readline().rstrip("\n") == FINNGEN_HEADER
+    first = read(two.sumstats)
+    second = pd.read_csv(finngen, sep="\t", dtype={"#chrom": str, "rsids": str})
+    pooled = read(one.sumstats)
+    n_first = cfg.external_gwas.n_people // 2
+    assert (first["N"] == n_first).all()
+    a1 = pd.read_csv(f"{one.bfile}.bim", sep="\t", header=None, dtype=str)[4].to_numpy()
+    assert (second["rsids"].to_numpy() == pooled["ID"].to_numpy()).all()
+    # the two halves' allele frequencies average to the pooled external cohort's
+    f1 = _a1_frequency(first["EAF"], first["EA"], a1)
+    f2 = _a1_frequency(second["af_alt"], second["alt"], a1)
+    fp = _a1_frequency(pooled["EAF"], pooled["EA"], a1)
+    n_second = cfg.external_gwas.n_people - n_first
+    np.testing.assert_allclose((n_first * f1 + n_second * f2) / (n_first + n_second), fp, atol=2e-6)
+    # alt is the effect allele: strong pooled hits keep their direction in the second half
+    strong = (pooled["P"] < 1e-12).to_numpy()
+    assert strong.sum() >= 3
+    sign_a1 = np.sign(np.where(second["alt"] == a1, second["beta"], -second["beta"]))
+    sign_pooled = np.sign(np.where(pooled["EA"] == a1, pooled["BETA"], -pooled["BETA"]))
+    assert (sign_a1[strong] == sign_pooled[strong]).all()
+    # pval and mlogp are both printed to 6 significant digits
+    np.testing.assert_allclose(second["mlogp"], -np.log10(second["pval"]), rtol=1e-5, atol=1e-6)
+    swapped = (second["alt"].to_numpy() != a1).mean()
+    assert abs(swapped - cfg.external_gwas.allele_swap_fraction) < 0.05

@@ -20,7 +20,11 @@ from gemcont.simulate.architecture import (
     liability_and_disease,
 )
 from gemcont.simulate.defects import missing_covariates
-from gemcont.simulate.external_gwas import case_control_scan, swap_reported_alleles
+from gemcont.simulate.external_gwas import (
+    case_control_scan,
+    swap_reported_alleles,
+    write_finngen,
+)
 from gemcont.simulate.genotypes import ChromosomeSpec, simulate_chromosome
 from gemcont.simulate.settings import CovariateSettings, SimulateSettings
 
@@ -31,7 +35,8 @@ MISSING_INT8 = -127
 
 @dataclass(frozen=True)
 class GeneticsPaths:
-    """Files written by :func:`simulate_genetics`."""
+    """Files written by :func:`simulate_genetics`; ``more_sumstats``: the external GWAS of
+    cohorts 2, 3, ... (FinnGen layout), one per cohort after the first."""
 
     bfile: str
     covariates: Path
@@ -40,6 +45,7 @@ class GeneticsPaths:
     causal: Path
     latent: Path
     summary: Path
+    more_sumstats: tuple[Path, ...] = ()
 
 
 def simulate_all_chromosomes(
@@ -89,6 +95,12 @@ def person_ids(n: int, offset: int) -> pd.DataFrame:
 
 def simulate_genetics(settings: SimulateSettings, paths: GeneticsPaths, threads: int = 1) -> None:
     """Run the genetic part of the simulation and write every file in ``paths``."""
+    n_files = 1 + len(paths.more_sumstats)
+    if n_files != settings.external_gwas.n_cohorts:
+        raise ValueError(
+            f"simulate.external_gwas.n_cohorts is {settings.external_gwas.n_cohorts} but "
+            f"{n_files} external sumstats paths were given"
+        )
     arch = settings.architecture
     rng = np.random.default_rng([settings.seed, 0])
     bim, dosages = simulate_all_chromosomes(settings, threads)
@@ -133,9 +145,9 @@ def simulate_genetics(settings: SimulateSettings, paths: GeneticsPaths, threads:
     write_tsv(causal, paths.causal)
 
     ext_status = disease["disease_at_assessment"].to_numpy()[external]
-    sumstats = case_control_scan(dosages[external], ext_status, bim)
-    sumstats = swap_reported_alleles(sumstats, settings.external_gwas.allele_swap_fraction, rng)
-    write_sumstats(sumstats, paths.sumstats, SINGLE_TRAIT_COLUMNS)
+    hits = _external_gwas(
+        dosages[external], ext_status, bim, settings, (paths.sumstats, *paths.more_sumstats), rng
+    )
     summary = {
         "n_cohort": n_cohort,
         "n_external": int(len(dosages) - n_cohort),
@@ -143,10 +155,39 @@ def simulate_genetics(settings: SimulateSettings, paths: GeneticsPaths, threads:
         "external_cases": int(ext_status.sum()),
         "cohort_prevalence": float(disease["disease_at_assessment"].iloc[cohort].mean()),
         "cohort_incidence_5y": float(disease["incident_5y"].iloc[cohort].mean()),
-        "external_hits_1e-5": int((sumstats["P"] < 1e-5).sum()),
+        "external_hits_1e-5": hits[0],
     }
+    if len(hits) > 1:
+        summary["external_hits_1e-5_per_cohort"] = hits
     paths.summary.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("simulation summary: %s", summary)
+
+
+def _external_gwas(
+    dosages: np.ndarray,
+    status: np.ndarray,
+    bim: pd.DataFrame,
+    settings: SimulateSettings,
+    files: tuple[Path, ...],
+    rng: np.random.Generator,
+) -> list[int]:
+    """Scan each external cohort (consecutive blocks of the external people, so their
+    genotypes are those of the one simulation) and write its sumstats: the first in the
+    project's scheme, the others in FinnGen's layout. Returns the hits at P < 1e-5."""
+    sizes = [len(part) for part in np.array_split(np.arange(len(status)), len(files))]
+    bounds = np.cumsum([0, *sizes])
+    hits = []
+    for k, path in enumerate(files):
+        people = slice(bounds[k], bounds[k + 1])
+        scan = case_control_scan(dosages[people], status[people], bim)
+        scan = swap_reported_alleles(scan, settings.external_gwas.allele_swap_fraction, rng)
+        if k == 0:
+            write_sumstats(scan[SINGLE_TRAIT_COLUMNS], path, SINGLE_TRAIT_COLUMNS)
+        else:
+            write_finngen(scan, dosages[people], status[people], bim["A1"].to_numpy(), path)
+        hits.append(int((scan["P"] < 1e-5).sum()))
+        log.info("external cohort %d: %d people, %d hits at P < 1e-5", k + 1, sizes[k], hits[-1])
+    return hits
 
 
 def _write_cohort_genotypes(

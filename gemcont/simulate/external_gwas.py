@@ -1,4 +1,5 @@
-"""The external disease GWAS: a case-control scan of an independent cohort."""
+"""The external disease GWAS: a case-control scan of an independent cohort, written in
+the project's column scheme or, for further cohorts, in FinnGen's published layout."""
 
 from __future__ import annotations
 
@@ -7,6 +8,24 @@ import pandas as pd
 from scipy import stats
 
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
+from gemcont.io.tables import write_tsv
+
+# FinnGen's per-endpoint summary statistics header (releases R5 to R12)
+FINNGEN_COLUMNS = [
+    "#chrom",
+    "pos",
+    "ref",
+    "alt",
+    "rsids",
+    "nearest_genes",
+    "pval",
+    "mlogp",
+    "beta",
+    "sebeta",
+    "af_alt",
+    "af_alt_cases",
+    "af_alt_controls",
+]
 
 
 def case_control_scan(
@@ -17,6 +36,7 @@ def case_control_scan(
     BETA and SE are put on the log-odds scale with the usual linear-to-logistic
     approximation beta / (K(1-K)), K the case fraction; P is the exact t-test of the
     linear model, so the scan is calibrated whatever the approximation's accuracy.
+    Columns: the single-trait scheme and ``LOG10P`` (-log10 P, exact where P underflows).
     """
     y = status.astype(np.float64)
     n = len(y)
@@ -51,8 +71,9 @@ def case_control_scan(
             "BETA": beta / scale,
             "SE": se / scale,
             "P": 10.0 ** (-log10p),
+            "LOG10P": log10p,
         }
-    )[SINGLE_TRAIT_COLUMNS]
+    )[[*SINGLE_TRAIT_COLUMNS, "LOG10P"]]
 
 
 def swap_reported_alleles(
@@ -65,3 +86,42 @@ def swap_reported_alleles(
     out.loc[swap, "BETA"] = -out.loc[swap, "BETA"]
     out.loc[swap, "EAF"] = 1 - out.loc[swap, "EAF"]
     return out
+
+
+def write_finngen(
+    sumstats: pd.DataFrame,
+    dosages: np.ndarray,
+    status: np.ndarray,
+    a1: np.ndarray,
+    path: str,
+) -> None:
+    """Write a scan (:func:`case_control_scan`, alleles as reported) the way FinnGen
+    publishes one: ``alt`` is the effect allele, ``ref`` the other; ``mlogp`` is -log10 P;
+    ``af_alt_cases``/``af_alt_controls`` the effect allele's frequency in cases and
+    controls; no N column; ``nearest_genes`` empty (the simulation has no genes).
+
+    ``dosages`` (people x variants, counting .bim A1 = ``a1``) and ``status`` are the
+    cohort's; allele frequencies are reported for ``alt``.
+    """
+    cases = status.astype(bool)
+    a1_cases = dosages[cases].mean(axis=0) / 2
+    a1_controls = dosages[~cases].mean(axis=0) / 2
+    reported_a1 = sumstats["EA"].to_numpy() == a1
+    out = pd.DataFrame(
+        {
+            "#chrom": sumstats["CHR"].to_numpy(),
+            "pos": sumstats["POS"].to_numpy(),
+            "ref": sumstats["OA"].to_numpy(),
+            "alt": sumstats["EA"].to_numpy(),
+            "rsids": sumstats["ID"].to_numpy(),
+            "nearest_genes": "",
+            "pval": sumstats["P"].to_numpy(),
+            "mlogp": sumstats["LOG10P"].to_numpy(),
+            "beta": sumstats["BETA"].to_numpy(),
+            "sebeta": sumstats["SE"].to_numpy(),
+            "af_alt": sumstats["EAF"].to_numpy(),
+            "af_alt_cases": np.where(reported_a1, a1_cases, 1 - a1_cases),
+            "af_alt_controls": np.where(reported_a1, a1_controls, 1 - a1_controls),
+        }
+    )
+    write_tsv(out[FINNGEN_COLUMNS], path)

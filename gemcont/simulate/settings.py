@@ -63,6 +63,7 @@ class ExternalGwasSettings:
 
     n_people: int
     allele_swap_fraction: float
+    n_cohorts: int
 
 
 @dataclass(frozen=True)

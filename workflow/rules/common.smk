@@ -30,6 +30,15 @@ def simulated_variants():
     return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
 
 
+def more_external_sumstats():
+    """Simulated external GWAS files of cohorts 2, 3, ... (FinnGen layout)."""
+    n_cohorts = config["simulate"]["external_gwas"]["n_cohorts"]
+    return [
+        f"{SIM}/external_gwas/cohort_{k}_finngen.tsv.gz"
+        for k in range(2, n_cohorts + 1)
+    ]
+
+
 TRAINED = ["gemcont", "prs", "simclr", "vae", "supervised"]
 
 

@@ -6,6 +6,7 @@ rule simulate_genetics:
         covariates=f"{SIM}/covariates.tsv",
         disease=f"{SIM}/disease.tsv",
         sumstats=f"{SIM}/external_gwas/sumstats.tsv.gz",
+        more_sumstats=more_external_sumstats(),
         causal=f"{SIM}/truth/causal_variants.tsv",
         latent=f"{SIM}/truth/latent_traits.tsv",
         summary=f"{SIM}/truth/summary.json",
