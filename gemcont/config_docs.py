@@ -19,7 +19,7 @@ def _rows(schema: dict, prefix: str = "") -> list[str]:
             rows.append(f"| **`{key}`** | section | | {sub.get('description', '')} |")
             rows.extend(_rows(sub, key + "."))
         else:
-            kind = sub.get("type", "")
+            kind = sub.get("type") or " or ".join(o["type"] for o in sub.get("oneOf", []))
             if "enum" in sub:
                 kind = " \\| ".join(str(v) for v in sub["enum"])
             default = json.dumps(sub.get("default"))

@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import Any
 
 from gemcont.errors import InputError
+from gemcont.panel.studies import studies_from_config
 
 MB = 10**6
 #: panel variants assumed before the panel is clumped: the issue-18 estimate of ~3,000
@@ -359,14 +360,17 @@ def plan_scale(config: Mapping[str, Any], genotyped: int, variants: int) -> Scal
     if sim["enabled"]:
         both = sim["fundus"]["both_eyes_fraction"] if modality == "fundus" else 0.0
         items = math.ceil(sim["n_people"] * (1 + both))
-        sumstats = 70 * variants  # one ~70-byte row a variant
+        # one ~70-byte row a variant in each external cohort's file
+        sumstats = 70 * variants * sim["external_gwas"]["n_cohorts"]
         source_bytes = 30_000 * sim["n_people"]  # three blows of ~1,500 values
         simulated = sim["n_people"] + sim["external_gwas"]["n_people"]
     else:
         source = data["fundus_manifest"] if modality == "fundus" else data["spirometry_table"]
         # a header line; a fundus person may have two images (both counted)
         items = max(count_lines(source) - 1, 1)
-        sumstats = sumstats_text_bytes(data["sumstats"])
+        # every study of a meta-analysis is held at once
+        studies = studies_from_config(data["sumstats"], data["sumstats_columns"])
+        sumstats = sum(sumstats_text_bytes(s.path) for s in studies)
         source_bytes = _stat(source).st_size
         simulated = 0
     from gemcont.gwas.engines.builtin import DEFAULT_BLOCK_SIZE

@@ -5,19 +5,24 @@ from pathlib import Path
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
+from gemcont.panel.studies import studies_from_config
 from gemcont.settings import build
 from gemcont.threads import limit_threads
 
 sm = snakemake  # noqa: F821
-to_file(sm.log[0])
+to_file(sm.log.main)
 limit_threads(sm.threads)
 paths = PanelPaths(
-    **{name: Path(sm.output[name]) for name in ("panel", "coverage", "clumps")},
+    panel=Path(sm.output.panel),
+    coverage=Path(sm.output.coverage),
     harmonise_report=Path(sm.output.harmonise),
+    clumps=Path(sm.output.clumps),
+    harmonise_log=Path(sm.log.harmonise),
+    coverage_log=Path(sm.log.coverage),
+    meta=Path(sm.output.meta) if "meta" in sm.output.keys() else None,
 )
 build_panel(
-    sm.input.sumstats,
-    sm.params.columns,
+    studies_from_config(sm.params.sumstats, sm.params.columns),
     prefix_of(sm.input.bed[0]),
     build(PanelSettings, sm.params.panel, "panel"),
     paths,

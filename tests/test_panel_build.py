@@ -1,5 +1,5 @@
 """The panel stage on the simulated cohort: recovers the causal loci, LD-independent,
-engine-agnostic, and loud about panels that end up too small."""
+engine-agnostic, and loud about panels that end up too small; the data.sumstats forms."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gemcont.errors import InputError
-from gemcont.io.panel import read_panel
+from gemcont.errors import ConfigError, InputError
+from gemcont.io.panel import PANEL_COLUMNS, read_panel
 from gemcont.io.plink import Genotypes
 from gemcont.panel.build import PanelPaths, PanelSettings, _chrom_key, build_panel
+from gemcont.panel.harmonise import KEPT
+from gemcont.panel.studies import Study, studies_from_config
 from gemcont.settings import build
 
 from .conftest import make_config, read
@@ -20,19 +22,25 @@ from .conftest import make_config, read
 
 def panel_paths(out: Path) -> PanelPaths:
     return PanelPaths(
-        panel=out / "panel.tsv",
-        coverage=out / "coverage.tsv",
-        harmonise_report=out / "harmonise.tsv.gz",
-        clumps=out / "clumps.tsv",
+        panel=out / "results" / "panel.tsv",
+        coverage=out / "results" / "coverage.tsv",
+        harmonise_report=out / "results" / "harmonise.tsv.gz",
+        clumps=out / "results" / "clumps.tsv",
+        harmonise_log=out / "logs" / "harmonise.tsv.gz",
+        coverage_log=out / "logs" / "coverage.tsv",
+        meta=out / "results" / "meta_sumstats.tsv.gz",
     )
 
 
-def run_panel(sim, out: Path, **override) -> tuple[PanelSettings, PanelPaths]:
+def run_panel(
+    sim, out: Path, sumstats: Path | None = None, columns: dict | None = None, **override
+) -> tuple[PanelSettings, PanelPaths]:
     _, paths = sim
     section = make_config({"panel": {"min_variants": 3, **override}})["panel"]
     cfg = build(PanelSettings, section, "panel")
     out_paths = panel_paths(out)
-    build_panel(str(paths.sumstats), {}, paths.bfile, cfg, out_paths, threads=2)
+    studies = studies_from_config(str(sumstats or paths.sumstats), columns or {})
+    build_panel(studies, paths.bfile, cfg, out_paths, threads=2)
     return cfg, out_paths
 
 
@@ -99,6 +107,113 @@ def test_build_panel__tiny_panel_stops_naming_threshold_and_counts(sim, tmp_path
     message = str(err.value)
     assert "P < 1e-300" in message and "panel.min_variants is 5" in message
     assert "the panel has 0 variants" in message
+    # the main drop reasons with their counts, from the report kept in logs/
+    report = pd.read_csv(tmp_path / "logs" / "harmonise.tsv.gz", sep="\t", dtype=str)
+    dropped = report[~report["STATUS"].isin(KEPT)]
+    top = dropped["STATUS"].value_counts()
+    example = dropped.loc[dropped["STATUS"] == top.index[0], "REASON"].iloc[0]
+    assert f"main drop reasons: {top.index[0]} ({top.iloc[0]:,} rows, e.g. {example})" in message
+    assert f"(every row and its reason: {tmp_path / 'logs' / 'harmonise.tsv.gz'})" in message
+
+
+def test_build_panel__one_file_writes_no_meta_table_and_keeps_log10p(sim, panel):
+    _, sim_paths = sim
+    _, paths = panel
+    assert not paths.meta.exists()
+    chosen = read_panel(paths.panel)
+    assert list(chosen.columns) == PANEL_COLUMNS
+    raw = read(sim_paths.sumstats).set_index("ID").loc[chosen["ID"]]
+    np.testing.assert_allclose(chosen["LOG10P"], -np.log10(raw["P"]), rtol=1e-6)
+    # the reports carry the study's name, and their logs/ copies are the same files
+    report = pd.read_csv(paths.harmonise_report, sep="\t", dtype=str)
+    assert set(report["STUDY"]) == {"sumstats"}
+    assert paths.harmonise_report.read_bytes() == paths.harmonise_log.read_bytes()
+    coverage = pd.read_csv(paths.coverage, sep="\t")
+    assert set(coverage["study"]) == {"sumstats"}
+    assert coverage["count"].sum() == len(read(sim_paths.sumstats))
+    assert paths.coverage.read_bytes() == paths.coverage_log.read_bytes()
+
+
+def test_build_panel__p_below_double_range_kept_as_log10p(sim, panel, tmp_path):
+    _, sim_paths = sim
+    top = read_panel(panel[1].panel).sort_values("P").iloc[0]
+    raw = read(sim_paths.sumstats)
+    text = raw.astype({"P": str})
+    text.loc[text["ID"] == top["ID"], "P"] = "3e-400"
+    edited = tmp_path / "sumstats.tsv"
+    text.to_csv(edited, sep="\t", index=False)
+    _, paths = run_panel(sim, tmp_path, sumstats=edited)
+    row = read_panel(paths.panel).set_index("ID").loc[top["ID"]]
+    assert row["P"] == 0
+    assert row["LOG10P"] == pytest.approx(400 - np.log10(3), abs=1e-5)  # 8 digits written
+
+
+def test_build_panel__dropped_hit_logged_by_name(sim, panel, tmp_path, caplog):
+    _, sim_paths = sim
+    top = read_panel(panel[1].panel).sort_values("P").iloc[0]
+    raw = read(sim_paths.sumstats)
+    row = raw["ID"] == top["ID"]
+    # an allele pair the cohort does not have at that position: the lead is dropped
+    raw.loc[row, ["EA", "OA"]] = ["AC", "A"]
+    edited = tmp_path / "sumstats.tsv"
+    raw.to_csv(edited, sep="\t", index=False)
+    with caplog.at_level("WARNING"):
+        _, paths = run_panel(sim, tmp_path, sumstats=edited)
+    assert top["ID"] not in read_panel(paths.panel)["ID"].to_numpy()
+    assert f"{top['ID']} (sumstats: dropped_allele_mismatch)" in caplog.text
+
+
+def test_build_panel__swapped_effect_allele_map_stops_with_the_report_kept(sim, tmp_path):
+    with pytest.raises(InputError) as err:
+        run_panel(sim, tmp_path, columns={"EA": "OA", "OA": "EA"})
+    assert "EA=OA, OA=EA, BETA=BETA, EAF=EAF (layout generic)" in str(err.value)
+    # the per-row report and the coverage were written to logs/ before the check stopped
+    report = pd.read_csv(tmp_path / "logs" / "harmonise.tsv.gz", sep="\t", dtype=str)
+    assert len(report) == len(read(sim[1].sumstats))
+    assert (tmp_path / "logs" / "coverage.tsv").stat().st_size > 0
+
+
+def test_studies_from_config__one_path_keeps_its_column_map() -> None:
+    (study,) = studies_from_config("/data/GCST90012345.h.tsv.gz", {"EA": "ALT"})
+    assert study == Study("GCST90012345", "/data/GCST90012345.h.tsv.gz", {"EA": "ALT"})
+
+
+def test_studies_from_config__list_of_paths_and_entries() -> None:
+    studies = studies_from_config(
+        ["/a/mvp.tsv.gz", {"path": "/b/finngen_R12.gz", "name": "fg", "columns": {"P": "pval"}}],
+        {},
+    )
+    assert studies == (
+        Study("mvp", "/a/mvp.tsv.gz", {}),
+        Study("fg", "/b/finngen_R12.gz", {"P": "pval"}),
+    )
+
+
+def test_studies_from_config__column_map_with_a_list_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        studies_from_config(["/a/x.tsv", "/b/y.tsv"], {"EA": "ALT"})
+    assert str(err.value) == (
+        "config key 'data.sumstats_columns': applies to a single data.sumstats file, but "
+        "data.sumstats lists 2 studies; give the map to its study instead, as "
+        "data.sumstats: [{path: <file>, columns: {...}}, ...], and remove data.sumstats_columns"
+    )
+
+
+def test_studies_from_config__names_must_be_unique() -> None:
+    with pytest.raises(ConfigError) as err:
+        studies_from_config(["/a/sumstats.tsv.gz", "/b/sumstats.tsv.gz"], {})
+    assert str(err.value) == (
+        "config key 'data.sumstats': study name 'sumstats' is used by 2 entries "
+        "(/a/sumstats.tsv.gz, /b/sumstats.tsv.gz); name each study uniquely: "
+        "{path: <file>, name: <study>}"
+    )
+
+
+def test_config__sumstats_list_entries_validated_by_the_schema() -> None:
+    with pytest.raises(ConfigError, match="data.sumstats"):
+        make_config({"data": {"sumstats": [{"name": "no_path"}]}})
+    with pytest.raises(ConfigError, match="data.sumstats"):
+        make_config({"data": {"sumstats": []}})
 
 
 def test_panel_order__x_and_y_after_the_autosomes_not_interleaved() -> None:

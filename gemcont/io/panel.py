@@ -1,7 +1,8 @@
 """panel.tsv, the variant panel: its columns and the one reader of the file.
 
 ``EA`` is the cohort's counted allele (.bim A1, :mod:`gemcont.io.plink`) and ``BETA``
-its effect; ``BIM_INDEX`` is the variant's row in the cohort .bim/.bed.
+its effect; ``LOG10P`` is -log10 P, exact where P underflows to 0 (below 1e-308);
+``BIM_INDEX`` is the variant's row in the cohort .bim/.bed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-PANEL_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "EAF", "BETA", "SE", "P", "BIM_INDEX"]
+PANEL_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "EAF", "BETA", "SE", "P", "LOG10P", "BIM_INDEX"]
 TEXT_COLUMNS = ("ID", "CHR", "EA", "OA")
 
 

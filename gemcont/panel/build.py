@@ -1,23 +1,48 @@
-"""The variant panel stage: read sumstats, harmonise to the cohort, threshold, clump."""
+"""The variant panel stage: read each study's sumstats, harmonise it to the cohort,
+meta-analyse several studies, threshold, clump.
+
+One study (``data.sumstats`` a single file) goes from harmonisation straight to
+thresholding and clumping; several are each harmonised on their own, checked, and
+combined by :func:`gemcont.panel.meta.meta_analyse` first. The per-row harmonise report
+and the coverage table are written to ``logs/`` before any check that can stop the job,
+so that they survive a failed run (Snakemake deletes a failed job's outputs).
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
+from gemcont.io.atomic import atomic_path
 from gemcont.io.chromosomes import sort_key
 from gemcont.io.panel import PANEL_COLUMNS
 from gemcont.io.plink import Genotypes
-from gemcont.io.sumstats import read_sumstats
+from gemcont.io.sumstats import load_sumstats
 from gemcont.io.tables import write_tsv
 from gemcont.panel.clump import clump, clump_plink
-from gemcont.panel.harmonise import a1_frequencies, coverage_table, harmonise
+from gemcont.panel.harmonise import (
+    KEPT,
+    FrequencyLookup,
+    a1_frequencies,
+    check_eaf_orientation,
+    coverage_table,
+    dropped_hits,
+    harmonise,
+)
+from gemcont.panel.meta import meta_analyse
+from gemcont.panel.studies import Study
 
 log = logging.getLogger(__name__)
+
+MAIN_REASONS = 3  # drop reasons named in the error of a too small panel
+NAMED_HITS = 20  # dropped hits named in the log line (all of them are in the report)
 
 
 @dataclass(frozen=True)
@@ -34,16 +59,22 @@ class PanelSettings:
     eaf_tolerance: float
     ambiguous_maf_margin: float
     min_variants: int
+    meta_scheme: str
+    meta_min_studies: int
 
 
 @dataclass(frozen=True)
 class PanelPaths:
-    """Files written by :func:`build_panel`."""
+    """Files written by :func:`build_panel`: outputs, and the copies of the harmonise
+    report and coverage kept in ``logs/`` (``*_log``); ``meta`` is written with 2+ studies."""
 
     panel: Path
     coverage: Path
     harmonise_report: Path
     clumps: Path
+    harmonise_log: Path
+    coverage_log: Path
+    meta: Path | None = None
 
 
 def select_panel(
@@ -60,55 +91,195 @@ def select_panel(
     return clump(matched, genotypes, r2_method=cfg.r2_method, **options)
 
 
+def main_drop_reasons(report: pd.DataFrame, n: int = MAIN_REASONS) -> list[str]:
+    """The ``n`` most frequent reasons rows of the harmonise report were dropped, as
+    "status (rows, e.g. reason of one)"; rows dropped while reading by their reason (the
+    reader's reasons are categories, e.g. covariate TEST rows); prefixed by the study
+    where the report holds several."""
+    dropped = report[~report["STATUS"].isin(KEPT)]
+    status = dropped["STATUS"].astype(str)
+    reason = dropped["REASON"].fillna("").astype(str)
+    at_read = status == "dropped_at_read"
+    label = status.where(~at_read, status + ": " + reason)
+    if dropped["STUDY"].nunique() > 1:
+        label = dropped["STUDY"].astype(str) + " " + label
+    named = []
+    for text, count in label.value_counts().head(n).items():
+        example = reason[(label == text).to_numpy()].iloc[0]
+        shown = f", e.g. {example}" if example and not text.endswith(example) else ""
+        named.append(f"{text} ({count:,} rows{shown})")
+    return named
+
+
 def check_panel_size(
-    panel: pd.DataFrame, n_significant: int, cfg: PanelSettings, source: str
+    panel: pd.DataFrame,
+    n_significant: int,
+    cfg: PanelSettings,
+    source: str,
+    reasons: list[str],
+    report_log: Path,
 ) -> None:
-    """Stop when the panel is too small to supervise anything."""
+    """Stop when the panel is too small to supervise anything, naming the main reasons
+    rows were dropped and the kept copy of the per-row report."""
     if len(panel) < cfg.min_variants:
+        named = "; ".join(reasons) or "none"
         raise InputError(
             source,
             f"the panel has {len(panel)} variants ({n_significant} harmonised variants with "
             f"P < {cfg.p_threshold:g}, clumped at r2 {cfg.clump_r2} / {cfg.clump_kb} kb); "
-            f"panel.min_variants is {cfg.min_variants}",
-            "check that the sumstats match the cohort (see the coverage report), raise "
+            f"panel.min_variants is {cfg.min_variants}; main drop reasons: {named} "
+            f"(every row and its reason: {report_log})",
+            "check that the sumstats match the cohort (build, alleles, column map), raise "
             "panel.p_threshold, or lower panel.min_variants",
         )
 
 
+@dataclass(frozen=True)
+class _Harmonised:
+    study: Study
+    matched: pd.DataFrame
+    report: pd.DataFrame
+    columns: str  # the columns read, for the EAF check's message
+
+
+def _harmonise_study(
+    study: Study, bim: pd.DataFrame, a1_freq: FrequencyLookup, cfg: PanelSettings
+) -> _Harmonised:
+    """Read one study and align it to the cohort's A1 (rows dropped while reading
+    included in the report)."""
+    loaded = load_sumstats(study.path, dict(study.columns) or None)
+    result = harmonise(
+        loaded.frame,
+        bim,
+        resolve_ambiguous_by_eaf=cfg.resolve_ambiguous_by_eaf,
+        eaf_tolerance=cfg.eaf_tolerance,
+        maf_margin=cfg.ambiguous_maf_margin,
+        a1_freq=a1_freq,
+        read_drops=loaded.dropped,
+    )
+    used = [
+        f"{n}={loaded.columns[n]}" for n in ("EA", "OA", "BETA", "OR", "EAF") if n in loaded.columns
+    ]
+    columns = f"{', '.join(used)} (layout {loaded.layout})"
+    log.info(
+        "%s: %s, %d rows read, %d harmonised",
+        study.name,
+        columns,
+        loaded.n_read,
+        len(result.matched),
+    )
+    report = result.report
+    report.insert(0, "STUDY", study.name)
+    return _Harmonised(study, result.matched, report, columns)
+
+
+def _coverage(harmonised: Sequence[_Harmonised]) -> pd.DataFrame:
+    """Count and fraction of rows per status, per study."""
+    tables = [coverage_table(h.report).assign(study=h.study.name) for h in harmonised]
+    table = pd.concat(tables, ignore_index=True)
+    return table[["study", *[c for c in table.columns if c != "study"]]]
+
+
+def _write_kept(table: pd.DataFrame, log_copy: Path, output: Path) -> None:
+    """Write ``table`` to its ``logs/`` copy (kept when the job fails), then the output."""
+    write_tsv(table, log_copy)
+    with atomic_path(output) as tmp:
+        shutil.copyfile(log_copy, tmp)
+
+
+def _log_dropped_hits(report: pd.DataFrame, p_threshold: float, report_log: Path) -> None:
+    """Name the rows at or below the panel threshold that were dropped, any reason."""
+    hits = dropped_hits(report, p_threshold)
+    if hits.empty:
+        return
+    named = ", ".join(
+        f"{row.ID} ({row.STUDY}: {row.STATUS})" for row in hits.head(NAMED_HITS).itertuples()
+    )
+    more = f" and {len(hits) - NAMED_HITS} more" if len(hits) > NAMED_HITS else ""
+    log.warning(
+        "%d rows with P <= %g dropped before the panel: %s%s (all in %s)",
+        len(hits),
+        p_threshold,
+        named,
+        more,
+        report_log,
+    )
+
+
+def _combine(
+    harmonised: Sequence[_Harmonised], cfg: PanelSettings, meta_path: Path | None
+) -> pd.DataFrame:
+    """The one study's harmonised table, or the meta-analysis of several (written)."""
+    if len(harmonised) == 1:
+        return harmonised[0].matched
+    meta = meta_analyse(
+        [(h.study.name, h.matched) for h in harmonised],
+        scheme=cfg.meta_scheme,
+        min_studies=cfg.meta_min_studies,
+    )
+    write_tsv(meta, meta_path, float_format="%.10g")
+    threshold = -np.log10(cfg.p_threshold)
+    for h in harmonised:
+        hits = h.matched[h.matched["LOG10P"] >= threshold]
+        lost = hits[~hits["BIM_INDEX"].isin(meta["BIM_INDEX"])]
+        if len(lost):
+            log.warning(
+                "%s: %d variants with P <= %g left out of the meta-analysis (in fewer than "
+                "panel.meta_min_studies = %d studies): %s",
+                h.study.name,
+                len(lost),
+                cfg.p_threshold,
+                cfg.meta_min_studies,
+                ", ".join(lost["ID"].head(NAMED_HITS)),
+            )
+    return meta
+
+
 def build_panel(
-    sumstats_path: str,
-    column_map: dict,
+    studies: Sequence[Study],
     bfile: str,
     cfg: PanelSettings,
     paths: PanelPaths,
     threads: int,
 ) -> pd.DataFrame:
-    """Run the panel stage and write the panel, coverage, harmonisation and clump tables."""
-    sumstats = read_sumstats(sumstats_path, column_map or None)
+    """Run the panel stage and write the panel, coverage, harmonisation and clump tables
+    (and the meta-analysis of several studies)."""
+    if len(studies) > 1 and paths.meta is None:
+        raise ValueError("several studies need PanelPaths.meta (the meta-analysis table)")
     with Genotypes(bfile, threads=threads) as genotypes:
-        result = harmonise(
-            sumstats,
-            genotypes.bim,
-            resolve_ambiguous_by_eaf=cfg.resolve_ambiguous_by_eaf,
-            eaf_tolerance=cfg.eaf_tolerance,
-            maf_margin=cfg.ambiguous_maf_margin,
-            a1_freq=a1_frequencies(genotypes),
-        )
-        coverage = coverage_table(result.report)
-        write_tsv(coverage, paths.coverage)
-        write_tsv(result.report, paths.harmonise_report)
-        for row in coverage.itertuples():
-            log.info("harmonisation: %-24s %8d (%.1f%%)", row.status, row.count, 100 * row.fraction)
-        matched = result.matched
+        a1_freq = a1_frequencies(genotypes)
+        harmonised = [_harmonise_study(s, genotypes.bim, a1_freq, cfg) for s in studies]
+        report = pd.concat([h.report for h in harmonised], ignore_index=True)
+        coverage = _coverage(harmonised)
+        _write_kept(report, paths.harmonise_log, paths.harmonise_report)
+        _write_kept(coverage, paths.coverage_log, paths.coverage)
+        for row in coverage[coverage["count"] > 0].itertuples():
+            log.info(
+                "harmonisation: %s %-24s %8d (%.1f%%)",
+                row.study,
+                row.status,
+                row.count,
+                100 * row.fraction,
+            )
+        _log_dropped_hits(report, cfg.p_threshold, paths.harmonise_log)
+        for h in harmonised:
+            log.info(
+                "%s: %s",
+                h.study.name,
+                check_eaf_orientation(h.matched, a1_freq, h.study.path, h.columns).message,
+            )
+        matched = _combine(harmonised, cfg, paths.meta)
         n_significant = int((matched["P"] <= cfg.p_threshold).sum())
         clumps = select_panel(matched, genotypes, cfg, bfile, threads)
     write_tsv(clumps, paths.clumps)
-    panel = matched.set_index("ID").loc[clumps["ID"]].reset_index()
+    panel = matched.set_index("BIM_INDEX").loc[clumps["BIM_INDEX"]].reset_index()
     panel = panel.sort_values(["CHR", "POS"], key=_chrom_key).reset_index(drop=True)
-    check_panel_size(panel, n_significant, cfg, sumstats_path)
+    source = studies[0].path if len(studies) == 1 else str(paths.meta)
+    reasons = main_drop_reasons(report)
+    check_panel_size(panel, n_significant, cfg, source, reasons, paths.harmonise_log)
     write_tsv(panel[PANEL_COLUMNS], paths.panel, float_format="%.8g")
     log.info(
-        "panel: %d index variants from %d with P < %g",
+        "panel: %d index variants from %d with P <= %g",
         len(panel),
         n_significant,
         cfg.p_threshold,

@@ -166,12 +166,24 @@ def panel_section(inputs: ReportInputs) -> Section:
     """Panel size, allele harmonisation statuses and dosage-feature QC."""
     panel = read_panel(inputs.panel)
     coverage = read_tsv(inputs.coverage)
+    if "count" in coverage:  # statuses no row had say nothing
+        coverage = coverage[coverage["count"] > 0].copy()
     coverage["status"] = coverage["status"].str.replace("_", " ")
     if "fraction" in coverage:
         coverage["fraction"] = [Num(f"{f:.1%}") for f in coverage["fraction"]]
+    studies = list(dict.fromkeys(coverage["study"])) if "study" in coverage else []
+    scheme = inputs.config.get("panel", {}).get("meta_scheme")
+    meta = (
+        f"<p>Meta-analysed from {len(studies)} studies ({', '.join(studies)})"
+        + (f", panel.meta_scheme {scheme}" if scheme else "")
+        + ".</p>"
+        if len(studies) > 1
+        else ""
+    )
     parts = [
         f"<p><strong>{len(panel):,}</strong> independent panel variants on "
         f"{panel['CHR'].nunique()} chromosomes.</p>",
+        meta,
         "<h3>Harmonisation of the disease summary statistics</h3>",
         table_html(coverage),
         "<h3>Panel dosage features</h3>",

@@ -1,14 +1,17 @@
+include: "panel_common.smk"
+
+
 rule build_panel:
     input:
-        sumstats=DATA["sumstats"],
+        sumstats=[study.path for study in STUDIES],
         bed=BED,
     output:
-        panel="results/panel/panel.tsv",
-        coverage="results/panel/coverage.tsv",
-        harmonise="results/panel/harmonise_report.tsv.gz",
-        clumps="results/panel/clumps.tsv",
+        **panel_outputs(),
     log:
-        "logs/panel/build_panel.log",
+        main="logs/panel/build_panel.log",
+        # copies kept when the job fails (Snakemake removes a failed job's outputs)
+        harmonise="logs/panel/harmonise_report.tsv.gz",
+        coverage="logs/panel/coverage.tsv",
     benchmark:
         "logs/benchmarks/panel/build_panel.tsv"
     conda:
@@ -19,6 +22,7 @@ rule build_panel:
         runtime=requested("build_panel", "runtime"),
     params:
         panel=config["panel"],
+        sumstats=DATA["sumstats"],
         columns=DATA["sumstats_columns"],
     script:
         "../../scripts/build_panel.py"
