@@ -29,6 +29,15 @@ class ClumpSettings:
 
 
 @dataclass(frozen=True)
+class GenotypeSettings:
+    """``gwas.genotypes``: what the GWAS scans (:mod:`gemcont.gwas.genotypes`)."""
+
+    path: str | None
+    sample: str | None
+    bgen_ref: str
+
+
+@dataclass(frozen=True)
 class Plink2Settings:
     """``gwas.plink2``."""
 
@@ -55,6 +64,8 @@ class GwasSettings:
     covariates: CovariateSettings
     min_maf: float
     min_mac: float
+    genotypes: GenotypeSettings
+    chunk_variants: int
     block_size: int | None
     device: str
     dtype: str

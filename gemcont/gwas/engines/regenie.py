@@ -19,9 +19,9 @@ from tqdm import tqdm
 from gemcont.errors import InputError
 from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.engines.plink2 import check_effect_allele, find_binary, run_tool
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
 from gemcont.gwas.prepare import phenotype_names, read_phenotypes
 from gemcont.gwas.settings import RegenieSettings
-from gemcont.io.plink import read_bim_chromosome
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 from gemcont.io.tables import require_columns
 
@@ -41,7 +41,7 @@ ENV_FILE = "envs/regenie.yaml"
 
 def _common(
     step: int,
-    bed: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     pheno_file: str | Path,
     covar_file: str | Path | None,
     pheno_cols: Sequence[str] | None,
@@ -49,8 +49,10 @@ def _common(
     bsize: int,
     binary: str,
 ) -> list[str]:
-    """Flags shared by both steps, in REGENIE's own log order."""
-    cmd = [binary, "--step", str(step), "--bed", str(bed)]
+    """Flags shared by both steps, in REGENIE's own log order (genotypes: a PLINK 1
+    prefix, or --pgen / --bgen --sample [--bgi] [--ref-first] of a file set)."""
+    inputs = as_genotypes(genotypes).regenie_flags(None if chrom is None else str(chrom))
+    cmd = [binary, "--step", str(step), *inputs]
     if chrom is not None:
         cmd += ["--chr", str(chrom)]
     if covar_file is not None:
@@ -84,7 +86,7 @@ def step1_command(
 
 
 def step2_command(
-    bed: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     pheno_file: str | Path,
     out: str | Path,
     *,
@@ -98,8 +100,9 @@ def step2_command(
     threads: int | None = None,
     binary: str = "regenie",
 ) -> list[str]:
-    """Step 2 association tests; ``pred=None`` runs plain regression (``--ignore-pred``)."""
-    cmd = _common(2, bed, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
+    """Step 2 association tests on ``genotypes`` (a PLINK 1 prefix, or a PGEN or BGEN
+    file set: dosages); ``pred=None`` runs plain regression (``--ignore-pred``)."""
+    cmd = _common(2, genotypes, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
     cmd += ["--ignore-pred"] if pred is None else ["--pred", str(pred)]
     if no_split:
         cmd.append("--no-split")
@@ -188,10 +191,10 @@ def per_dim_chromosome(
 ) -> pd.DataFrame:
     """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred)."""
     exe = regenie_binary(settings.binary)
-    bim, _, _ = read_bim_chromosome(f"{job.bfile}.bim", job.chrom)
+    bim = job.genotypes.variants(job.chrom)
     out = job.out("regenie")
     cmd = step2_command(
-        job.bfile,
+        job.genotypes,
         job.pheno_path,
         out,
         pred=pred,
