@@ -23,6 +23,7 @@ the loci, panel recovery and novelty downstream match variants by ID.
 from __future__ import annotations
 
 import sqlite3
+import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -117,16 +118,20 @@ class GwasGenotypes:
         with self.open(chrom) as source:
             return source.bim
 
-    def variant_counts(self, chromosomes: list[str]) -> dict[str, int]:
-        """Variants per chromosome (of ``chromosomes``), cheaply: the .bim or .pvar's
-        first column, a BGEN's .bgi or, for one chromosome per BGEN, its header."""
+    def variant_counts(self, chromosomes: list[str] | None = None) -> dict[str, int]:
+        """Variants per chromosome, cheaply: the .bim or .pvar's first column, a BGEN's
+        .bgi or, for a {chrom} BGEN without one, its header. ``chromosomes``: those
+        (needed for a {chrom} path); None: every chromosome of the file set."""
         if not self.per_chromosome:
-            counts = self._counts(self)
-            return {c: counts.get(c, 0) for c in chromosomes}
-        return {c: self._counts(self.for_chromosome(c)).get(c, 0) for c in chromosomes}
+            counts = self._counts(self, None)
+            return counts if chromosomes is None else {c: counts.get(c, 0) for c in chromosomes}
+        if chromosomes is None:
+            raise ValueError(f"{self.path}: name the chromosomes of a {CHROM} file set")
+        return {c: self._counts(self.for_chromosome(c), c).get(c, 0) for c in chromosomes}
 
     @staticmethod
-    def _counts(one: GwasGenotypes) -> dict[str, int]:
+    def _counts(one: GwasGenotypes, chrom: str | None) -> dict[str, int]:
+        """Variants per chromosome of one file set (``chrom``: the only one it holds)."""
         if one.format == "bed":
             return count_chromosomes(f"{one.path}.bim")
         if one.format == "bgen" and Path(f"{one.path}.bgi").exists():
@@ -137,9 +142,13 @@ class GwasGenotypes:
             codes = pd.Series([str(c) for c, _ in rows])
             names = normalise_chromosomes(codes, f"{one.path}.bgi", 1, leading_zeros=True)
             return dict(zip(names, (int(n) for _, n in rows), strict=True))
-        with one.open() as source:
-            chrom = source.bim["CHR"]
-            return {str(c): int(n) for c, n in chrom.value_counts(sort=False).items()}
+        if one.format == "bgen" and chrom is not None:  # M, after the offset and LH
+            with open(one.path, "rb") as handle:
+                header = handle.read(12)
+            return {chrom: struct.unpack_from("<I", header, 8)[0]}
+        with one.open(chrom) as source:
+            counts = source.bim["CHR"].value_counts(sort=False)
+            return {str(c): int(n) for c, n in counts.items()}
 
     def plink2_flags(self, chrom: str | None) -> list[str]:
         """How plink2 reads ``chrom``'s file set (None: a single file set)."""
