@@ -6,6 +6,7 @@ GWAS = "results/gwas/{method}/split_{split}"
 SPLIT_GWAS = "results/gwas/split_{split}"
 # a scan job's files: the chromosome's, or one chunk's when gwas.chunk_variants > 0
 SCAN = "{chrom}/chunk_{chunk}" if CHUNK_VARIANTS else "{chrom}"
+SCAN_WORK = "work_{chrom}_chunk_{chunk}" if CHUNK_VARIANTS else "work_{chrom}"
 
 
 wildcard_constraints:
@@ -83,7 +84,7 @@ rule gwas_chromosome:
         gwas=config["gwas"],
         methods=config["methods"],
         bfile=BFILE,
-        work=f"{SPLIT_GWAS}/chr/work_{SCAN.replace('/', '_')}",
+        work=f"{SPLIT_GWAS}/chr/{SCAN_WORK}",
     script:
         "../../scripts/gwas_chromosome.py"
 
