@@ -14,10 +14,15 @@ and for BGEN the first allele unless ``--ref-first`` (then the second), so ``ref
 is passed for ``bgen_ref: ref-first`` (checked on REGENIE v4.1.2's own BGEN output:
 ``../shared/fixtures/regenie/step2_bgen``).
 
-Variants are addressed by their row in the file set, never by ID, so duplicated IDs
-(UK Biobank's split multiallelic sites repeat an rsid) would not confuse a scan; the
-readers still refuse them (:func:`gemcont.io.genotype_source.check_variants`), because
-the loci, panel recovery and novelty downstream match variants by ID.
+Variants are addressed by their row in the file set, never by ID: a scan, its chunks
+and the engines' effect-allele check (ID, POS and allele together) would work with
+duplicated IDs (UK Biobank's split multiallelic sites repeat an rsid). The readers
+still refuse them (:func:`gemcont.io.genotype_source.check_variants`), because the
+loci (clumping by ID), panel recovery and the sumstats' users key variants by ID; the
+refusal names the fix, IDs made unique before the workflow (``plink2 --set-all-var-ids
+'@:#:$r:$a'``). A rule the readers could apply instead, not adopted without a decision:
+keep the rsid where it is unique and write ``rsid:POS:REF:ALT`` for each of the rows
+sharing one (stable, and still greppable by rsid).
 """
 
 from __future__ import annotations
