@@ -43,3 +43,20 @@ def test_dry_run__one_scan_per_split_and_chromosome(tmp_path: Path, engine: str)
     for rule in ("prepare_gwas", "merge_gwas", "summarise_gwas"):
         assert jobs[rule] == methods * splits, rule  # every method keeps its files
     assert jobs.get("regenie_step1", 0) == (splits if engine == "regenie" else 0)
+
+
+def test_dry_run__chunks_are_jobs_merged_per_method(tmp_path: Path) -> None:
+    """gwas.chunk_variants: one scan job per split, chromosome and chunk (the simulated
+    chromosome's variants over the chunk size, rounded up), one chunk merge per method,
+    split and chromosome; the other GWAS jobs as without chunks."""
+    config = make_config()
+    methods, splits = len(config["methods"]), config["splits"]["n_splits"]
+    g = config["simulate"]["genotypes"]
+    per_chromosome = int(g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"])
+    chunks = -(-per_chromosome // 64)
+    assert chunks > 1  # else the count says nothing
+    jobs = planned_jobs(tmp_path, {"chunk_variants": 64})
+    assert jobs["gwas_chromosome"] == splits * g["n_chromosomes"] * chunks
+    assert jobs["merge_gwas_chunks"] == methods * splits * g["n_chromosomes"]
+    assert jobs["merge_gwas"] == methods * splits
+    assert "merge_gwas_chunks" not in planned_jobs(tmp_path, {"chunk_variants": 0})
