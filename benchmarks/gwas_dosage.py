@@ -75,8 +75,14 @@ def main() -> None:
     fid = psam["#FID"] if "#FID" in psam else pd.Series("0", index=psam.index)
     rng = np.random.default_rng(0)
     key = pd.DataFrame({"FID": fid.to_numpy(), "IID": iid.to_numpy()})
-    pheno = key.assign(**{f"Y{j}": rng.normal(size=len(key)) for j in range(args.dims)})
-    covar = key.assign(**{f"C{j}": rng.normal(size=len(key)) for j in range(args.covariates)})
+
+    def normal(prefix: str, k: int) -> pd.DataFrame:
+        values = rng.normal(size=(len(key), k))
+        return pd.concat(
+            [key, pd.DataFrame(values, columns=[f"{prefix}{j}" for j in range(k)])], axis=1
+        )
+
+    pheno, covar = normal("Y", args.dims), normal("C", args.covariates)
     pheno.to_csv(work / "pheno.tsv", sep="\t", index=False)
     covar.to_csv(work / "covar.tsv", sep="\t", index=False)
     settings = gwas_settings({"min_maf": 0.0, "min_mac": 0, "device": "cpu"})
