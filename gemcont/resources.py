@@ -30,7 +30,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | prepare_gwas | 1000 + 48 x A x D + 2 KB x N |
 | regenie_step1 | 2000 + 8 x H x (1000 + 10 x D) |
 | gwas_chromosome | 1000 + 40 x H x block + N / 4 x block + (165 + 24 x D x methods) x M_c |
-| merge_gwas | 1000 (it streams gzip members) |
+| merge_gwas, merge_gwas_chunks | 1000 (they stream gzip members) |
 | summarise_gwas | 1000 + 300 B x M + 8 x H x W |
 | plot_gwas | 1500 + 150 B x M |
 | evaluate_run | 1000 + 48 x A x D |
@@ -53,7 +53,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | prepare_gwas | 10 + A x D / 5e6 |
 | regenie_step1 | 30 + H x M x D / (2e10 x 60) |
 | gwas_chromosome | 10 + 4 x H x M_c x (D + 40) x methods / (2.5e10 flop/s x 60 x t) |
-| merge_gwas | 10 + M x D / 5e7 |
+| merge_gwas, merge_gwas_chunks | 10 + M x D / 5e7 |
 | summarise_gwas | 10 + M / 1e6 |
 | plot_gwas | 10 + M / 2e6 |
 | evaluate_run | 10 + A x D^2 x 30 / (1e9 x 60) |
@@ -294,6 +294,7 @@ ESTIMATES: dict[str, Callable[..., Need]] = {
     "regenie_step1": _regenie_step1,
     "gwas_chromosome": _gwas_chromosome,
     "merge_gwas": _merge_gwas,
+    "merge_gwas_chunks": _merge_gwas,
     "summarise_gwas": _summarise_gwas,
     "plot_gwas": _plot_gwas,
     "evaluate_run": _evaluate_run,

@@ -1,12 +1,12 @@
-"""Rule gwas_chromosome: one chromosome of every method's embedding GWAS of a split, in
-one scan with the configured engine."""
+"""Rule gwas_chromosome: one chromosome (or one chunk of it) of every method's embedding
+GWAS of a split, in one scan of gwas.genotypes with the configured engine."""
 
 from pathlib import Path
 
+from gemcont.gwas.genotypes import GwasGenotypes
 from gemcont.gwas.joint import MethodGwas, read_step1_manifest
 from gemcont.gwas.settings import rule_settings
 from gemcont.gwas.stage import run_split_chromosome
-from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
 from gemcont.threads import limit_threads
 
@@ -27,12 +27,14 @@ methods = [
     MethodGwas(method, Path(pheno), Path(covar), Path(corr), (Path(per_dim), Path(multi)))
     for method, pheno, covar, corr, per_dim, multi in files
 ]
+chunk = sm.wildcards.get("chunk")
 run_split_chromosome(
     settings,
-    prefix_of(sm.input.bed[0]),
+    GwasGenotypes.configured(settings.genotypes, sm.params.bfile),
     methods,
     sm.wildcards.chrom,
     sm.threads,
     Path(sm.output.work),
     read_step1_manifest(sm.input.step1) if sm.input.get("step1") else None,
+    None if chunk is None else int(chunk),
 )

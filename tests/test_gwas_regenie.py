@@ -157,6 +157,7 @@ def _log_options(log: Path) -> list[str]:
 
 
 INPUT = {"bed": "input/example", "pheno_file": "input/phenotype.txt"}
+STEP2_INPUT = {"genotypes": "input/example", "pheno_file": "input/phenotype.txt"}
 COMMON = {"covar_file": "input/covariates.txt", "pheno_cols": TRAITS}
 
 
@@ -168,11 +169,17 @@ def test_step1_command__matches_fixture_readme_and_log(fx: Path) -> None:
 
 def test_step2_command__matches_fixture_readme_and_logs(fx: Path) -> None:
     pred = "step1/fit_pred.list"
-    assoc = step2_command(**INPUT, out="step2/assoc", pred=pred, **COMMON, bsize=200)
+    assoc = step2_command(**STEP2_INPUT, out="step2/assoc", pred=pred, **COMMON, bsize=200)
     nosplit = step2_command(
-        **INPUT, out="step2_nosplit/assoc", pred=pred, **COMMON, bsize=200, no_split=True, gz=True
+        **STEP2_INPUT,
+        out="step2_nosplit/assoc",
+        pred=pred,
+        **COMMON,
+        bsize=200,
+        no_split=True,
+        gz=True,
     )
-    plain = step2_command(**INPUT, out="step2/plain", pred=None, **COMMON, bsize=200)
+    plain = step2_command(**STEP2_INPUT, out="step2/plain", pred=None, **COMMON, bsize=200)
     assert assoc[1:] == _readme_commands(fx)[1] == _log_options(fx / "step2" / "assoc.log")
     assert nosplit[1:] == _log_options(fx / "step2_nosplit" / "assoc.log")
     assert plain[1:] == _log_options(fx / "step2" / "plain.log")

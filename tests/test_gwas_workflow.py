@@ -107,3 +107,20 @@ def test_dry_run__p_threshold_change_reruns_only_the_loci_summaries(tmp_path: Pa
     by_params = {rule for rule, why in reasons.items() if any("Params" in r for r in why)}
     assert by_params == {"gwas_chromosome"}, reasons
     assert not {"prepare_gwas", "regenie_step1"} & set(reasons), reasons
+
+
+def test_dry_run__chunks_are_jobs_merged_per_method(tmp_path: Path) -> None:
+    """gwas.chunk_variants: one scan job per split, chromosome and chunk (the simulated
+    chromosome's variants over the chunk size, rounded up), one chunk merge per method,
+    split and chromosome; the other GWAS jobs as without chunks."""
+    config = make_config()
+    methods, splits = len(config["methods"]), config["splits"]["n_splits"]
+    g = config["simulate"]["genotypes"]
+    per_chromosome = int(g["chromosome_length_mb"] * 1000 / g["snp_spacing_kb"])
+    chunks = -(-per_chromosome // 64)
+    assert chunks > 1  # else the count says nothing
+    jobs = planned_jobs(tmp_path, {"chunk_variants": 64})
+    assert jobs["gwas_chromosome"] == splits * g["n_chromosomes"] * chunks
+    assert jobs["merge_gwas_chunks"] == methods * splits * g["n_chromosomes"]
+    assert jobs["merge_gwas"] == methods * splits
+    assert "merge_gwas_chunks" not in planned_jobs(tmp_path, {"chunk_variants": 0})

@@ -68,4 +68,5 @@ def test_every_job_script_caps_its_threads() -> None:
     for script in scripts:
         lines = script.read_text().splitlines()
         assert "limit_threads(sm.threads)" in lines, script.name
-        assert lines.index("limit_threads(sm.threads)") == lines.index("to_file(sm.log[0])") + 1
+        log = next(k for k, line in enumerate(lines) if line.startswith("to_file(sm.log"))
+        assert lines.index("limit_threads(sm.threads)") == log + 1, script.name

@@ -29,6 +29,15 @@ class ClumpSettings:
 
 
 @dataclass(frozen=True)
+class GenotypeSettings:
+    """``gwas.genotypes``: what the GWAS scans (:mod:`gemcont.gwas.genotypes`)."""
+
+    path: str | None
+    sample: str | None
+    bgen_ref: str
+
+
+@dataclass(frozen=True)
 class Plink2Settings:
     """``gwas.plink2``."""
 
@@ -68,6 +77,8 @@ class GwasSettings:
     covariates: CovariateSettings
     min_maf: float
     min_mac: float
+    genotypes: GenotypeSettings
+    chunk_variants: int
     block_size: int | None
     device: str
     dtype: str
@@ -91,7 +102,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "prepare_gwas": ("n_components", "covariates"),
     "regenie_step1": ("plink2", "regenie"),
     "gwas_chromosome": ("engine", "min_maf", "min_mac", "block_size", "device", "dtype")
-    + ("plink2", "regenie"),
+    + ("plink2", "regenie", "genotypes", "chunk_variants"),
     "summarise_gwas": ("p_threshold", "clump", "recovery_window_kb"),
 }
 

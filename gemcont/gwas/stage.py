@@ -20,19 +20,23 @@ Settings come typed (:class:`gemcont.gwas.settings.GwasSettings`), built by the 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gemcont.errors import ConfigError, InputError
 from gemcont.gwas import loci
 from gemcont.gwas.engines import plink2, regenie
 from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
 from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
 from gemcont.gwas.kernel import AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import Z_COLUMN, combine_z
@@ -53,7 +57,7 @@ from gemcont.io.sumstats import (
     read_multi_trait,
     write_sumstats,
 )
-from gemcont.io.tables import concat_gzip_tables, write_tsv
+from gemcont.io.tables import concat_gzip_tables, write_tsv, write_tsv_lines
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ def combine_engine_output(
 
 def run_chromosome(
     settings: GwasSettings,
-    bfile: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     pheno_path: str | Path,
     covar_path: str | Path | None,
     corr_path: str | Path | None,
@@ -121,17 +125,18 @@ def run_chromosome(
         (Path(out[0]), Path(out[1])),
     )
     preds = None if regenie_pred is None else {(method.method,): Path(regenie_pred)}
-    run_split_chromosome(settings, bfile, [method], chrom, threads, workdir, preds)
+    run_split_chromosome(settings, genotypes, [method], chrom, threads, workdir, preds)
 
 
 def run_split_chromosome(
     settings: GwasSettings,
-    bfile: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     methods: Sequence[MethodGwas],
     chrom: str,
     threads: int | None,
     workdir: str | Path,
     regenie_preds: Mapping[tuple[str, ...], Path] | None = None,
+    chunk: int | None = None,
 ) -> None:
     """One chromosome for every method of a split with ``settings.engine``: one pass
     over the genotypes per :func:`gemcont.gwas.joint.scan_groups` group (one when the
@@ -140,10 +145,18 @@ def run_split_chromosome(
 
     corr: R of each method's traits (trait_corr.tsv), read by plink2 and REGENIE.
     workdir: created; the external engines' own files go there (the rule deletes it).
+    genotypes: what the GWAS scans (a PLINK 1 prefix, or ``gwas.genotypes``).
     regenie_preds: step 1 predictions per group (its methods, in order; None: the
-    groups run with --ignore-pred).
+    groups run with --ignore-pred). chunk: only that chunk of ``gwas.chunk_variants``
+    variants (builtin engine; :func:`merge_chunks` joins them).
     """
-    engine, bfile, chrom, workdir = settings.engine, str(bfile), str(chrom), Path(workdir)
+    engine, chrom, workdir = settings.engine, str(chrom), Path(workdir)
+    genotypes = as_genotypes(genotypes)
+    if chunk is not None and engine != "builtin":
+        raise ConfigError(
+            "gwas.chunk_variants",
+            f"chunks are scanned by the builtin engine only, not {engine}: set it to 0",
+        )
     workdir.mkdir(parents=True, exist_ok=True)  # the rule's temp output, whatever the engine
     groups = scan_groups(methods)
     for k, group in enumerate(groups):
@@ -156,7 +169,9 @@ def run_split_chromosome(
             traits,
         )
         if engine == "builtin":
-            scans = scan_builtin_groups(bfile, group.phenos, group.covar, settings, chrom, threads)
+            scans = scan_builtin_groups(
+                genotypes, group.phenos, group.covar, settings, chrom, threads, chunk=chunk
+            )
             for member, scan in zip(group.members, scans, strict=True):
                 per_dim, multi = builtin_frames(scan)  # a frame per trait, made as written
                 _write(member, per_dim, multi, chrom)
@@ -169,7 +184,9 @@ def run_split_chromosome(
                     f"no REGENIE step 1 predictions for methods {group.methods} "
                     f"(step 1 has {sorted(regenie_preds)}): rerun regenie_step1"
                 )
-        raw = _external_scan(settings, bfile, group, chrom, threads, workdir / f"group{k}", pred)
+        raw = _external_scan(
+            settings, genotypes, group, chrom, threads, workdir / f"group{k}", pred
+        )
         for member, names in zip(group.members, group.joint_names(), strict=True):
             if member.corr is None:
                 raise ValueError(f"engine {engine} needs the trait correlation (trait_corr.tsv)")
@@ -184,7 +201,7 @@ def run_split_chromosome(
 
 def _external_scan(
     settings: GwasSettings,
-    bfile: str,
+    genotypes: GwasGenotypes,
     group: ScanGroup,
     chrom: str,
     threads: int | None,
@@ -195,7 +212,7 @@ def _external_scan(
     workdir.mkdir(parents=True, exist_ok=True)
     pheno_path, traits = group_phenotype_file(group, workdir / "pheno.tsv")
     covar_path = group.members[0].covar
-    job = ChromosomeJob(bfile, pheno_path, covar_path, chrom, traits, threads, workdir)
+    job = ChromosomeJob(genotypes, pheno_path, covar_path, chrom, traits, threads, workdir)
     if settings.engine == "plink2":
         n_covariates = 0 if group.covar is None else group.covar.shape[1] - len(KEY)
         return plink2.per_dim_chromosome(job, n_covariates, settings.plink2)
@@ -228,6 +245,48 @@ def merge_chromosomes(paths: Sequence[str | Path], out: str | Path) -> None:
     keyed = [(_first_chrom(Path(p)), p) for p in paths]
     keyed.sort(key=lambda kp: (kp[0] is None, sort_key(kp[0] or "")))
     concat_gzip_tables([p for _, p in keyed], out)
+
+
+def merge_chunks(paths: Sequence[str | Path], out: str | Path) -> None:
+    """One chromosome's file from its chunks' files (chunk order), byte for byte what
+    one scan of the chromosome writes: per-dimension rows regrouped trait by trait (each
+    chunk lists its traits one after the other, as the chromosome's file does), then
+    written in the same gzip members (:func:`gemcont.io.tables.write_tsv_lines`). The
+    rows' text is copied, never re-formatted."""
+    with ExitStack() as stack:
+        readers = [stack.enter_context(gzip.open(p, "rb")) for p in paths]
+        headers = [reader.readline() for reader in readers]
+        for path, header in zip(paths, headers, strict=True):
+            if header != headers[0]:
+                fix = "rerun the chunk's gwas_chromosome job"
+                raise InputError(path, f"header differs from {paths[0]}", fix)
+        columns = headers[0].decode().rstrip("\n").split("\t")
+        if TRAIT_COLUMN not in columns:
+            write_tsv_lines(headers[0], [itertools.chain.from_iterable(readers)], out)
+            return
+        write_tsv_lines(headers[0], _trait_frames(readers, columns.index(TRAIT_COLUMN)), out)
+
+
+def _trait_frames(readers: list[Any], column: int) -> Iterator[Iterator[bytes]]:
+    """Per trait, its lines from every chunk in turn (each chunk trait-major)."""
+    ahead = [reader.readline() for reader in readers]  # each chunk's next line
+    done: set[bytes] = set()
+
+    def trait(line: bytes) -> bytes:
+        return line.rstrip(b"\n").split(b"\t")[column]
+
+    def frame(name: bytes) -> Iterator[bytes]:
+        for k, reader in enumerate(readers):
+            while ahead[k] and trait(ahead[k]) == name:
+                yield ahead[k]
+                ahead[k] = reader.readline()
+
+    while any(ahead):
+        name = trait(next(line for line in ahead if line))
+        if name in done:  # a chunk lists its traits in another order
+            raise ValueError(f"trait {name.decode()} appears twice: the chunks disagree")
+        done.add(name)
+        yield frame(name)
 
 
 # --- loci and recovery ---------------------------------------------------------------

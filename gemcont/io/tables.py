@@ -102,7 +102,31 @@ def write_tsv(
     ``df``: a table, or tables with the same columns written one after the other (e.g.
     produced one at a time, so that the whole never needs to be in memory).
     """
-    chunks = _text([df] if isinstance(df, pd.DataFrame) else df, float_format)
+    _write_chunks(_text([df] if isinstance(df, pd.DataFrame) else df, float_format), path)
+
+
+def write_tsv_lines(header: bytes, frames: Iterable[Iterable[bytes]], path: str | Path) -> None:
+    """Rows already formatted (each line ending in a newline), frame by frame, written
+    as :func:`write_tsv` writes the frames they were formatted from: the same bytes
+    (gzip members of the header, then of CHUNK_ROWS rows of one frame at a time)."""
+
+    def chunks() -> Iterator[bytes]:
+        yield header
+        for frame in frames:
+            batch: list[bytes] = []
+            for line in frame:
+                batch.append(line)
+                if len(batch) == CHUNK_ROWS:
+                    yield b"".join(batch)
+                    batch = []
+            if batch:
+                yield b"".join(batch)
+
+    _write_chunks(chunks(), path)
+
+
+def _write_chunks(chunks: Iterator[bytes], path: str | Path) -> None:
+    """The header chunk, then row chunks, to ``path`` (a gzip member each for .gz)."""
     with atomic_open(path) as handle:
         if Path(path).suffix != ".gz":
             for chunk in chunks:

@@ -88,12 +88,13 @@ def requested(rule_name, key):
 
 
 def requested_gwas(key):
-    """gwas_chromosome's ``key``: sized by the chromosome's variants and the split's
-    held-out people (not the whole .fam)."""
+    """gwas_chromosome's ``key``: sized by the job's variants (its chromosome, or its
+    chunk of gwas.chunk_variants) and the split's held-out people (not the whole .fam).
+    """
     return lambda wildcards, attempt, threads: sizing.request(
         "gwas_chromosome",
         run_scale(),
         attempt,
         threads,
-        variants=chromosome_variants().get(str(wildcards.chrom), 0),
+        variants=chunk_variants(wildcards.chrom),
     )[key]

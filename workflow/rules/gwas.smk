@@ -4,6 +4,13 @@ include: "gwas_common.smk"
 GWAS = "results/gwas/{method}/split_{split}"
 # one genotype scan per split and chromosome serves every method (gemcont.gwas.joint)
 SPLIT_GWAS = "results/gwas/split_{split}"
+# a scan job's files: the chromosome's, or one chunk's when gwas.chunk_variants > 0
+SCAN = "{chrom}/chunk_{chunk}" if CHUNK_VARIANTS else "{chrom}"
+SCAN_WORK = "work_{chrom}_chunk_{chunk}" if CHUNK_VARIANTS else "work_{chrom}"
+
+
+wildcard_constraints:
+    chunk=r"\d+",
 
 
 rule prepare_gwas:
@@ -57,7 +64,7 @@ rule regenie_step1:
 
 rule gwas_chromosome:
     input:
-        bed=BED,
+        genotypes=lambda wc: GWAS_GENOTYPES.files(wc.chrom),
         pheno=split_inputs(rules.prepare_gwas.output.pheno),
         covar=split_inputs(rules.prepare_gwas.output.covar),
         corr=split_inputs(rules.prepare_gwas.output.corr),
@@ -67,15 +74,15 @@ rule gwas_chromosome:
             else []
         ),
     output:
-        per_dim=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz")),
-        multi=temp(split_inputs(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz")),
+        per_dim=temp(split_inputs(f"{GWAS}/chr/{SCAN}.per_dim.tsv.gz")),
+        multi=temp(split_inputs(f"{GWAS}/chr/{SCAN}.multi.tsv.gz")),
         # plink2's / REGENIE's own per-chromosome files (large at scale): deleted once
         # parsed, or with the failed job (its error and the tool's log tail: the rule log)
-        work=temp(directory(f"{SPLIT_GWAS}/chr/work_{{chrom}}")),
+        work=temp(directory(f"{SPLIT_GWAS}/chr/{SCAN_WORK}")),
     log:
-        "logs/gwas/split_{split}/chr{chrom}.log",
+        f"logs/gwas/split_{{split}}/chr{SCAN}.log",
     benchmark:
-        "logs/benchmarks/gwas/split_{split}/chr{chrom}.tsv"
+        f"logs/benchmarks/gwas/split_{{split}}/chr{SCAN}.tsv"
     conda:
         "../../envs/gemcont.yaml"
     threads: 2
@@ -86,8 +93,40 @@ rule gwas_chromosome:
     params:
         gwas=gwas_params("gwas_chromosome"),
         methods=config["methods"],
+        bfile=BFILE,
     script:
         "../../scripts/gwas_chromosome.py"
+
+
+if CHUNK_VARIANTS:
+
+    rule merge_gwas_chunks:
+        input:
+            per_dim=lambda wc: expand(
+                f"{GWAS}/chr/{{chrom}}/chunk_{{chunk}}.per_dim.tsv.gz",
+                chunk=range(gwas_chunks(wc.chrom)),
+                **wc,
+            ),
+            multi=lambda wc: expand(
+                f"{GWAS}/chr/{{chrom}}/chunk_{{chunk}}.multi.tsv.gz",
+                chunk=range(gwas_chunks(wc.chrom)),
+                **wc,
+            ),
+        output:
+            per_dim=temp(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz"),
+            multi=temp(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz"),
+        log:
+            "logs/gwas/{method}/split_{split}/chunks_chr{chrom}.log",
+        benchmark:
+            "logs/benchmarks/gwas/{method}/split_{split}/chunks_chr{chrom}.tsv"
+        conda:
+            "../../envs/gemcont.yaml"
+        resources:
+            mem_mb=requested("merge_gwas_chunks", "mem_mb"),
+            runtime=requested("merge_gwas_chunks", "runtime"),
+            disk_mb=requested("merge_gwas_chunks", "disk_mb"),
+        script:
+            "../../scripts/merge_gwas_chunks.py"
 
 
 rule merge_gwas:

@@ -1,9 +1,26 @@
-"""Helpers of the GWAS rules: the chromosomes scanned and their variants."""
+"""Helpers of the GWAS rules: the genotypes scanned, chromosomes and chunks, and the
+gwas keys each rule reads."""
 
 import functools
 
-from gemcont.gwas.settings import RULE_KEYS
+from gemcont.errors import ConfigError
+from gemcont.gwas.genotypes import GwasGenotypes, n_chunks
+from gemcont.gwas.settings import RULE_KEYS, GenotypeSettings
+from gemcont.io.genotype_source import chromosome_paths
 from gemcont.io.plink import count_chromosomes, normalise_code
+from gemcont.settings import build
+
+# what the GWAS scans: gwas.genotypes.path, else data.bfile
+GWAS_GENOTYPES = GwasGenotypes.configured(
+    build(GenotypeSettings, config["gwas"]["genotypes"], "gwas.genotypes"), BFILE
+)
+CHUNK_VARIANTS = config["gwas"]["chunk_variants"]
+if CHUNK_VARIANTS and config["gwas"]["engine"] != "builtin":
+    raise ConfigError(
+        "gwas.chunk_variants",
+        f"chunks are scanned by the builtin engine only, not {config['gwas']['engine']}: "
+        "set it to 0",
+    )
 
 
 @functools.cache
@@ -15,11 +32,35 @@ def chromosome_variants():
     return count_chromosomes(f"{BFILE}.bim")
 
 
+@functools.cache
+def gwas_variants():
+    """Variants per chromosome of the GWAS genotypes: the cohort's (data.bfile), or
+    those of gwas.genotypes.path (for a {chrom} path, the chromosomes with a file)."""
+    if config["gwas"]["genotypes"]["path"] is None:
+        return chromosome_variants()
+    chromosomes = None
+    if GWAS_GENOTYPES.per_chromosome:
+        primary = ".bed" if GWAS_GENOTYPES.format == "bed" else ""
+        chromosomes = list(chromosome_paths(GWAS_GENOTYPES.path, primary))
+    return GWAS_GENOTYPES.variant_counts(chromosomes)
+
+
 def gwas_chromosomes():
     """Chromosomes scanned: configured (normalised: chr1 is 1, 23 is X), or every one of
-    the cohort (or simulation)."""
+    the GWAS genotypes (or simulation)."""
     configured = [normalise_code(str(c), None) for c in config["gwas"]["chromosomes"]]
-    return list(dict.fromkeys(configured)) or list(chromosome_variants())
+    return list(dict.fromkeys(configured)) or list(gwas_variants())
+
+
+def gwas_chunks(chrom):
+    """Chunks of gwas.chunk_variants variants on ``chrom`` (1 when not chunked)."""
+    return n_chunks(gwas_variants().get(str(chrom), 0), CHUNK_VARIANTS)
+
+
+def chunk_variants(chrom):
+    """Variants one gwas_chromosome job scans: its chunk (at most), or the chromosome."""
+    variants = gwas_variants().get(str(chrom), 0)
+    return min(variants, CHUNK_VARIANTS) if CHUNK_VARIANTS else variants
 
 
 def gwas_params(rule):

@@ -1,9 +1,12 @@
-"""The built-in GWAS engine: all embedding dimensions of one chromosome (or all) in one
-streaming scan of the .bed, with the kernel of :mod:`gemcont.gwas.kernel`.
+"""The built-in GWAS engine: all embedding dimensions of one chromosome (or all, or a
+chunk of one) in one streaming scan of the genotypes, with the kernel of
+:mod:`gemcont.gwas.kernel`.
 
-Two block pipelines, both reading one block ahead in a background thread: numpy on the
-CPU (:mod:`~gemcont.gwas.engines.numpy_engine`) and torch on CUDA
-(:mod:`~gemcont.gwas.engines.torch_engine`). The statistics land in result arrays
+Block pipelines, each reading one block ahead in a background thread: for a .bed,
+numpy on the CPU (:mod:`~gemcont.gwas.engines.numpy_engine`) and torch on CUDA
+(:mod:`~gemcont.gwas.engines.torch_engine`), both decoding the packed bytes
+themselves; for PGEN and BGEN dosages, the reader's floats
+(:mod:`~gemcont.gwas.engines.dosage_engine`). The statistics land in result arrays
 (one row per scanned variant) whose pages fault in meanwhile; the sumstats tables are
 made from them by :func:`gemcont.io.sumstats.builtin_frames`.
 """
@@ -20,9 +23,11 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from gemcont.devices import resolve_device
+from gemcont.gwas.engines.dosage_engine import DosageEngine
 from gemcont.gwas.engines.numpy_engine import NumpyEngine
 from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, Timings, drive
 from gemcont.gwas.engines.torch_engine import TorchEngine
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes, checked_chunk
 from gemcont.gwas.inputs import align_samples
 from gemcont.gwas.kernel import Backend, backend_for, null_model
 from gemcont.gwas.prepare import phenotype_names
@@ -46,7 +51,7 @@ class BuiltinScan:
 
     bim: pd.DataFrame
     names: list[str]  # the D phenotypes
-    rows: np.ndarray  # scanned .bim rows
+    rows: np.ndarray  # scanned rows of bim
     keep: np.ndarray  # passes MAF/MAC, not collinear (other rows: undefined values)
     n_obs: np.ndarray
     eaf: np.ndarray
@@ -69,7 +74,7 @@ def settings_backend(settings: GwasSettings) -> Backend:
 
 
 def scan_builtin_gwas(
-    bfile: str,
+    genotypes: str | GwasGenotypes,
     pheno_df: pd.DataFrame,
     covar_df: pd.DataFrame | None,
     settings: GwasSettings,
@@ -79,26 +84,34 @@ def scan_builtin_gwas(
 ) -> BuiltinScan:
     """The statistics of :func:`run_builtin_gwas` as arrays (no tables yet).
 
+    genotypes: a PLINK 1 prefix or any :class:`GwasGenotypes`.
     pheno_df: FID IID Y0..; covar_df: FID IID covariates (None: intercept only).
     settings: min_maf, min_mac, block_size (None: :data:`DEFAULT_BLOCK_SIZE` of the
     device), device and dtype. backend: overrides device/dtype, e.g.
     ``Backend(use_torch=True, dtype="float32")`` runs the CUDA pipeline on the CPU.
     """
-    return scan_builtin_groups(bfile, [pheno_df], covar_df, settings, chrom, threads, backend)[0]
+    return scan_builtin_groups(genotypes, [pheno_df], covar_df, settings, chrom, threads, backend)[
+        0
+    ]
 
 
 def scan_builtin_groups(
-    bfile: str,
+    genotypes: str | GwasGenotypes,
     phenos: list[pd.DataFrame],
     covar_df: pd.DataFrame | None,
     settings: GwasSettings,
     chrom: str | None = None,
     threads: int | None = None,
     backend: Backend | None = None,
+    chunk: int | None = None,
 ) -> list[BuiltinScan]:
     """:func:`scan_builtin_gwas` of several phenotype tables of the same people (e.g.
     every method of a split) in one pass over the genotypes: a scan per table, each
     equal bit for bit to its own scan (own null model, product and multi-trait test).
+
+    chunk: scan only chunk ``chunk`` of ``settings.chunk_variants`` variants of the
+    chromosome (:func:`gemcont.gwas.genotypes.chunk_rows`; blocks start at its first
+    row), None: all.
 
     Raises ValueError when the tables' complete cases in .fam differ (they must share
     one sample set; :func:`gemcont.gwas.joint.scan_groups` groups them so).
@@ -106,8 +119,11 @@ def scan_builtin_groups(
     backend = backend or settings_backend(settings)
     block_size = settings.block_size or DEFAULT_BLOCK_SIZE[backend.device]
     start = time.perf_counter()
-    with Genotypes(bfile, threads, chrom) as genotypes, threadpool_limits(threads):
-        rows = np.arange(genotypes.n_variants)  # of the chromosome's .bim rows, or all
+    source = as_genotypes(genotypes)
+    with source.open(chrom, threads) as genotypes, threadpool_limits(threads):
+        rows = np.arange(genotypes.n_variants)  # of the chromosome's variants, or all
+        if chunk is not None:
+            rows = checked_chunk(rows.size, settings.chunk_variants, chunk, source.path)
         names = [phenotype_names(pheno_df) for pheno_df in phenos]
         results = [  # fault in meanwhile
             ScanResults(rows.size, len(n), backend.dtype, settings.min_maf, settings.min_mac)
@@ -123,7 +139,10 @@ def scan_builtin_groups(
         everyone = np.array_equal(samples, np.arange(genotypes.n_samples))
         pick = None if everyone else samples  # read_int8's fast path decodes everyone
         blocks = [rows[i : i + block_size] for i in range(0, rows.size, block_size)]
-        kind = TorchEngine if backend.use_torch else NumpyEngine
+        if isinstance(genotypes, Genotypes):  # .bed: the packed-byte pipelines
+            kind = TorchEngine if backend.use_torch else NumpyEngine
+        else:
+            kind = DosageEngine
         timings = Timings()
         inputs = ScanInputs(genotypes, blocks, pick, models, backend, results, timings)
         engine = kind(inputs)

@@ -6,14 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gemcont.gwas.genotypes import GwasGenotypes
+
 
 @dataclass(frozen=True)
 class ChromosomeJob:
-    """``bfile``: PLINK prefix; ``pheno_path`` / ``covar_path``: the prepared GWAS inputs
+    """``genotypes``: what the GWAS scans; ``pheno_path`` / ``covar_path``: the prepared GWAS inputs
     (covar None: none); ``traits``: phenotype columns to scan; ``workdir``: where the
     tool's own files go."""
 
-    bfile: str
+    genotypes: GwasGenotypes
     pheno_path: str | Path
     covar_path: str | Path | None
     chrom: str

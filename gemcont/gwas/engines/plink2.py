@@ -28,11 +28,12 @@ import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.engines.job import ChromosomeJob
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
 from gemcont.gwas.multitrait import Z_COLUMN, score_z_from_t
 from gemcont.gwas.pvalues import t_mlog10p_per_dof
 from gemcont.gwas.settings import Plink2Settings
 from gemcont.io.chromosomes import normalise
-from gemcont.io.plink import COUNTED_ALLELE, read_bim_chromosome
+from gemcont.io.plink import COUNTED_ALLELE
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 from gemcont.io.tables import require_columns
 
@@ -130,7 +131,7 @@ def _col_nums(nums: Sequence[int]) -> str:
 
 
 def glm_command(
-    bfile: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     pheno: str | Path,
     out: str | Path,
     *,
@@ -143,10 +144,13 @@ def glm_command(
     threads: int | None = None,
     binary: str = "plink2",
 ) -> list[str]:
-    """The ``plink2 --glm`` command line (quantitative traits, additive test on A1)."""
+    """The ``plink2 --glm`` command line (quantitative traits, additive test on A1);
+    ``genotypes``: a PLINK 1 prefix, or a .pgen (``--pfile``) or .bgen (``--bgen ...
+    --sample``) file set (dosages are then tested)."""
     if (pheno_names is None) == (pheno_col_nums is None):
         raise ValueError("give exactly one of pheno_names and pheno_col_nums")
-    cmd = [binary, "--bfile", str(bfile), "--pheno", str(pheno)]
+    inputs = as_genotypes(genotypes).plink2_flags(None if chrom is None else str(chrom))
+    cmd = [binary, *inputs, "--pheno", str(pheno)]
     if pheno_names is not None:
         cmd += ["--pheno-name", ",".join(pheno_names)]
     else:
@@ -199,7 +203,7 @@ def read_glm(path: str | Path, trait: str | None = None) -> pd.DataFrame:
 
 
 def run_glm(
-    bfile: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     pheno: str | Path,
     out: str | Path,
     traits: Sequence[str],
@@ -211,7 +215,7 @@ def run_glm(
     """Run ``plink2 --glm`` on named traits; long sumstats with a TRAIT column, A1 checked."""
     exe = find_binary(binary, "plink2", "gwas.plink2.binary", "envs/gemcont.yaml")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    cmd = glm_command(bfile, pheno, out, pheno_names=traits, binary=exe, **options)
+    cmd = glm_command(genotypes, pheno, out, pheno_names=traits, binary=exe, **options)
     run_tool(cmd, f"{out}.log")
     frames = []
     for trait in traits:
@@ -228,10 +232,12 @@ def per_dim_chromosome(
     """plink2 --glm for all traits of one chromosome: long sumstats with LOG10P from T
     (no underflow) and Z, the score z of :func:`gemcont.gwas.multitrait.score_z_from_t`
     (the multi-trait test's input), rows of every trait in .bim order."""
-    bim, _, _ = read_bim_chromosome(f"{job.bfile}.bim", job.chrom)
+    bim = job.genotypes.variants(job.chrom)
     options = {"covar": job.covar_path, "chrom": job.chrom, "threads": job.threads}
     out = job.out("plink2")
-    df = run_glm(job.bfile, job.pheno_path, out, job.traits, bim, binary=settings.binary, **options)
+    df = run_glm(
+        job.genotypes, job.pheno_path, out, job.traits, bim, binary=settings.binary, **options
+    )
     dof = (df["N"] - n_covariates - 2).to_numpy(np.float64)  # plink2 --glm: N - c - 2
     df["LOG10P"] = t_mlog10p_per_dof(df["T"].to_numpy(np.float64), dof)
     df[Z_COLUMN] = score_z_from_t(df["T"].to_numpy(np.float64), dof)

@@ -28,11 +28,11 @@ from gemcont.gwas.engines.plink2 import (
     normalise_chromosomes,
     run_tool,
 )
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
 from gemcont.gwas.multitrait import Z_COLUMN
 from gemcont.gwas.prepare import phenotype_names, read_phenotypes
 from gemcont.gwas.settings import RegenieSettings, Step1QcSettings
 from gemcont.io.ids import KEY
-from gemcont.io.plink import read_bim_chromosome
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 from gemcont.io.tables import require_columns
 
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 def _common(
     step: int,
-    bed: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     extract: str | Path | None,
     pheno_file: str | Path,
     covar_file: str | Path | None,
@@ -64,8 +64,11 @@ def _common(
     bsize: int,
     binary: str,
 ) -> list[str]:
-    """Flags shared by both steps, in REGENIE's own log order."""
-    cmd = [binary, "--step", str(step), "--bed", str(bed)]
+    """Flags shared by both steps, in REGENIE's own log order (genotypes: a PLINK 1
+    prefix, or --pgen / --bgen --sample [--bgi] [--ref-first] of a file set; extract:
+    step 1's QC'd variant list)."""
+    inputs = as_genotypes(genotypes).regenie_flags(None if chrom is None else str(chrom))
+    cmd = [binary, "--step", str(step), *inputs]
     if extract is not None:
         cmd += ["--extract", str(extract)]
     if chrom is not None:
@@ -103,7 +106,7 @@ def step1_command(
 
 
 def step2_command(
-    bed: str | Path,
+    genotypes: str | Path | GwasGenotypes,
     pheno_file: str | Path,
     out: str | Path,
     *,
@@ -117,8 +120,9 @@ def step2_command(
     threads: int | None = None,
     binary: str = "regenie",
 ) -> list[str]:
-    """Step 2 association tests; ``pred=None`` runs plain regression (``--ignore-pred``)."""
-    cmd = _common(2, bed, None, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
+    """Step 2 association tests on ``genotypes`` (a PLINK 1 prefix, or a PGEN or BGEN
+    file set: dosages); ``pred=None`` runs plain regression (``--ignore-pred``)."""
+    cmd = _common(2, genotypes, None, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
     cmd += ["--ignore-pred"] if pred is None else ["--pred", str(pred)]
     if no_split:
         cmd.append("--no-split")
@@ -210,10 +214,10 @@ def per_dim_chromosome(
 ) -> pd.DataFrame:
     """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred)."""
     exe = regenie_binary(settings.binary)
-    bim, _, _ = read_bim_chromosome(f"{job.bfile}.bim", job.chrom)
+    bim = job.genotypes.variants(job.chrom)
     out = job.out("regenie")
     cmd = step2_command(
-        job.bfile,
+        job.genotypes,
         job.pheno_path,
         out,
         pred=pred,

@@ -21,7 +21,7 @@ from gemcont.gwas.kernel import (
     maf_filter,
     result_arrays,
 )
-from gemcont.io.plink import Genotypes
+from gemcont.io.genotype_source import GenotypeSource
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -91,12 +91,12 @@ class ScanResults:
 
 @dataclass(frozen=True)
 class ScanInputs:
-    """What an engine scans: ``blocks`` of ``genotypes``' .bim rows for the .fam rows
+    """What an engine scans: ``blocks`` of ``genotypes``' variant rows for the sample rows
     ``samples`` (ascending; None: everyone) against each of ``models`` (phenotype groups
     sharing these samples: each block is read and decoded once for all), on ``backend``,
     into the ``results`` of the same position; seconds per phase into ``timings``."""
 
-    genotypes: Genotypes
+    genotypes: GenotypeSource  # .bed engines: a gemcont.io.plink.Genotypes
     blocks: list[np.ndarray]
     samples: np.ndarray | None
     models: list[NullModel]
