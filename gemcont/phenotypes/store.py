@@ -23,6 +23,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,94 @@ def read_exclusions(path: str | Path) -> pd.DataFrame:
 def open_images(path: str | Path) -> np.ndarray:
     """The store's images.npy at ``path``, memory-mapped read-only: (n_items, C, H, W) uint8."""
     return np.load(path, mmap_mode="r")
+
+
+class StoreRows:
+    """Rows ``rows`` of a store's images.npy (all rows by default), read from the file
+    only when asked, so that a store larger than RAM is never gathered whole.
+
+    Reads are positional reads of the .npy's data in ascending row order (runs of
+    consecutive rows in one read) written straight to each row's place in the output:
+    what a memory map would read, without the mapped pages counting towards the job's
+    resident memory (a memory-mapped store read once through is all resident)."""
+
+    def __init__(self, path: str | Path, rows: np.ndarray | None = None) -> None:
+        mapped = open_images(path)
+        if not mapped.flags.c_contiguous:
+            raise InputError(path, "images.npy is stored in Fortran order", "rebuild the store")
+        self.path = Path(path)
+        self.offset = mapped.offset
+        self.item_shape: tuple[int, ...] = mapped.shape[1:]
+        self.dtype = mapped.dtype
+        n_stored = mapped.shape[0]
+        del mapped
+        self.rows = np.arange(n_stored) if rows is None else np.asarray(rows, np.int64)
+        if len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= n_stored):
+            bad = self.rows[(self.rows < 0) | (self.rows >= n_stored)][0]
+            raise InputError(
+                self.path,
+                f"the index names row {bad}, but the store holds {n_stored} rows",
+                "rebuild the phenotype store (images.npy and index.tsv come from one run)",
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows), *self.item_shape)
+
+    @property
+    def item_bytes(self) -> int:
+        return int(np.prod(self.item_shape)) * self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.rows) * self.item_bytes
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def subset(self, positions: np.ndarray) -> StoreRows:
+        """The rows at ``positions`` of these rows (nothing is read)."""
+        view = object.__new__(StoreRows)
+        view.__dict__.update(self.__dict__, rows=self.rows[np.asarray(positions, np.int64)])
+        return view
+
+    def read(
+        self, positions: np.ndarray | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Items at ``positions`` (all when None), in that order: ``out[k]`` = item
+        ``positions[k]`` (``out``: C-contiguous, e.g. a pinned host buffer)."""
+        rows = self.rows if positions is None else self.rows[np.asarray(positions, np.int64)]
+        n = len(rows)
+        if out is None:
+            out = np.empty((n, *self.item_shape), self.dtype)
+        assert out.shape == (n, *self.item_shape) and out.flags.c_contiguous, out.shape
+        flat = out.reshape(n, -1).view(np.uint8)
+        order = np.argsort(rows, kind="stable")  # ascending reads
+        src = rows[order]
+        # a run: consecutive store rows that go to consecutive output rows (one read)
+        cut = np.flatnonzero((np.diff(src) != 1) | (np.diff(order) != 1)) + 1
+        starts, stops = np.r_[0, cut], np.r_[cut, n]
+        size = self.item_bytes
+        with open(self.path, "rb", buffering=0) as handle:
+            for start, stop in zip(starts[:n], stops[:n], strict=True):
+                handle.seek(self.offset + int(src[start]) * size)
+                target = memoryview(flat[order[start] : order[start] + stop - start]).cast("B")
+                if not _read_fully(handle, target):
+                    raise InputError(
+                        self.path,
+                        f"the file ends before row {int(src[stop - 1])}",
+                        "rebuild the phenotype store (the file is truncated)",
+                    )
+        return out
+
+
+def _read_fully(handle: BinaryIO, target: memoryview) -> bool:
+    """Fill ``target`` from ``handle`` (one read returns at most ~2 GB on Linux); False
+    when the file ends first."""
+    done = 0
+    while done < len(target):
+        got = handle.readinto(target[done:])
+        if not got:
+            return False
+        done += got
+    return True
