@@ -12,7 +12,12 @@ A store is a directory holding
 Each file is written to a temporary name and renamed into place (:mod:`gemcont.io.atomic`);
 the memory-mapped ``images.npy`` is checked against the free disk space and its blocks
 reserved before any item is written (a full disk under a memory map would kill the job
-with SIGBUS), and the temporary file is removed on any failure.
+with SIGBUS), and the temporary file is removed on any failure -- unless the build is
+resumable (:class:`StoreWriter` with a resume key: the fundus builder), when the partial
+file and a progress record stay for the rerun.
+
+Training and export read rows through :class:`StoreRows` (positional reads, in
+ascending order), never the whole file.
 """
 
 from __future__ import annotations
