@@ -12,7 +12,9 @@ Formulas (attempt 1; MB = 10^6 bytes, min = minutes). N genotyped people, M vari
 fraction), A = min(N, I) people analysed, I phenotype items (images, or people with
 blows) of B bytes each, T the spirometry table's bytes, D embedding dimensions, P panel
 variants (``PANEL_VARIANTS``, an upper bound: the panel is not yet clumped when jobs are
-planned), W = ``WINDOW_VARIANTS``, S the sums' text bytes (4x the file when gzipped).
+planned), W = ``WINDOW_VARIANTS``, S the sums' text bytes (4x the file when gzipped),
+I_t = I x train fraction the training items, G = ``train.on_device_max_gb``, R the
+``train.num_workers`` reader threads, b = ``train.batch_size``.
 Memory in bytes unless a unit is given, divided by 1e6:
 
 | rule | mem_mb (MB) |
@@ -25,8 +27,8 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | extract_features | 1000 + 6 x N x P + 8 x N x 256 + 200 B x M |
 | build_phenotype_store | fundus 1500 + 1 KB x I + 100 MB x threads; spirometry 1500 + 2 x T |
 | make_splits | 1000 + 4 KB x N |
-| train_model | 4000 + I x B + 8 x I x P |
-| export_embeddings | 4000 + I x B + 8 x I x P + 64 x I x D |
+| train_model | 4000 + 8 x I_t x P + max(X, 9 x min(4096, I_t) x B) (X: below) |
+| export_embeddings | 4000 + (R + 2) x 1024 x B + 64 x I x D |
 | prepare_gwas | 1000 + 48 x A x D + 2 KB x N |
 | regenie_step1 | 2000 + 8 x H x (1000 + 10 x D) |
 | gwas_chromosome | 1000 + 40 x H x block + N / 4 x block + (165 + 24 x D x methods) x M_c |
@@ -65,6 +67,14 @@ throughput in ``benchmarks/measured/``, for data loading); on CPUs 2e7 / B.
 Disk (``disk_mb``) where outputs are large: the phenotype store (I x B), the per-dimension
 sums of a chromosome (30 bytes a variant and dimension, gzipped) and of the merge.
 ``rotation_point`` keeps ``gemcont.rotation.jobs.memory_mb``.
+
+Training holds its phenotype rows in memory (and on the device) only up to G: X =
+I_t x B when I_t x (B + 4 x P) <= G, else batches are read from the store
+(``gemcont.train.stream``: R + 1 read ahead, one in use) and X = (R + 2) x b x B; export
+always reads them so. The channel statistics read up to 4,096 rows (~9 bytes of float
+copies a stored byte; skipped with a frozen backbone). The features are
+memory-mapped: training touches and copies its people's rows (8 x I_t x P), export only
+reads their width.
 """
 
 from __future__ import annotations
@@ -97,6 +107,10 @@ GPU_RATE_BYTES = 224 * 224 * 3
 CPU_BYTES_PER_S = 2e7
 #: the least time a training job asks for (minutes)
 TRAIN_MIN_MINUTES = 600
+#: rows an export batch holds (gemcont.train.methods.embed's default)
+EXPORT_BATCH = 1024
+#: rows the channel statistics read (gemcont.train.methods.channel_stats)
+STATS_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,9 @@ class Scale:
     splits: int
     methods: int
     block_size: int  # GWAS variant block
+    on_device_gb: float  # G: train.on_device_max_gb
+    readers: int  # R: train.num_workers
+    batch_size: int  # b: train.batch_size
     simulated_people: int = 0  # the simulation's cohort + external GWAS people (0: real data)
 
     @property
@@ -205,10 +222,19 @@ def _make_splits(s: Scale, threads: int) -> Need:
     return Need(1000 + 4e3 * s.genotyped / MB, 10 + s.genotyped / 1e6)
 
 
-def _model_inputs_mb(s: Scale) -> float:
-    # the store's rows are gathered into RAM (fancy indexing of the memory map), the
-    # float32 features of every analysed person beside them (x2: a copy per loader)
-    return 4000 + (s.store_bytes + 8 * s.items * PANEL_VARIANTS) / MB
+def _streamed_bytes(s: Scale, batch: int) -> float:
+    """Batches of items in memory while streaming: R + 1 read ahead and one in use."""
+    return (s.readers + 2) * batch * s.item_bytes
+
+
+def _train_inputs_mb(s: Scale) -> float:
+    train_items = s.items * s.train_fraction
+    features = 4 * train_items * PANEL_VARIANTS  # float32 rows of the training people
+    fits = train_items * s.item_bytes + features <= s.on_device_gb * 1e9
+    items = train_items * s.item_bytes if fits else _streamed_bytes(s, s.batch_size)
+    stats = 0 if s.encoder == "frozen_vit" else 9 * min(STATS_ROWS, train_items) * s.item_bytes
+    # the features' file pages touched and their copy, then the items held or streamed
+    return 4000 + (2 * features + max(items, stats)) / MB
 
 
 def _train_model(s: Scale, threads: int) -> Need:
@@ -216,12 +242,14 @@ def _train_model(s: Scale, threads: int) -> Need:
     # at least the paper's ~10 h a run on an H100 (METHOD.md): a time limit that kills
     # a long run costs a restart from its last epoch; tests/test_slurm_cluster.py
     # expects this floor on the tiny config's retry (2 x 600 min)
-    return Need(_model_inputs_mb(s), max(TRAIN_MIN_MINUTES, 20 + samples / s.rate / 60))
+    return Need(_train_inputs_mb(s), max(TRAIN_MIN_MINUTES, 20 + samples / s.rate / 60))
 
 
 def _export_embeddings(s: Scale, threads: int) -> Need:
-    # + the embeddings (float64) and their text before writing
-    return Need(_model_inputs_mb(s) + 64 * s.items * s.dim / MB, 15 + s.items / s.rate / 60)
+    # the batches streamed from the store, the embeddings (float32 rows, float64 sums a
+    # person, float32 means) and the chunk being formatted
+    mem = 4000 + (_streamed_bytes(s, EXPORT_BATCH) + 64 * s.items * s.dim) / MB
+    return Need(mem, 15 + s.items / s.rate / 60)
 
 
 def _prepare_gwas(s: Scale, threads: int) -> Need:
@@ -392,12 +420,16 @@ def plan_scale(config: Mapping[str, Any], genotyped: int, variants: int) -> Scal
         splits=config["splits"]["n_splits"],
         methods=len(config["methods"]),
         block_size=config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"],
+        on_device_gb=train["on_device_max_gb"],
+        readers=train["num_workers"],
+        batch_size=train["batch_size"],
         simulated_people=simulated,
     )
 
 
 #: the paper's UK Biobank setting (issue 18): 500 k genotyped people, 10 M variants in a
 #: 10 M-row disease GWAS, D = 256, 5 splits x 7 methods, the schema's training schedule
+#: and data loading (16 GB on the device, 4 reader threads, batches of 1,024)
 PAPER = Scale(
     genotyped=500_000,
     variants=10_000_000,
@@ -414,6 +446,9 @@ PAPER = Scale(
     splits=5,
     methods=7,
     block_size=512,
+    on_device_gb=16,
+    readers=4,
+    batch_size=1024,
 )
 PAPER_FUNDUS = replace(
     PAPER,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +262,110 @@ def test_truncated_and_all_nan_blows_are_excluded_with_reasons(tmp_path: Path) -
     assert set(excl.index) == {"3", "4"}
     assert "not a number" in excl.loc["3", "reason"]
     assert "not finite" in excl.loc["4", "reason"]
+
+
+# ---------------------------------------------------------------- resumable fundus build
+
+STORE_FILES = ("images.npy", "index.tsv", "exclusions.tsv")
+KILLED_BUILD = """
+import os, signal, sys
+from gemcont.phenotypes import fundus, store
+manifest, out, every, stop_after, how = sys.argv[1:]
+store.CHECKPOINT_ITEMS = int(every)
+real, calls = fundus.preprocess_image, []
+def dying(*args):
+    calls.append(1)
+    if len(calls) > int(stop_after):
+        os.kill(os.getpid(), getattr(signal, how))
+    return real(*args)
+fundus.preprocess_image = dying
+fundus.build_fundus_store(manifest, out, image_size=32, min_kept_fraction=0.2)
+"""
+
+
+def store_bytes(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in STORE_FILES}
+
+
+@pytest.fixture
+def uninterrupted(fundus_dir: Path) -> dict[str, bytes]:
+    build_fundus_store(
+        fundus_dir / "manifest.tsv", fundus_dir / "whole", image_size=32, min_kept_fraction=0.2
+    )
+    return store_bytes(fundus_dir / "whole")
+
+
+def test_fundus_build_interrupted_after_k_images_resumes_to_the_same_store(
+    fundus_dir: Path, uninterrupted, monkeypatch, caplog
+) -> None:
+    from gemcont.phenotypes import fundus
+
+    real, opened = fundus.preprocess_image, []
+
+    def interrupted_at_fourth(path, *args):
+        opened.append(Path(path).name)
+        if len(opened) == 4:
+            raise KeyboardInterrupt
+        return real(path, *args)
+
+    monkeypatch.setattr(fundus, "preprocess_image", interrupted_at_fourth)
+    out = fundus_dir / "parts"
+    with pytest.raises(KeyboardInterrupt):
+        build_fundus_store(fundus_dir / "manifest.tsv", out, image_size=32, min_kept_fraction=0.2)
+    assert not (out / "images.npy").exists() and (out / "images.npy.partial").exists()
+    opened.clear()
+
+    def counted(path, *args):
+        opened.append(Path(path).name)
+        return real(path, *args)
+
+    monkeypatch.setattr(fundus, "preprocess_image", counted)
+    with caplog.at_level("INFO", logger="gemcont.phenotypes.store"):
+        build_fundus_store(fundus_dir / "manifest.tsv", out, image_size=32, min_kept_fraction=0.2)
+    assert f"{out}: resuming an interrupted build after 4 items (2 stored, 2 excluded)" in (
+        caplog.messages
+    )  # the dropped manifest row and 3 images: 2 stored, truncated.jpg excluded
+    assert opened == ["empty.jpg", "missing.jpg", "black.png", "notes.jpg"]
+    assert store_bytes(out) == uninterrupted
+    assert sorted(p.name for p in out.iterdir()) == sorted(STORE_FILES)
+
+
+@pytest.mark.parametrize(
+    ("how", "resumed_after"), [("SIGTERM", 5), ("SIGKILL", 3)], ids=["sigterm", "sigkill"]
+)
+def test_fundus_build_killed_resumes_to_the_same_store(
+    how: str, resumed_after: int, fundus_dir: Path, uninterrupted, caplog
+) -> None:
+    """SIGTERM (a SLURM time limit) records the progress at once; after SIGKILL the
+    last periodic record (every 3 items here) is where the rerun starts."""
+    out = fundus_dir / "killed"
+    args = [str(fundus_dir / "manifest.tsv"), str(out), "3", "4", how]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_BUILD, *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == (143 if how == "SIGTERM" else -9), done.stderr
+    with caplog.at_level("INFO", logger="gemcont.phenotypes.store"):
+        build_fundus_store(fundus_dir / "manifest.tsv", out, image_size=32, min_kept_fraction=0.2)
+    assert any(
+        f"resuming an interrupted build after {resumed_after} items" in m for m in caplog.messages
+    )
+    assert store_bytes(out) == uninterrupted
+
+
+def test_fundus_build_with_changed_settings_starts_again(fundus_dir: Path, caplog) -> None:
+    out = fundus_dir / "changed"
+    args = [str(fundus_dir / "manifest.tsv"), str(out), "1000", "2", "SIGTERM"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-c", KILLED_BUILD, *args], env=env, check=False)
+    assert (out / "images.npy.progress.json").exists()
+    with caplog.at_level("INFO", logger="gemcont.phenotypes.store"):
+        build_fundus_store(fundus_dir / "manifest.tsv", out, image_size=24, min_kept_fraction=0.2)
+    assert (
+        f"{out}: the inputs or settings changed since the interrupted build: starting again"
+        in caplog.messages
+    )
+    build_fundus_store(
+        fundus_dir / "manifest.tsv", fundus_dir / "fresh", image_size=24, min_kept_fraction=0.2
+    )
+    assert store_bytes(out) == store_bytes(fundus_dir / "fresh")

@@ -329,7 +329,7 @@ def test_export_stage__iid_shared_by_two_families_held_out_exactly(split: int, t
     data = load_stage_data(inputs, split)
     keys = list(zip(data.index["FID"], data.index["IID"], strict=True))
     assert data.is_train.tolist() == [expected[k] == "train" for k in keys]
-    assert data.geno[:, 0].tolist() == [6, 6, 4, 4, 2, 2, 0, 0]  # rows of each (FID, IID)
+    assert data.geno()[:, 0].tolist() == [6, 6, 4, 4, 2, 2, 0, 0]  # rows of each (FID, IID)
     settings = from_section(TrainSettings, "train")
     out = tmp_path / "emb.tsv.gz"
     export_stage("clinical", split, inputs, settings, "glyph", "marker", out)

@@ -4,6 +4,7 @@ FID IID set e_0..e_{D-1}, ``set`` being "train" or "heldout" for the run's split
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +40,7 @@ def read_embeddings(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype={"FID": str, "IID": str, SET_COLUMN: str})
 
 
-def write_embeddings(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write the embeddings table (gzipped, atomic, 7 significant digits)."""
+def write_embeddings(frame: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path) -> None:
+    """Write the embeddings table (gzipped, atomic, 7 significant digits); ``frame``
+    may be its parts in order (see :func:`gemcont.io.tables.write_tsv`)."""
     write_tsv(frame, path, float_format="%.7g")

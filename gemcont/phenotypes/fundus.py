@@ -35,13 +35,22 @@ its reason (``exclusions.tsv``); the run stops only when fewer than
 (:func:`gemcont.io.withdrawn.store_reasons`: a negative IID, or listed in
 ``data.exclude``) are never opened: they are listed with that reason and do not count
 towards ``min_kept_fraction``.
+
+The build resumes where a killed run stopped (a SLURM time limit): the store writer
+records its progress every ``CHECKPOINT_ITEMS`` images and on SIGTERM, and a rerun with
+the same manifest, images (path, size, mtime), withdrawals and settings skips the images
+already stored; anything changed starts the store again, with a log line
+(:class:`gemcont.phenotypes.store.StoreWriter`).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import struct
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +61,7 @@ from gemcont.errors import InputError
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.withdrawn import store_reasons
 from gemcont.parallel import pool_context
-from gemcont.phenotypes.store import StoreWriter, check_kept
+from gemcont.phenotypes.store import StoreWriter, check_kept, resume_key
 
 log = logging.getLogger(__name__)
 
@@ -251,14 +260,20 @@ def build_fundus_store(
     n_gone = len(withdrawn) + int((gone_dropped != "").sum())
     if n_gone:
         log.warning("%s: %d rows of withdrawn participants left out unread", manifest_path, n_gone)
-    tasks = [(p, image_size, threshold) for p in manifest["path"]]
-    with StoreWriter(out_dir, len(manifest), (3, image_size, image_size)) as writer:
-        for fid, iid, reason in dropped[[*KEY, "reason"]].itertuples(index=False):
-            writer.exclude(fid, iid, "manifest row", reason)
-        for fid, iid, path, reason in withdrawn[[*KEY, "path", "reason"]].itertuples(index=False):
-            writer.exclude(fid, iid, path, reason)
-        keys = manifest[[*KEY, "eye", "path"]].itertuples(index=False)
-        for (fid, iid, eye, path), result in zip(keys, _run(tasks, threads), strict=True):
+    upfront = [
+        (fid, iid, "manifest row", why) for fid, iid, why in dropped[[*KEY, "reason"]].values
+    ]
+    upfront += [tuple(row) for row in withdrawn[[*KEY, "path", "reason"]].values]
+    keys = [tuple(row) for row in manifest[[*KEY, "eye", "path"]].values]
+    settings = {"image_size": image_size, "threshold": threshold, "upfront": upfront}
+    key = resume_key({**settings, "images": keys}, [manifest_path, *manifest["path"]])
+    shape = (3, image_size, image_size)
+    with StoreWriter(out_dir, len(manifest), shape, key) as writer, _sigterm_as_exit():
+        for excluded in upfront[writer.done :]:
+            writer.exclude(*excluded)
+        skip = max(0, writer.done - len(upfront))  # images an interrupted build stored
+        tasks = [(p, image_size, threshold) for p in manifest["path"].iloc[skip:]]
+        for (fid, iid, eye, path), result in zip(keys[skip:], _run(tasks, threads), strict=True):
             if isinstance(result, str):
                 writer.exclude(fid, iid, path, result)
             else:
@@ -266,6 +281,24 @@ def build_fundus_store(
         index, exclusions = writer.finish()
     check_kept(len(index), n_total, min_kept_fraction, exclusions, manifest_path)
     return index
+
+
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (a SLURM time limit, scancel) raises SystemExit in the main thread while
+    the block runs, so the store writer records its progress before the job ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(tasks: list[tuple[str, int, int]], threads: int) -> Iterator[np.ndarray | str]:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 from gemcont.io.embeddings import SET_COLUMN, embedding_columns
 from gemcont.io.embeddings import write_embeddings as write_embeddings_table
 from gemcont.io.splits import HELDOUT, TRAIN, person_keys
+from gemcont.io.tables import CHUNK_ROWS
 from gemcont.train.methods import average_by_person
 
 
@@ -21,8 +23,11 @@ def clinical_embedding(marker: np.ndarray) -> np.ndarray:
     return np.asarray(marker, np.float32).reshape(-1, 1)
 
 
-def embeddings_frame(index: pd.DataFrame, emb: np.ndarray, is_train: np.ndarray) -> pd.DataFrame:
-    """One line per person: FID IID set e_0..e_{D-1}; rows of one person are averaged.
+def embeddings_frames(
+    index: pd.DataFrame, emb: np.ndarray, is_train: np.ndarray, chunk: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """One line per person: FID IID set e_0..e_{D-1}, in frames of up to ``chunk``
+    people (the whole table is never formatted at once); rows of one person are averaged.
 
     ``index`` has FID and IID per row of ``emb``; ``is_train`` flags the rows of the
     split's training people (``set`` "train"), the others are "heldout". People are
@@ -31,17 +36,27 @@ def embeddings_frame(index: pd.DataFrame, emb: np.ndarray, is_train: np.ndarray)
     assert len(index) == len(emb) == len(is_train), (len(index), emb.shape, len(is_train))
     keys = person_keys(index)
     people, mean = average_by_person(list(keys), emb)
-    out = pd.DataFrame({"FID": people.get_level_values(0), "IID": people.get_level_values(1)})
-    train_people = keys[np.asarray(is_train, dtype=bool)]
-    out[SET_COLUMN] = np.where(people.isin(train_people), TRAIN, HELDOUT)
-    cols = pd.DataFrame(mean, columns=embedding_columns(mean.shape[1]))
-    return pd.concat([out, cols], axis=1)
+    sets = np.where(people.isin(keys[np.asarray(is_train, dtype=bool)]), TRAIN, HELDOUT)
+    columns = embedding_columns(mean.shape[1])
+    for lo in range(0, len(people) or 1, chunk):  # an empty table still has its header
+        part = people[lo : lo + chunk]
+        out = pd.DataFrame({"FID": part.get_level_values(0), "IID": part.get_level_values(1)})
+        out[SET_COLUMN] = sets[lo : lo + chunk]
+        yield pd.concat([out, pd.DataFrame(mean[lo : lo + chunk], columns=columns)], axis=1)
 
 
 def write_embeddings(
     path: str | Path, index: pd.DataFrame, emb: np.ndarray, is_train: np.ndarray
-) -> pd.DataFrame:
-    """Write :func:`embeddings_frame` to ``path`` (TSV.gz, atomic); returns the frame."""
-    frame = embeddings_frame(index, emb, is_train)
-    write_embeddings_table(frame, path)
-    return frame
+) -> tuple[int, int]:
+    """Write :func:`embeddings_frames` to ``path`` (TSV.gz, atomic, one frame at a
+    time); returns (people, held-out people)."""
+    counts = [0, 0]
+
+    def counted() -> Iterator[pd.DataFrame]:
+        for frame in embeddings_frames(index, emb, is_train):
+            counts[0] += len(frame)
+            counts[1] += int((frame[SET_COLUMN] == HELDOUT).sum())
+            yield frame
+
+    write_embeddings_table(counted(), path)
+    return counts[0], counts[1]

@@ -23,16 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from gemcont.devices import resolve_device
-from gemcont.errors import ConfigError
 from gemcont.io.tables import write_tsv
 from gemcont.models.gemcont import Gemcont
 from gemcont.models.phenotype import load_without_backbones
 from gemcont.train.checkpoint import EarlyStopping, Run, remove_state, save_checkpoint
 from gemcont.train.config import TrainConfig
+from gemcont.train.stream import Pheno, all_rows, host_rows, host_values, prefetched
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class TrainData:
     ``person`` holds one integer code per row; rows of one person (both eyes) share it.
     """
 
-    pheno: np.ndarray  # rows x C x H x W (or C x L), uint8, may be memory-mapped
+    pheno: Pheno  # rows x C x H x W (or C x L), uint8: an array or rows of a store's file
     geno: np.ndarray  # rows x S, float32
     target: np.ndarray | None = None  # rows, float32
     person: np.ndarray | None = None  # rows, int64
@@ -127,7 +126,7 @@ class DeviceSource:
     """The whole data set as device tensors (uint8 items); batches are index gathers."""
 
     def __init__(self, data: TrainData, device: torch.device, channels_last: bool) -> None:
-        self.x_t = torch.from_numpy(np.require(data.pheno, requirements=["C", "W"])).to(device)
+        self.x_t = torch.from_numpy(all_rows(data.pheno)).to(device)
         self.g_t = torch.from_numpy(np.ascontiguousarray(data.geno, np.float32)).to(device)
         y = data.target
         self.y_t = None if y is None else torch.from_numpy(np.asarray(y, np.float32)).to(device)
@@ -140,69 +139,50 @@ class DeviceSource:
             yield Batch(to_float(self.x_t[idx], self.channels_last), self.g_t[idx], y)
 
 
-class _MemmapRows(Dataset):
-    """Items of a memory-mapped .npy gathered by row indices (one batch per item); the
-    file is opened lazily in each worker."""
-
-    def __init__(self, data: TrainData, parts: list[np.ndarray]) -> None:
-        self.path = data.pheno.filename
-        self.offset = data.pheno.offset
-        self.shape, self.dtype = data.pheno.shape, data.pheno.dtype
-        self.geno, self.target, self.parts = data.geno, data.target, parts
-        self._x: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.parts)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        if self._x is None:
-            self._x = np.memmap(self.path, self.dtype, "r", self.offset, self.shape)
-        idx = self.parts[i]
-        out = [torch.from_numpy(self._x[idx]), torch.from_numpy(self.geno[idx])]
-        if self.target is not None:
-            out.append(torch.from_numpy(self.target[idx]))
-        return tuple(out)
-
-
-class MemmapSource:
-    """Batches read from a memory-mapped .npy by a DataLoader (workers, pinned memory)."""
+class StreamSource:
+    """Batches read from the host (the store's file, or an array) by ``workers`` reader
+    threads ahead of the model, into pinned buffers on CUDA (:mod:`gemcont.train.stream`).
+    Each batch holds the same rows in the same order as :class:`DeviceSource`'s, so both
+    train the same weights."""
 
     def __init__(
         self, data: TrainData, device: torch.device, channels_last: bool, workers: int
     ) -> None:
-        if not isinstance(data.pheno, np.memmap):
-            raise ConfigError(
-                "train.on_device_max_gb",
-                "the phenotypes exceed it but are not memory-mapped; open the store with "
-                "np.load(..., mmap_mode='r') or raise the limit",
-            )
         self.data, self.device = data, device
         self.channels_last, self.workers = channels_last, workers
 
+    def _read(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        pin = self.device.type == "cuda"
+        y = self.data.target
+        return (
+            host_rows(self.data.pheno, idx, pin),
+            host_values(self.data.geno, idx, pin),
+            None if y is None else host_values(y, idx, pin),
+        )
+
     def batches(self, parts: list[torch.Tensor]) -> Iterator[Batch]:
         rows = [p.cpu().numpy() for p in parts]
-        loader = DataLoader(
-            _MemmapRows(self.data, rows),
-            batch_size=None,
-            num_workers=self.workers,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=False,
-        )
-        for item in loader:
-            x, g, *rest = (t.to(self.device, non_blocking=True) for t in item)
-            yield Batch(to_float(x, self.channels_last), g, rest[0] if rest else None)
+        for x, g, y in prefetched(self._read, rows, self.workers):
+            x, g = (t.to(self.device, non_blocking=True) for t in (x, g))
+            y = None if y is None else y.to(self.device, non_blocking=True)
+            yield Batch(to_float(x, self.channels_last), g, y)
 
 
 def make_source(
     data: TrainData, device: torch.device, cfg: TrainConfig
-) -> DeviceSource | MemmapSource:
-    """Device tensors when the data fit under ``cfg.on_device_max_gb``, else a loader."""
+) -> DeviceSource | StreamSource:
+    """Device tensors when the data fit under ``cfg.on_device_max_gb``, else batches
+    streamed from the host."""
     channels_last = cfg.channels_last and device.type == "cuda"
     gb = (data.pheno.nbytes + data.geno.nbytes) / 1e9
     if gb <= cfg.on_device_max_gb:
         return DeviceSource(data, device, channels_last)
-    log.info("data (%.1f GB) stream from the memory-mapped file", gb)
-    return MemmapSource(data, device, channels_last, cfg.num_workers)
+    log.info(
+        "data (%.2f GB) exceed train.on_device_max_gb (%g): batches stream from the host",
+        gb,
+        cfg.on_device_max_gb,
+    )
+    return StreamSource(data, device, channels_last, cfg.num_workers)
 
 
 # ---------------------------------------------------------------- optimisation
@@ -276,7 +256,7 @@ def run_epoch(
     objective: Objective,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
-    source: DeviceSource | MemmapSource,
+    source: DeviceSource | StreamSource,
     rows_t: torch.Tensor,
     person_t: torch.Tensor,
     cfg: TrainConfig,
@@ -304,7 +284,7 @@ def run_epoch(
 def evaluate(
     model: nn.Module,
     objective: Objective,
-    source: DeviceSource | MemmapSource,
+    source: DeviceSource | StreamSource,
     rows_t: torch.Tensor,
     cfg: TrainConfig,
 ) -> float:

@@ -33,6 +33,7 @@ from gemcont.train.config import (
     model_config,
 )
 from gemcont.train.loop import Batch, Objective, TrainData, autocast, fit, to_float
+from gemcont.train.stream import Pheno, host_rows, prefetched
 
 METHODS = ("gemcont", "prs", "simclr", "vae", "supervised")
 
@@ -46,10 +47,10 @@ def configs_from(
     return model_config(settings, modality, supervised_loss), loop_config(settings)
 
 
-def channel_stats(pheno: np.ndarray, max_rows: int = 4096) -> tuple[list[float], list[float]]:
+def channel_stats(pheno: Pheno, max_rows: int = 4096) -> tuple[list[float], list[float]]:
     """Per-channel mean and sd in [0, 1] units, from up to ``max_rows`` evenly spaced rows."""
     rows = np.unique(np.linspace(0, len(pheno) - 1, min(max_rows, len(pheno))).astype(int))
-    x = np.asarray(pheno[rows], dtype=np.float32) / 255.0
+    x = np.asarray(host_rows(pheno, rows, pin=False).numpy(), dtype=np.float32) / 255.0
     axes = (0,) + tuple(range(2, x.ndim))
     return x.mean(axis=axes).tolist(), x.std(axis=axes).tolist()
 
@@ -168,7 +169,8 @@ def train_method(
     if method == "prs":
         data, betas = replace(data, geno=prs_features(data.geno, betas)), np.ones(1)
     torch.manual_seed(train_cfg.seed)
-    stats = channel_stats(data.pheno)
+    # a frozen backbone brings its own normalisation (build_model): no rows to read
+    stats = ([], []) if model_cfg.encoder == "frozen_vit" else channel_stats(data.pheno)
     model = build_model(method, model_cfg, data.pheno.shape[1:], betas, stats, backbone)
     objective = make_objective(method, model_cfg)
     early = method == "supervised"
@@ -197,22 +199,32 @@ def load_trained(
 @torch.no_grad()
 def embed(
     model: nn.Module,
-    pheno: np.ndarray,
+    pheno: Pheno,
     batch_size: int = 1024,
     device: str = "auto",
     amp: bool = True,
+    workers: int = 0,
 ) -> np.ndarray:
-    """e_p of every row of ``pheno`` (uint8, rows x item shape): rows x D float32."""
+    """e_p of every row of ``pheno`` (uint8 items: an array or rows of a store's file):
+    rows x D float32. Batches of ``batch_size`` consecutive rows are read by ``workers``
+    reader threads ahead of the model (:func:`gemcont.train.stream.prefetched`), so only
+    a few batches of items are ever in memory."""
     dev = torch.device(resolve_device(device, "train.device"))
     model.to(dev).eval()
-    out = []
-    for start in range(0, len(pheno), batch_size):
-        x_t = torch.from_numpy(np.ascontiguousarray(pheno[start : start + batch_size]))
+    n = len(pheno)
+    starts = range(0, n, batch_size)
+
+    def read(start: int) -> torch.Tensor:
+        return host_rows(pheno, np.arange(start, min(start + batch_size, n)), dev.type == "cuda")
+
+    out: np.ndarray | None = None
+    for start, x_t in zip(starts, prefetched(read, starts, workers), strict=True):
         with autocast(dev, amp):
-            e = model.encode(to_float(x_t.to(dev), channels_last=True))
-        out.append(e.float().cpu().numpy())
-    dim = out[0].shape[1] if out else 0
-    return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+            e = model.encode(to_float(x_t.to(dev, non_blocking=True), channels_last=True))
+        if out is None:
+            out = np.empty((n, e.shape[1]), np.float32)
+        out[start : start + len(x_t)] = e.float().cpu().numpy()
+    return out if out is not None else np.zeros((0, 0), np.float32)
 
 
 def average_by_person(ids: Sequence, emb: np.ndarray) -> tuple[pd.Index, np.ndarray]:

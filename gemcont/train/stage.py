@@ -19,11 +19,8 @@ from torch import nn
 from gemcont.errors import ConfigError, InputError
 from gemcont.genotypes.features import feature_betas, read_feature_ids
 from gemcont.io.atomic import atomic_open
-from gemcont.io.embeddings import SET_COLUMN
-from gemcont.io.embeddings import write_embeddings as write_embeddings_table
 from gemcont.io.ids import KEY, read_keyed_table
 from gemcont.io.splits import (
-    HELDOUT,
     TRAIN,
     membership,
     person_keys,
@@ -31,7 +28,7 @@ from gemcont.io.splits import (
 )
 from gemcont.models.backbone import backbone_from_config, feature_width
 from gemcont.models.baselines import FrozenFeatures
-from gemcont.phenotypes.store import open_images, read_index
+from gemcont.phenotypes.store import StoreRows, read_index
 from gemcont.train.checkpoint import state_key, state_path
 from gemcont.train.config import (
     ModelConfig,
@@ -40,7 +37,7 @@ from gemcont.train.config import (
     loop_config,
     model_config,
 )
-from gemcont.train.export import clinical_embedding, embeddings_frame
+from gemcont.train.export import clinical_embedding, write_embeddings
 from gemcont.train.loop import TrainData
 from gemcont.train.methods import embed, load_trained, train_method
 
@@ -49,14 +46,31 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StageData:
-    """Store rows of the analysed people, with their features and split membership."""
+    """Store rows of the analysed people, with their features and split membership.
 
-    images: np.ndarray  # store rows x C x H x W uint8 (memory-mapped)
+    Neither the store nor the feature file is read whole: ``images`` reads rows when
+    asked, ``features`` is memory-mapped and :meth:`geno` gathers the rows it needs."""
+
+    images: StoreRows  # rows of ``index`` in the store (C x H x W uint8, read on demand)
     index: pd.DataFrame  # FID IID eye row, analysed people only
-    geno: np.ndarray  # rows of ``index`` x S float32 (PC-residualised dosages)
+    features: np.ndarray  # features.npy, memory-mapped: people x S (PC-residualised dosages)
+    feature_rows: np.ndarray  # rows of ``index``: the person's row of ``features``
     betas: np.ndarray  # S, A1 effect sizes of the feature columns
     is_train: np.ndarray  # rows of ``index``: person in this split's training set
     person: np.ndarray  # rows of ``index``: person code (both eyes share one)
+
+    @property
+    def n_variants(self) -> int:
+        return self.features.shape[1]
+
+    def geno(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Features (float32) of the rows of ``index`` at ``positions`` (all when None),
+        read from the file in ascending order."""
+        rows = self.feature_rows if positions is None else self.feature_rows[positions]
+        order = np.argsort(rows, kind="stable")
+        out = np.empty((len(rows), self.n_variants), np.float32)
+        out[order] = self.features[rows[order]]
+        return out
 
 
 @dataclass(frozen=True)
@@ -117,14 +131,13 @@ def load_stage_data(inputs: StageInputs, split: int) -> StageData:
             f"FID {fid} IID {iid}",
         )
     feature_ids = read_feature_ids(inputs.feature_ids)
-    features = np.load(inputs.features)
     feature_row = pd.Series(np.arange(len(feature_ids)), index=person_keys(feature_ids))
-    geno = features[feature_row.loc[keys].to_numpy()]
     person, _ = keys.factorize()
     return StageData(
-        images=open_images(inputs.images),
+        images=StoreRows(inputs.images, index["row"].to_numpy()),
         index=index,
-        geno=geno.astype(np.float32),
+        features=np.load(inputs.features, mmap_mode="r"),
+        feature_rows=feature_row.loc[keys].to_numpy(),
         betas=feature_betas(inputs.feature_report),
         is_train=label.loc[keys].to_numpy() == TRAIN,
         person=person.astype(np.int64),
@@ -237,8 +250,8 @@ def train_stage(
         target = values_per_row(spec.table, spec.column, data.index, "train.supervised_target")
         target = target[rows]
     train_data = TrainData(
-        pheno=data.images[data.index["row"].to_numpy()[rows]],
-        geno=data.geno[rows],
+        pheno=data.images.subset(rows),
+        geno=data.geno(rows),
         target=target,
         person=data.person[rows],
     )
@@ -248,7 +261,7 @@ def train_stage(
         split,
         len(rows),
         len(np.unique(data.person[rows])),
-        data.geno.shape[1],
+        data.n_variants,
     )
     write_hparams(hparams, method, split, model_cfg, loop_cfg)
     state = None
@@ -288,15 +301,9 @@ def export_stage(
                 inputs.checkpoint,
                 model_cfg,
                 data.images.shape[1:],
-                data.geno.shape[1],
+                data.n_variants,
                 backbone,
             )
-        emb = embed(model, data.images[data.index["row"].to_numpy()], device=loop_cfg.device)
-    frame = embeddings_frame(data.index, emb, data.is_train)
-    write_embeddings_table(frame, out)
-    log.info(
-        "embedded %d people (%d held out), D = %d",
-        len(frame),
-        int((frame[SET_COLUMN] == HELDOUT).sum()),
-        emb.shape[1],
-    )
+        emb = embed(model, data.images, device=loop_cfg.device, workers=loop_cfg.num_workers)
+    people, held_out = write_embeddings(out, data.index, emb, data.is_train)
+    log.info("embedded %d people (%d held out), D = %d", people, held_out, emb.shape[1])
