@@ -31,7 +31,7 @@ from pathlib import Path
 
 RUN = 10  # identical copies per LD run
 SPACING = 5000  # bp between variants (~array density)
-HIT_RUNS = 40  # disease GWAS runs with P < 1e-5
+HIT_RUNS = 400  # disease GWAS runs with P < 1e-5: 2,000 hits a chromosome (= WINDOW_VARIANTS)
 EFFECT_RUNS = 20  # genotype runs shaping embedding e_0
 CHROMS = ("1", "2")
 STAGES = (
