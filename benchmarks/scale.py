@@ -10,7 +10,7 @@ peak and time are extrapolated linearly in N through the two points (a + b N).
 
 Synthetic data: a .bed whose variants come in runs of 10 identical copies (LD pruning
 and clumping keep about 1 in 10, as on array data), 5 kb apart, on chromosomes 1 and 2;
-a disease GWAS with hits on a few runs; a PANEL_VARIANTS-row panel for the features
+a disease GWAS with hits on HIT_RUNS runs; a PANEL_VARIANTS-row panel for the features
 (the request's own panel size); one item per person (spirometry rasters, B bytes:
 only the index is read by these stages); D-wide embeddings of everyone, one dimension
 carrying genotype effects so that the GWAS summary clumps real hits.
@@ -83,7 +83,7 @@ def write_inputs(root: Path, people: int, variants: int, dim: int, seed: int) ->
 
     # disease GWAS: every variant (half with swapped alleles), hits on HIT_RUNS runs
     p = rng.uniform(1e-4, 1, variants)
-    hit_runs = rng.choice(runs, HIT_RUNS, replace=False)
+    hit_runs = rng.choice(runs, min(HIT_RUNS, runs // 2), replace=False)
     p[(hit_runs[:, None] * RUN + np.arange(RUN)).ravel()] = 1e-9
     swap = rng.random(variants) < 0.5
     beta = rng.normal(0, 0.05, variants)
@@ -145,7 +145,7 @@ def write_inputs(root: Path, people: int, variants: int, dim: int, seed: int) ->
 
     # embeddings of everyone; e_0 carries EFFECT_RUNS genotype runs (GWAS hits)
     emb = rng.standard_normal((people, dim))
-    for r in rng.choice(runs, EFFECT_RUNS, replace=False):
+    for r in rng.choice(runs, min(EFFECT_RUNS, runs // 2), replace=False):
         codes = (rows[r][:, None] >> np.arange(0, 8, 2)) & 3
         emb[:, 0] += 0.3 * np.array(CODE_DOSAGE)[codes.ravel()[:people]]
     table = key.assign(set=np.where(rng.random(people) < 0.5, "heldout", "train"))
