@@ -24,12 +24,12 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | simulate_fundus | 1500 + 1 KB x N |
 | build_panel | 1000 + 12 x S + 400 B x M + 8 x N x W |
 | compute_pcs | 1000 + N x max(16 x W, 12 x 4096) + min(2 GB, 4 x N x M / 10) |
-| extract_features | 1000 + 6 x N x P + 8 x N x 256 + 200 B x M |
+| extract_features | 1000 + 7 x N x P + 8 x N x 256 + 200 B x M |
 | build_phenotype_store | fundus 1500 + 1 KB x I + 100 MB x threads; spirometry 1500 + 2 x T |
-| make_splits | 1000 + 4 KB x N |
+| make_splits | 1000 + 2 KB x N |
 | train_model | 4000 + 8 x I_t x P + max(X, 9 x min(4096, I_t) x B) (X: below) |
 | export_embeddings | 4000 + (R + 2) x 1024 x B + 64 x I x D |
-| prepare_gwas | 1000 + 48 x A x D + 2 KB x N |
+| prepare_gwas | 1000 + 64 x A x D + 2 KB x N |
 | regenie_step1 | 2000 + 8 x H x (1000 + 10 x D) |
 | gwas_chromosome | 1000 + 40 x H x block + N / 4 x block + (165 + 24 x D x methods) x M_c |
 | merge_gwas, merge_gwas_chunks | 1000 (they stream gzip members) |
@@ -203,9 +203,10 @@ def _compute_pcs(s: Scale, threads: int) -> Need:
 
 
 def _extract_features(s: Scale, threads: int) -> Need:
-    # int8 dosages + float32 features (+1 B of headroom) of the panel, a float64 residual
-    # block of 256 columns, the .bim as a table (~160 B a row, benchmarks/README.md)
-    mem = 1000 + (6 * s.genotyped * PANEL_VARIANTS + 8 * s.genotyped * 256 + 200 * s.variants) / MB
+    # int8 dosages + float32 features of the panel and their temporaries (6.3 B a person
+    # and panel variant measured, benchmarks/scale.py), a float64 residual block of 256
+    # columns, the .bim as a table (~160 B a row, benchmarks/README.md)
+    mem = 1000 + (7 * s.genotyped * PANEL_VARIANTS + 8 * s.genotyped * 256 + 200 * s.variants) / MB
     return Need(mem, 10 + s.genotyped * PANEL_VARIANTS / 2e8)
 
 
@@ -219,7 +220,9 @@ def _build_phenotype_store(s: Scale, threads: int) -> Need:
 
 
 def _make_splits(s: Scale, threads: int) -> Need:
-    return Need(1000 + 4e3 * s.genotyped / MB, 10 + s.genotyped / 1e6)
+    # the .fam, store index, disease and covariates keyed by person: 1.3 KB a person
+    # measured (benchmarks/scale.py)
+    return Need(1000 + 2e3 * s.genotyped / MB, 10 + s.genotyped / 1e6)
 
 
 def _streamed_bytes(s: Scale, batch: int) -> float:
@@ -254,8 +257,8 @@ def _export_embeddings(s: Scale, threads: int) -> Need:
 
 def _prepare_gwas(s: Scale, threads: int) -> Need:
     # the embeddings table parsed from text (all people, D floats, a few copies) and the
-    # covariates keyed by person
-    mem = 1000 + (48 * s.analysed * s.dim + 2e3 * s.genotyped) / MB
+    # covariates keyed by person: 9.3 KB a person at D = 128 measured (benchmarks/scale.py)
+    mem = 1000 + (64 * s.analysed * s.dim + 2e3 * s.genotyped) / MB
     return Need(mem, 10 + s.analysed * s.dim / 5e6)
 
 
