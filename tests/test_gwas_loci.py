@@ -80,8 +80,14 @@ def test_independent_loci__none_significant_skips_clumper() -> None:
 
 def test_independent_loci__variant_absent_from_bim_raises() -> None:
     ss = _sumstats()
-    with pytest.raises(InputError, match="variant e: significant variant not in the .bim"):
-        independent_loci(ss, _bim(ss[ss["ID"] != "e"]), DistanceClumper(), None)
+    with pytest.raises(InputError) as error:
+        independent_loci(ss, _bim(ss[~ss["ID"].isin(["e", "a"])]), DistanceClumper(), None)
+    assert str(error.value) == (
+        "variant e: significant variant not in the .bim used for LD (2 of 5 significant "
+        "variants are not in it, matched by ID and POS). Fix: the loci are clumped on "
+        "data.bfile: scan genotypes whose variants it holds (gwas.genotypes.path null, or a "
+        "file set of data.bfile's variants and build, e.g. plink2 --extract)"
+    )
 
 
 def test_significant__threshold_and_order() -> None:

@@ -36,17 +36,22 @@ def significant(sumstats: pd.DataFrame, p_threshold: float = GENOME_WIDE_P) -> p
 
 
 def _with_bim_index(hits: pd.DataFrame, bim: pd.DataFrame) -> pd.DataFrame:
-    """Add BIM_INDEX (row of the variant in the .bim) by ID and POS; error if absent."""
+    """Add BIM_INDEX (row of the variant in the .bim) by ID and POS; error if absent
+    (e.g. an imputed hit of ``gwas.genotypes`` that the LD fileset, data.bfile, lacks:
+    no locus may be dropped or clumped on the wrong variant without a word)."""
     index = bim[["ID", "POS"]].reset_index(drop=True).reset_index(names="BIM_INDEX")
     index = index.drop_duplicates(["ID", "POS"])
     out = hits.merge(index, on=["ID", "POS"], how="left")
-    if out["BIM_INDEX"].isna().any():
-        absent = out.loc[out["BIM_INDEX"].isna(), "ID"].iloc[0]
+    absent = out["BIM_INDEX"].isna()
+    if absent.any():
         raise InputError(
             None,
-            "significant variant not in the .bim used for LD",
-            "clump with the same fileset the GWAS ran on",
-            f"variant {absent}",
+            f"significant variant not in the .bim used for LD ({int(absent.sum())} of "
+            f"{len(out)} significant variants are not in it, matched by ID and POS)",
+            "the loci are clumped on data.bfile: scan genotypes whose variants it holds "
+            "(gwas.genotypes.path null, or a file set of data.bfile's variants and build, "
+            "e.g. plink2 --extract)",
+            f"variant {out.loc[absent, 'ID'].iloc[0]}",
         )
     return out.astype({"BIM_INDEX": np.int64})
 

@@ -28,6 +28,7 @@ from gemcont.errors import InputError
 from gemcont.io.genotype_source import (
     VARIANT_COLUMNS,
     BgenRef,
+    Reader,
     check_samples,
     check_variants,
     chromosome_rows,
@@ -113,7 +114,7 @@ def read_bgen_variants(path: Path, reader: BgenReader) -> pd.DataFrame:
     return variants
 
 
-class Bgen:
+class Bgen(Reader):
     """A BGEN file opened for reading dosages of the counted allele (A1)."""
 
     def __init__(
@@ -169,14 +170,6 @@ class Bgen:
                 f"line {k + 3}",
             )
 
-    @property
-    def n_samples(self) -> int:
-        return len(self.fam)
-
-    @property
-    def n_variants(self) -> int:
-        return len(self.bim)
-
     def read(
         self,
         variants: np.ndarray | slice | None = None,
@@ -224,9 +217,3 @@ class Bgen:
 
     def close(self) -> None:
         self._reader.close()
-
-    def __enter__(self) -> Bgen:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -29,7 +29,7 @@ A path holding ``{chrom}`` names one file set per chromosome
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,31 @@ class GenotypeSource(Protocol):
     def __enter__(self) -> GenotypeSource: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+class Reader:
+    """What every reader shares once it has set ``bim`` and ``fam``: the counts and the
+    context manager (``close`` is each format's own)."""
+
+    bim: pd.DataFrame
+    fam: pd.DataFrame
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.fam)
+
+    @property
+    def n_variants(self) -> int:
+        return len(self.bim)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def open_genotypes(

@@ -17,6 +17,7 @@ import pgenlib
 from gemcont.errors import InputError
 from gemcont.io.genotype_source import (
     VARIANT_COLUMNS,
+    Reader,
     check_samples,
     check_variants,
     chromosome_rows,
@@ -130,7 +131,7 @@ def read_psam(path: str | Path) -> pd.DataFrame:
     return samples
 
 
-class Pgen:
+class Pgen(Reader):
     """A PLINK 2 file set opened for reading ALT dosages (A1)."""
 
     def __init__(self, path: str | Path, chrom: str | None = None) -> None:
@@ -158,14 +159,6 @@ class Pgen:
                 "together with plink2 --make-pgen",
             ) from err
         self._subset: np.ndarray | None = None  # the sample rows pgenlib decodes
-
-    @property
-    def n_samples(self) -> int:
-        return len(self.fam)
-
-    @property
-    def n_variants(self) -> int:
-        return len(self.bim)
 
     def read(
         self,
@@ -198,9 +191,3 @@ class Pgen:
 
     def close(self) -> None:
         self._reader.close()
-
-    def __enter__(self) -> Pgen:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -36,6 +36,7 @@ from gemcont.io.bed_codes import (
 )
 from gemcont.io.bim_lines import chromosome_lines
 from gemcont.io.chromosomes import normalise, spellings
+from gemcont.io.genotype_source import Reader
 from gemcont.io.ids import KEY
 
 BIM_COLUMNS = ["CHR", "ID", "CM", "POS", "A1", "A2"]
@@ -289,7 +290,7 @@ def check_bed_size(prefix: str | Path, n_samples: int, n_variants: int) -> None:
         )
 
 
-class Genotypes:
+class Genotypes(Reader):
     """A PLINK fileset opened for reading dosages of the counted allele (A1)."""
 
     def __init__(
@@ -349,14 +350,6 @@ class Genotypes:
             num_threads=self.threads,
             properties=properties,
         )
-
-    @property
-    def n_samples(self) -> int:
-        return len(self.fam)
-
-    @property
-    def n_variants(self) -> int:
-        return len(self.bim)
 
     def _rows(self, variants: np.ndarray) -> np.ndarray:
         """.bed rows of ``variants`` (rows of :attr:`bim`, or a boolean mask of them)."""
@@ -492,12 +485,6 @@ class Genotypes:
         if "_fd" in self.__dict__:
             os.close(self.__dict__.pop("_fd"))
         self.__dict__.pop("_packed", None)  # unmapped once no longer referenced
-
-    def __enter__(self) -> Genotypes:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _is_run(index: np.ndarray) -> bool:
