@@ -172,11 +172,12 @@ def run_stage(stage: str, root: Path, threads: int) -> None:
         import gemcont.panel.build  # noqa: F401
     elif stage == "build_panel":
         from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
+        from gemcont.panel.studies import studies_from_config
 
-        paths = PanelPaths(*(root / f"panel_{n}.tsv" for n in ("out", "cov", "harm", "clumps")))
+        names = ("out", "cov", "harm", "clumps", "harm_log", "cov_log")
+        paths = PanelPaths(*(root / f"panel_{n}.tsv" for n in names))
         build_panel(
-            str(root / "sumstats.tsv"),
-            {},
+            studies_from_config(str(root / "sumstats.tsv"), {}),
             bfile,
             from_section(PanelSettings, "panel"),
             paths,
