@@ -13,7 +13,7 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.io.panel import PANEL_COLUMNS, read_panel
 from gemcont.io.plink import Genotypes
 from gemcont.panel.build import PanelPaths, PanelSettings, _chrom_key, build_panel
-from gemcont.panel.harmonise import KEPT
+from gemcont.panel.harmonise_report import KEPT
 from gemcont.panel.studies import Study, studies_from_config
 from gemcont.settings import build
 

@@ -14,7 +14,7 @@ import yaml
 
 from gemcont.io.panel import read_panel
 from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
-from gemcont.panel.harmonise import KEPT
+from gemcont.panel.harmonise_report import KEPT
 from gemcont.panel.studies import studies_from_config
 from gemcont.report.inputs import ReportInputs
 from gemcont.report.sections import panel_section

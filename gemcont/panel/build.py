@@ -27,15 +27,9 @@ from gemcont.io.plink import Genotypes
 from gemcont.io.sumstats import load_sumstats
 from gemcont.io.tables import write_tsv
 from gemcont.panel.clump import clump, clump_plink
-from gemcont.panel.harmonise import (
-    KEPT,
-    FrequencyLookup,
-    a1_frequencies,
-    check_eaf_orientation,
-    coverage_table,
-    dropped_hits,
-    harmonise,
-)
+from gemcont.panel.eaf_check import FrequencyLookup, a1_frequencies, check_eaf_orientation
+from gemcont.panel.harmonise import harmonise
+from gemcont.panel.harmonise_report import KEPT, coverage_table, dropped_hits
 from gemcont.panel.meta import meta_analyse
 from gemcont.panel.studies import Study
 
