@@ -120,7 +120,7 @@ def check_panel_size(
         raise InputError(
             source,
             f"the panel has {len(panel)} variants ({n_significant} harmonised variants with "
-            f"P < {cfg.p_threshold:g}, clumped at r2 {cfg.clump_r2} / {cfg.clump_kb} kb); "
+            f"P <= {cfg.p_threshold:g}, clumped at r2 {cfg.clump_r2} / {cfg.clump_kb} kb); "
             f"panel.min_variants is {cfg.min_variants}; main drop reasons: {named} "
             f"(every row and its reason: {report_log})",
             "check that the sumstats match the cohort (build, alleles, column map), raise "
@@ -257,10 +257,11 @@ def build_panel(
             )
         _log_dropped_hits(report, cfg.p_threshold, paths.harmonise_log)
         for h in harmonised:
-            log.info(
-                "%s: %s",
-                h.study.name,
-                check_eaf_orientation(h.matched, a1_freq, h.study.path, h.columns).message,
+            check = check_eaf_orientation(h.matched, a1_freq, h.study.path, h.columns)
+            # a study whose effect allele could not be checked is worth a warning
+            checked = np.isfinite(check.median_abs_diff)
+            log.log(
+                logging.INFO if checked else logging.WARNING, "%s: %s", h.study.name, check.message
             )
         matched = _combine(harmonised, cfg, paths.meta)
         n_significant = int((matched["P"] <= cfg.p_threshold).sum())
