@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from gemcont.config import load_config
+from gemcont.panel.build import PanelPaths
 from gemcont.settings import build
 from gemcont.simulate.cohort import GeneticsPaths, simulate_genetics
 from gemcont.simulate.settings import SimulateSettings
@@ -69,6 +70,19 @@ def run_simulation(settings: SimulateSettings, out: Path) -> GeneticsPaths:
     )
     simulate_genetics(settings, paths, threads=2)
     return paths
+
+
+def panel_paths(out: Path) -> PanelPaths:
+    """The panel stage's files under ``out`` (results/ and the logs/ copies)."""
+    return PanelPaths(
+        panel=out / "results" / "panel.tsv",
+        coverage=out / "results" / "coverage.tsv",
+        harmonise_report=out / "results" / "harmonise.tsv.gz",
+        clumps=out / "results" / "clumps.tsv",
+        harmonise_log=out / "logs" / "harmonise.tsv.gz",
+        coverage_log=out / "logs" / "coverage.tsv",
+        meta=out / "results" / "meta_sumstats.tsv.gz",
+    )
 
 
 def read(path: Path) -> pd.DataFrame:

@@ -13,23 +13,11 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.io.panel import PANEL_COLUMNS, read_panel
 from gemcont.io.plink import Genotypes
 from gemcont.panel.build import PanelPaths, PanelSettings, _chrom_key, build_panel
-from gemcont.panel.harmonise import KEPT
+from gemcont.panel.harmonise_report import KEPT
 from gemcont.panel.studies import Study, studies_from_config
 from gemcont.settings import build
 
-from .conftest import make_config, read
-
-
-def panel_paths(out: Path) -> PanelPaths:
-    return PanelPaths(
-        panel=out / "results" / "panel.tsv",
-        coverage=out / "results" / "coverage.tsv",
-        harmonise_report=out / "results" / "harmonise.tsv.gz",
-        clumps=out / "results" / "clumps.tsv",
-        harmonise_log=out / "logs" / "harmonise.tsv.gz",
-        coverage_log=out / "logs" / "coverage.tsv",
-        meta=out / "results" / "meta_sumstats.tsv.gz",
-    )
+from .conftest import make_config, panel_paths, read
 
 
 def run_panel(
@@ -105,7 +93,7 @@ def test_build_panel__tiny_panel_stops_naming_threshold_and_counts(sim, tmp_path
     with pytest.raises(InputError) as err:
         run_panel(sim, tmp_path, p_threshold=1e-300, min_variants=5)
     message = str(err.value)
-    assert "P < 1e-300" in message and "panel.min_variants is 5" in message
+    assert "P <= 1e-300" in message and "panel.min_variants is 5" in message
     assert "the panel has 0 variants" in message
     # the main drop reasons with their counts, from the report kept in logs/
     report = pd.read_csv(tmp_path / "logs" / "harmonise.tsv.gz", sep="\t", dtype=str)
@@ -161,6 +149,21 @@ def test_build_panel__dropped_hit_logged_by_name(sim, panel, tmp_path, caplog):
         _, paths = run_panel(sim, tmp_path, sumstats=edited)
     assert top["ID"] not in read_panel(paths.panel)["ID"].to_numpy()
     assert f"{top['ID']} (sumstats: dropped_allele_mismatch)" in caplog.text
+
+
+def test_build_panel__no_eaf_column_warns_with_the_ambiguous_count(sim, tmp_path, caplog):
+    raw = read(sim[1].sumstats).drop(columns="EAF")
+    edited = tmp_path / "no_eaf.tsv"
+    raw.to_csv(edited, sep="\t", index=False)
+    with caplog.at_level("WARNING"):
+        _, paths = run_panel(sim, tmp_path, sumstats=edited)
+    report = pd.read_csv(paths.harmonise_report, sep="\t", dtype=str)
+    n_ambiguous = int(report["REASON"].str.endswith("and no EAF to resolve it").sum())
+    assert n_ambiguous > 0
+    assert (
+        f"no_eaf: no EAF column: {n_ambiguous} strand-ambiguous variants dropped for lack of "
+        "it; the effect allele was not checked against the cohort's allele frequencies"
+    ) in caplog.text
 
 
 def test_build_panel__swapped_effect_allele_map_stops_with_the_report_kept(sim, tmp_path):

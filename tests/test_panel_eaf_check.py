@@ -10,12 +10,8 @@ from scipy import stats
 
 from gemcont.errors import InputError
 from gemcont.io.sumstats import READ_COLUMNS
-from gemcont.panel.harmonise import (
-    EAF_CHECK_MARGIN,
-    MIN_EAF_VARIANTS,
-    check_eaf_orientation,
-    harmonise,
-)
+from gemcont.panel.eaf_check import EAF_CHECK_MARGIN, MIN_EAF_VARIANTS, check_eaf_orientation
+from gemcont.panel.harmonise import harmonise
 
 PAIRS = [("A", "G"), ("G", "A"), ("C", "T"), ("T", "C"), ("A", "C"), ("G", "T")]
 AMBIGUOUS = [("A", "T"), ("C", "G")]

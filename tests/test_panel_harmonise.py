@@ -8,14 +8,9 @@ import pytest
 
 from gemcont.io.plink import Genotypes, read_bim, write_bed
 from gemcont.io.sumstats import READ_COLUMNS
-from gemcont.panel.harmonise import (
-    REPORT_COLUMNS,
-    STATUSES,
-    a1_frequencies,
-    coverage_table,
-    dropped_hits,
-    harmonise,
-)
+from gemcont.panel.eaf_check import a1_frequencies
+from gemcont.panel.harmonise import harmonise
+from gemcont.panel.harmonise_report import REPORT_COLUMNS, STATUSES, coverage_table, dropped_hits
 
 BIM = pd.DataFrame(
     [

@@ -14,32 +14,20 @@ import yaml
 
 from gemcont.io.panel import read_panel
 from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
-from gemcont.panel.harmonise import KEPT
+from gemcont.panel.harmonise_report import KEPT
 from gemcont.panel.studies import studies_from_config
 from gemcont.report.inputs import ReportInputs
 from gemcont.report.sections import panel_section
 from gemcont.settings import build
 
-from .conftest import REPO, make_config, read
+from .conftest import REPO, make_config, panel_paths, read
 
 WINDOW_BP = 1_000_000  # a causal locus is recovered by a panel variant this close
 
 
-def _paths(out: Path) -> PanelPaths:
-    return PanelPaths(
-        panel=out / "results" / "panel.tsv",
-        coverage=out / "results" / "coverage.tsv",
-        harmonise_report=out / "results" / "harmonise.tsv.gz",
-        clumps=out / "results" / "clumps.tsv",
-        harmonise_log=out / "logs" / "harmonise.tsv.gz",
-        coverage_log=out / "logs" / "coverage.tsv",
-        meta=out / "results" / "meta_sumstats.tsv.gz",
-    )
-
-
 def _panel(bfile: str, sumstats, out: Path) -> PanelPaths:
     section = make_config({"panel": {"min_variants": 1}})["panel"]
-    paths = _paths(out)
+    paths = panel_paths(out)
     build_panel(
         studies_from_config(sumstats, {}),
         bfile,

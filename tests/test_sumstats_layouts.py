@@ -14,6 +14,7 @@ from scipy.stats import norm
 
 from gemcont.errors import InputError
 from gemcont.io.sumstats import load_sumstats
+from gemcont.io.sumstats_layouts import LAYOUTS, detect_layout
 
 N_VARIANTS = 40
 REGENIE_OUTPUT = "/work/shared/fixtures/regenie/step2/assoc_Y1.regenie"
@@ -421,3 +422,53 @@ def test_plink1_qassoc__names_no_allele_so_it_stops(tmp_path):
         "BP NMISS BETA SE R2 T P), which names no allele, so the sign of BETA cannot be tied "
         "to an allele. Fix: rerun with plink --linear (A1 is written), or plink2 --glm"
     )
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_detect_layout__a_header_short_of_the_signature_is_not_that_layout(layout):
+    for left_out in layout.signature:
+        others = [h for h in layout.signature if h != left_out]
+        headers = others + [h for h in ("beta", "alt", "BETA", "SE") if h != left_out]
+        assert detect_layout(headers) is not layout, left_out
+
+
+def test_generic_file_with_beta_and_alt_is_not_taken_for_finngen(tmp_path):
+    """Lower-case FinnGen-like names (no '#chrom', no 'pval'): header aliases, EA alt."""
+    lines = [["chrom", "pos", "rsid", "ref", "alt", "af", "beta", "se", "p"]]
+    for r, flipped in zip(TRUTH.itertuples(), _orientations(12), strict=True):
+        alt, ref, beta, eaf = _flip(r, flipped)
+        lines.append([r.CHR, r.POS, r.ID, ref, alt, eaf, beta, r.SE, _p_text(r.LOG10P)])
+    loaded = load_sumstats(_write(tmp_path / "mine.tsv.gz", lines))
+    assert loaded.layout == "generic"
+    assert (loaded.columns["EA"], loaded.columns["OA"], loaded.columns["BETA"]) == (
+        "alt",
+        "ref",
+        "beta",
+    )
+    _assert_same(loaded.frame, _canonical(tmp_path))
+
+
+def _saige_cut_down(tmp_path) -> str:
+    """A SAIGE file cut down to a few columns (AF_Allele2 gone): no layout recognised."""
+    lines = [["CHR", "POS", "MarkerID", "Allele1", "Allele2", "BETA", "SE", "p.value"]]
+    for r, flipped in zip(TRUTH.itertuples(), _orientations(13), strict=True):
+        effect, other, beta, _ = _flip(r, flipped)
+        lines.append([r.CHR, r.POS, r.ID, other, effect, beta, r.SE, _p_text(r.LOG10P)])
+    return _write(tmp_path / "saige_cut.txt.gz", lines, sep=" ")
+
+
+def test_generic_allele1_beside_allele2_stops_naming_both_conventions(tmp_path):
+    path = _saige_cut_down(tmp_path)
+    with pytest.raises(InputError) as err:
+        load_sumstats(path, {"OA": "Allele2", "P": "p.value"})
+    assert str(err.value) == (
+        f"{path}: the effect allele is ambiguous: the file has 'Allele1' and 'Allele2' but "
+        "is neither a METAL file (effect allele Allele1; header MarkerName Allele1 Allele2 "
+        "P-value) nor a SAIGE file (effect allele Allele2; header CHR POS Allele1 Allele2 "
+        "AF_Allele2 p.value); headers found: ['CHR', 'POS', 'MarkerID', 'Allele1', "
+        "'Allele2', 'BETA', 'SE', 'p.value']. Fix: map EA to the effect allele's column and "
+        "OA to the other under data.sumstats_columns (SAIGE: EA: Allele2, OA: Allele1; "
+        "METAL: EA: Allele1, OA: Allele2)"
+    )
+    mapped = {"EA": "Allele2", "OA": "Allele1", "ID": "MarkerID", "P": "p.value"}
+    _assert_same(load_sumstats(path, mapped).frame, _canonical(tmp_path))

@@ -188,6 +188,28 @@ def _generic_columns(headers: list[str], column_map: dict[str, str]) -> dict[str
     return resolved
 
 
+def _refuse_allele1_allele2(
+    path: Path, headers: list[str], column_map: dict[str, str], resolved: dict[str, str]
+) -> None:
+    """Allele1 beside Allele2 names no effect allele: METAL's is Allele1, SAIGE's Allele2.
+    A file of neither recognised layout must say which (the generic alias would take
+    Allele1, and a map of OA alone would then flip every sign of a SAIGE file)."""
+    by_upper = {h.upper(): h for h in headers}
+    taken = resolved.get("EA", "")
+    if "EA" in column_map or taken.upper() != "ALLELE1" or "ALLELE2" not in by_upper:
+        return
+    raise InputError(
+        path,
+        f"the effect allele is ambiguous: the file has '{taken}' and "
+        f"'{by_upper['ALLELE2']}' but is neither a METAL file (effect allele Allele1; "
+        f"header {' '.join(_layouts.METAL.signature)}) nor a SAIGE file (effect allele "
+        f"Allele2; header {' '.join(_layouts.SAIGE.signature)}); headers found: {headers}",
+        "map EA to the effect allele's column and OA to the other under "
+        "data.sumstats_columns (SAIGE: EA: Allele2, OA: Allele1; METAL: EA: Allele1, "
+        "OA: Allele2)",
+    )
+
+
 def _layout_with_map(
     path: Path, layout: _layouts.Layout, headers: list[str], column_map: dict[str, str]
 ) -> dict[str, str]:
@@ -247,6 +269,7 @@ def _resolve_columns(
     _validate_map(path, column_map, headers, name)
     if layout is None:
         resolved = _generic_columns(headers, column_map)
+        _refuse_allele1_allele2(path, headers, column_map, resolved)
     else:
         resolved = _layout_with_map(path, layout, headers, column_map)
     optional = _layouts.optional_columns(layout, REQUIRED) if layout else set()

@@ -27,15 +27,9 @@ from gemcont.io.plink import Genotypes
 from gemcont.io.sumstats import load_sumstats
 from gemcont.io.tables import write_tsv
 from gemcont.panel.clump import clump, clump_plink
-from gemcont.panel.harmonise import (
-    KEPT,
-    FrequencyLookup,
-    a1_frequencies,
-    check_eaf_orientation,
-    coverage_table,
-    dropped_hits,
-    harmonise,
-)
+from gemcont.panel.eaf_check import FrequencyLookup, a1_frequencies, check_eaf_orientation
+from gemcont.panel.harmonise import harmonise
+from gemcont.panel.harmonise_report import KEPT, coverage_table, dropped_hits
 from gemcont.panel.meta import meta_analyse
 from gemcont.panel.studies import Study
 
@@ -126,7 +120,7 @@ def check_panel_size(
         raise InputError(
             source,
             f"the panel has {len(panel)} variants ({n_significant} harmonised variants with "
-            f"P < {cfg.p_threshold:g}, clumped at r2 {cfg.clump_r2} / {cfg.clump_kb} kb); "
+            f"P <= {cfg.p_threshold:g}, clumped at r2 {cfg.clump_r2} / {cfg.clump_kb} kb); "
             f"panel.min_variants is {cfg.min_variants}; main drop reasons: {named} "
             f"(every row and its reason: {report_log})",
             "check that the sumstats match the cohort (build, alleles, column map), raise "
@@ -263,10 +257,11 @@ def build_panel(
             )
         _log_dropped_hits(report, cfg.p_threshold, paths.harmonise_log)
         for h in harmonised:
-            log.info(
-                "%s: %s",
-                h.study.name,
-                check_eaf_orientation(h.matched, a1_freq, h.study.path, h.columns).message,
+            check = check_eaf_orientation(h.matched, a1_freq, h.study.path, h.columns)
+            # a study whose effect allele could not be checked is worth a warning
+            checked = np.isfinite(check.median_abs_diff)
+            log.log(
+                logging.INFO if checked else logging.WARNING, "%s: %s", h.study.name, check.message
             )
         matched = _combine(harmonised, cfg, paths.meta)
         n_significant = int((matched["P"] <= cfg.p_threshold).sum())

@@ -33,47 +33,36 @@ chromosome codes as :func:`gemcont.io.sumstats.normalise_chrom` writes them. Rul
 
 The report has one row per input row, the rows the reader dropped (``read_drops``,
 ``dropped_at_read``) after the sumstats rows, each dropped row with its ``REASON``.
-:func:`check_eaf_orientation` then compares the aligned EAF with the cohort's.
+The report's statuses and summaries are in :mod:`gemcont.panel.harmonise_report`;
+:func:`gemcont.panel.eaf_check.check_eaf_orientation` then compares the aligned EAF
+with the cohort's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from gemcont.errors import InputError
-from gemcont.io.chromosomes import normalise_published
-from gemcont.io.plink import Genotypes
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
+from gemcont.panel.eaf_check import FrequencyLookup
+from gemcont.panel.harmonise_keys import (
+    BASES,
+    Keys,
+    allele_pair,
+    code_counts,
+    integer_keys,
+    objects,
+    position_repeats,
+    repeated,
+)
+from gemcont.panel.harmonise_report import KEPT, STATUSES, with_read_drops
 
-KEPT = ["matched", "flipped", "strand_flipped", "resolved_ambiguous"]
-DROPPED = [
-    "dropped_at_read",
-    "dropped_identical_copy",
-    "dropped_ambiguous",
-    "dropped_allele_mismatch",
-    "dropped_absent",
-    "dropped_duplicate",
-    "dropped_multiallelic",
-]
-STATUSES = KEPT + DROPPED
-READ_DROP_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "LOG10P", "STATUS", "REASON"]
-REPORT_COLUMNS = [*READ_DROP_COLUMNS, "BIM_INDEX", "BIM_ID", "FLIPPED"]
 MATCHED_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P", "BIM_INDEX", "SUMSTATS_ID"]
-# the EAF check: variants whose cohort A1 frequency is this close to 0.5 cannot tell
-# the two alleles apart; fewer informative variants than MIN_EAF_VARIANTS -> not checked
-EAF_CHECK_MARGIN = 0.1
-MIN_EAF_VARIANTS = 20
-MAX_EAF_VARIANTS = 5000  # cohort frequencies are read from the .bed for this many at most
-
-FrequencyLookup = Callable[[np.ndarray], np.ndarray]
 _CODE = {s: np.int8(i) for i, s in enumerate(STATUSES)}
-_BASES = ["A", "C", "G", "T"]  # allele codes 0-3, so that the complement of c is 3 - c
 # reason prefix of an ambiguous SNP by A1 code * 4 + A2 code (one lookup for many rows)
-_AMBIGUOUS_TEXT = np.array([f"strand-ambiguous {a}/{b}" for a in _BASES for b in _BASES], object)
+_AMBIGUOUS_TEXT = np.array([f"strand-ambiguous {a}/{b}" for a in BASES for b in BASES], object)
 
 
 @dataclass(frozen=True)
@@ -82,130 +71,6 @@ class HarmoniseResult:
 
     matched: pd.DataFrame
     report: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class EafCheck:
-    """Outcome of :func:`check_eaf_orientation` (NaN statistics when not checked)."""
-
-    n_compared: int
-    median_abs_diff: float
-    correlation: float
-    n_ambiguous_without_eaf: int
-    message: str
-
-
-# ---------------------------------------------------------------------------
-# Integer keys: every string column is hashed once, the rest is integer arithmetic
-# ---------------------------------------------------------------------------
-
-
-def _objects(values: pd.Series) -> np.ndarray:
-    return values.to_numpy(dtype=object)
-
-
-def _shared_codes(
-    columns: list[pd.Series], transform: Callable[[str], str], first: tuple[str, ...] = ()
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Codes of text columns in one code space, by name after ``transform`` (applied once
-    per distinct value; ``first`` get codes 0, 1, ...); "" and missing values -> -1.
-    Returns the codes per column and ``names`` (``names[code]``; ``names[-1]`` is "", so
-    that -1 reads as "")."""
-    table = {name: code for code, name in enumerate(first)}
-    codes = []
-    for column in columns:
-        inverse, uniques = pd.factorize(_objects(column))
-        names = (transform(str(u)) for u in uniques)
-        mapped = [-1 if name == "" else table.setdefault(name, len(table)) for name in names]
-        codes.append(np.asarray([*mapped, -1], dtype=np.int64)[inverse])  # -1: missing
-    return codes, np.asarray([*table, ""], dtype=object)
-
-
-@dataclass(frozen=True)
-class _Keys:
-    """The sumstats rows (``ss_*``) and .bim records (``b_*``) as integer codes."""
-
-    ss_id: np.ndarray  # shared ID codes; codes < n_bim_ids occur in the .bim
-    b_id: np.ndarray
-    n_bim_ids: int
-    ss_pos: np.ndarray  # chromosome code << 32 | POS; -1 = no position
-    b_pos: np.ndarray
-    ss_ea: np.ndarray  # shared allele codes, 0-3 = A C G T, -1 = missing
-    ss_oa: np.ndarray
-    b_a1: np.ndarray
-    b_a2: np.ndarray
-    chroms: np.ndarray  # chromosome names by code (chroms[-1] == "")
-    ss_chrom: np.ndarray
-    b_chrom: np.ndarray
-    alleles: np.ndarray  # allele names by code (alleles[-1] == "")
-
-    def allele_names(self, codes: np.ndarray) -> np.ndarray:
-        """Upper-cased allele names of codes ("" for missing)."""
-        return self.alleles[codes]
-
-    def allele_text(self, ea: np.ndarray, oa: np.ndarray) -> np.ndarray:
-        """'EA/OA' per row, or 'EA' alone where OA is missing (for reasons)."""
-        ea_names = self.allele_names(ea)
-        return np.where(oa >= 0, ea_names + "/" + self.allele_names(oa), ea_names)
-
-
-def _keys(ss: pd.DataFrame, bim: pd.DataFrame) -> _Keys:
-    b_ids, ss_ids = _objects(bim["ID"]), _objects(ss["ID"])
-    # "" first, then the .bim: "" and missing IDs become -1, .bim IDs 0..n_bim_ids-1
-    codes, _ = pd.factorize(np.concatenate([np.array([""], dtype=object), b_ids, ss_ids]))
-    codes = np.maximum(codes[1:] - 1, -1)
-    b_id, ss_id = codes[: len(b_ids)], codes[len(b_ids) :]
-    n_bim_ids = int(b_id.max(initial=-1)) + 1  # codes below it occur in the .bim
-    (ss_chrom, b_chrom), chroms = _shared_codes([ss["CHR"], bim["CHR"]], normalise_published)
-    ss_pos_raw = pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
-    b_pos_raw = bim["POS"].to_numpy(dtype=np.int64)
-    ss_pos = np.where((ss_chrom >= 0) & (ss_pos_raw > 0), (ss_chrom << 32) | ss_pos_raw, -1)
-    (ss_ea, ss_oa, b_a1, b_a2), alleles = _shared_codes(
-        [ss["EA"], ss["OA"], bim["A1"], bim["A2"]], str.upper, tuple(_BASES)
-    )
-    return _Keys(
-        ss_id=ss_id,
-        b_id=b_id,
-        n_bim_ids=n_bim_ids,
-        ss_pos=ss_pos,
-        b_pos=(b_chrom << 32) | b_pos_raw,
-        ss_ea=ss_ea,
-        ss_oa=ss_oa,
-        b_a1=b_a1,
-        b_a2=b_a2,
-        chroms=chroms,
-        ss_chrom=ss_chrom,
-        b_chrom=b_chrom,
-        alleles=alleles,
-    )
-
-
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order-free allele pair as (low code, high code)."""
-    return np.minimum(a, b), np.maximum(a, b)
-
-
-def _counts(codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """Occurrences of each code in 0..n_codes-1 (negative codes ignored)."""
-    return np.bincount(codes[codes >= 0], minlength=n_codes)
-
-
-def _repeated(codes: np.ndarray) -> np.ndarray:
-    """Rows whose code (>= 0) occurs more than once."""
-    counts = _counts(codes, max(int(codes.max(initial=-1)) + 1, 1))
-    return (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
-
-
-def _position_repeats(pos: np.ndarray) -> np.ndarray:
-    """Rows whose position (>= 0) occurs more than once (a stable sort: files are sorted
-    by position, which makes it linear)."""
-    order = np.argsort(pos, kind="stable")
-    sorted_pos = pos[order]
-    same = (sorted_pos[1:] == sorted_pos[:-1]) & (sorted_pos[1:] >= 0)
-    repeated = np.zeros(len(pos), dtype=bool)
-    repeated[order[1:][same]] = True
-    repeated[order[:-1][same]] = True
-    return repeated
 
 
 # ---------------------------------------------------------------------------
@@ -240,11 +105,11 @@ def _text(*parts: np.ndarray | str) -> np.ndarray:
     return out
 
 
-def _mark_duplicates(ss: pd.DataFrame, keys: _Keys, out: _Outcome) -> np.ndarray:
+def _mark_duplicates(ss: pd.DataFrame, keys: Keys, out: _Outcome) -> np.ndarray:
     """Identical copies and duplicates (module docstring, rule 1); returns the mask of
     rows still to be matched. Only rows sharing an ID or a position are compared."""
     active = np.ones(len(ss), dtype=bool)
-    suspects = np.flatnonzero(_repeated(keys.ss_id) | _position_repeats(keys.ss_pos))
+    suspects = np.flatnonzero(repeated(keys.ss_id) | position_repeats(keys.ss_pos))
     if len(suspects) == 0:
         return active
     stats = [c for c in ("EAF", "N", "BETA", "SE", "P", "LOG10P") if c in ss.columns]
@@ -267,8 +132,8 @@ def _mark_duplicates(ss: pd.DataFrame, keys: _Keys, out: _Outcome) -> np.ndarray
     )
     active[suspects[copies]] = False
     rest = suspects[~copies]
-    lo, hi = _pair(keys.ss_ea[rest], keys.ss_oa[rest])
-    ids = _objects(ss["ID"])
+    lo, hi = allele_pair(keys.ss_ea[rest], keys.ss_oa[rest])
+    ids = objects(ss["ID"])
     positions = _text(keys.chroms[keys.ss_chrom[rest]], ":", ss["POS"].to_numpy()[rest])
     # the position reason first, so that the ID reason wins where both apply
     for key, name in ((keys.ss_pos[rest], positions), (keys.ss_id[rest], _text("ID ", ids[rest]))):
@@ -283,10 +148,10 @@ def _mark_duplicates(ss: pd.DataFrame, keys: _Keys, out: _Outcome) -> np.ndarray
     return active
 
 
-def _multiallelic_bim(keys: _Keys) -> np.ndarray:
+def _multiallelic_bim(keys: Keys) -> np.ndarray:
     """.bim records at positions with more than one distinct allele pair."""
-    at = np.flatnonzero(_position_repeats(keys.b_pos))
-    lo, hi = _pair(keys.b_a1[at], keys.b_a2[at])
+    at = np.flatnonzero(position_repeats(keys.b_pos))
+    lo, hi = allele_pair(keys.b_a1[at], keys.b_a2[at])
     pairs = pd.DataFrame({"pos": keys.b_pos[at], "lo": lo, "hi": hi}).drop_duplicates()
     n_pairs = pairs["pos"].value_counts()
     multi = np.zeros(len(keys.b_pos), dtype=bool)
@@ -312,10 +177,10 @@ class _Candidates:
         return _Candidates(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
 
 
-def _candidates(keys: _Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candidates:
+def _candidates(keys: Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candidates:
     """Every candidate of ``rows`` (module docstring, rule 2)."""
     n_bim = len(keys.b_id)
-    bim_count = _counts(keys.b_id, keys.n_bim_ids)
+    bim_count = code_counts(keys.b_id, keys.n_bim_ids)
     bim_of = np.full(keys.n_bim_ids, -1, dtype=np.int64)
     valid = keys.b_id >= 0
     bim_of[keys.b_id[valid]] = np.flatnonzero(valid)  # used only where the ID is unique
@@ -340,13 +205,13 @@ def _candidates(keys: _Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candid
 
 
 def _classify(
-    keys: _Keys, row: np.ndarray, bim: np.ndarray, via: np.ndarray, multi: np.ndarray
+    keys: Keys, row: np.ndarray, bim: np.ndarray, via: np.ndarray, multi: np.ndarray
 ) -> _Candidates:
     ea, oa, a1, a2 = keys.ss_ea[row], keys.ss_oa[row], keys.b_a1[bim], keys.b_a2[bim]
     no_oa = oa < 0
 
     def base(code: np.ndarray) -> np.ndarray:
-        return (code >= 0) & (code < len(_BASES))
+        return (code >= 0) & (code < len(BASES))
 
     snp = base(ea) & (base(oa) | no_oa) & base(a1) & base(a2)
     cea, coa = 3 - ea, 3 - oa  # complements (meaningful for SNPs only)
@@ -398,7 +263,7 @@ def _choose(cand: _Candidates, n: int) -> tuple[_Candidates, np.ndarray]:
 
 
 def _mark_unmatched(
-    ss: pd.DataFrame, keys: _Keys, cand: _Candidates, rows: np.ndarray, out: _Outcome
+    ss: pd.DataFrame, keys: Keys, cand: _Candidates, rows: np.ndarray, out: _Outcome
 ) -> None:
     """Status and reason of ``rows``, which have no compatible candidate."""
     n = len(ss)
@@ -419,7 +284,7 @@ def _mark_unmatched(
     none = rows[~has]
     code = keys.ss_id[none]
     in_bim = (code >= 0) & (code < keys.n_bim_ids)
-    bim_count = _counts(keys.b_id, keys.n_bim_ids)
+    bim_count = code_counts(keys.b_id, keys.n_bim_ids)
     repeats = np.zeros(len(none), dtype=np.int64)
     repeats[in_bim] = bim_count[code[in_bim]]
     placed = keys.ss_pos[none] >= 0
@@ -492,7 +357,7 @@ def _resolve_ambiguous(
 
 def _mark_chosen(
     chosen: _Candidates,
-    keys: _Keys,
+    keys: Keys,
     eaf: np.ndarray,
     bim_ids: np.ndarray,
     out: _Outcome,
@@ -515,7 +380,7 @@ def _mark_chosen(
     flip[amb] = flipped
     out.set(rows[amb[resolved]], "resolved_ambiguous")
     dropped = amb[~resolved]
-    pair = keys.b_a1[chosen.bim[dropped]] * len(_BASES) + keys.b_a2[chosen.bim[dropped]]
+    pair = keys.b_a1[chosen.bim[dropped]] * len(BASES) + keys.b_a2[chosen.bim[dropped]]
     out.set(rows[dropped], "dropped_ambiguous", _AMBIGUOUS_TEXT[pair] + amb_reason[~resolved])
     claims = np.bincount(chosen.bim)[chosen.bim]
     claimed = claims > 1
@@ -541,22 +406,23 @@ def harmonise(
 
     ``bim`` rows are positional (``BIM_INDEX`` = row number, as in the .bed).
     ``a1_freq`` maps .bim row numbers to the cohort's A1 frequencies; it is needed
-    only when ``resolve_ambiguous_by_eaf`` (see :func:`a1_frequencies`).
-    ``read_drops``: the rows the reader dropped (:data:`READ_DROP_COLUMNS`), listed in
+    only when ``resolve_ambiguous_by_eaf``
+    (:func:`gemcont.panel.eaf_check.a1_frequencies`).
+    ``read_drops``: the rows the reader dropped (``LoadedSumstats.dropped``), listed in
     the report after the sumstats rows. ``matched.attrs["n_ambiguous_without_eaf"]``
     counts the strand-ambiguous variants dropped without an EAF.
     """
     if resolve_ambiguous_by_eaf and a1_freq is None:
         raise ValueError("resolve_ambiguous_by_eaf needs a1_freq (cohort A1 frequencies)")
     ss = sumstats.reset_index(drop=True)
-    keys = _keys(ss, bim)
+    keys = integer_keys(ss, bim)
     out = _Outcome(len(ss))
     active = _mark_duplicates(ss, keys, out)
     rows = np.flatnonzero(active)
     cand = _candidates(keys, rows, _multiallelic_bim(keys))
     chosen, tied = _choose(cand, len(ss))
     tied_rows = np.unique(cand.row[tied])
-    bim_ids = _objects(bim["ID"])
+    bim_ids = objects(bim["ID"])
     tied_ids = _joined(cand.row[tied], bim_ids[cand.bim[tied]], tied_rows)
     no_oa = keys.ss_oa[tied_rows] < 0
     out.set(
@@ -590,7 +456,7 @@ def harmonise(
     matched_table.attrs["n_ambiguous_without_eaf"] = n_without_eaf
     report = _report(ss, keys, bim_ids, out)
     if read_drops is not None:
-        report = _with_read_drops(report, read_drops)
+        report = with_read_drops(report, read_drops)
     return HarmoniseResult(matched=matched_table, report=report)
 
 
@@ -603,7 +469,7 @@ def _log10p(ss: pd.DataFrame) -> np.ndarray:
 
 def _aligned(
     ss: pd.DataFrame,
-    keys: _Keys,
+    keys: Keys,
     bim: pd.DataFrame,
     rows: np.ndarray,
     bim_index: np.ndarray,
@@ -621,7 +487,7 @@ def _aligned(
         {
             "CHR": keys.chroms[keys.b_chrom[b]],
             "POS": bim["POS"].to_numpy()[b],
-            "ID": _objects(bim["ID"])[b],
+            "ID": objects(bim["ID"])[b],
             "EA": keys.allele_names(keys.b_a1[b]),
             "OA": keys.allele_names(keys.b_a2[b]),
             "EAF": np.where(flip, 1 - eaf, eaf),
@@ -631,7 +497,7 @@ def _aligned(
             "P": column("P"),
             "LOG10P": _log10p(ss)[rows],
             "BIM_INDEX": b,
-            "SUMSTATS_ID": _objects(ss["ID"])[rows],
+            "SUMSTATS_ID": objects(ss["ID"])[rows],
         }
     )
     return out[MATCHED_COLUMNS]
@@ -649,12 +515,12 @@ def _frame(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) ->
     return pd.concat([series(name, values) for name, values in columns.items()], axis=1)
 
 
-def _report(ss: pd.DataFrame, keys: _Keys, bim_ids: np.ndarray, out: _Outcome) -> pd.DataFrame:
+def _report(ss: pd.DataFrame, keys: Keys, bim_ids: np.ndarray, out: _Outcome) -> pd.DataFrame:
     """The per-row report (one row per sumstats row)."""
     placed = out.bim_index >= 0
     return _frame(
         {
-            "ID": _objects(ss["ID"]),
+            "ID": objects(ss["ID"]),
             "CHR": keys.chroms[keys.ss_chrom],
             "POS": ss["POS"].to_numpy(),
             "EA": keys.allele_names(keys.ss_ea),
@@ -667,125 +533,3 @@ def _report(ss: pd.DataFrame, keys: _Keys, bim_ids: np.ndarray, out: _Outcome) -
             "FLIPPED": out.flipped,
         }
     )
-
-
-def _with_read_drops(report: pd.DataFrame, read_drops: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in READ_DROP_COLUMNS if c not in read_drops.columns]
-    if missing:
-        raise ValueError(f"read_drops lacks columns {missing}")
-    unknown = set(read_drops["STATUS"]) - set(STATUSES)
-    if unknown:
-        raise ValueError(f"read_drops has unknown statuses {sorted(unknown)}")
-    drops = read_drops[READ_DROP_COLUMNS].reset_index(drop=True)
-    drops = drops.assign(
-        STATUS=pd.Categorical(drops["STATUS"], categories=STATUSES),
-        BIM_INDEX=pd.array([pd.NA] * len(drops), dtype="Int64"),
-        BIM_ID=None,
-        FLIPPED=False,
-    )
-    return pd.concat([report, drops], ignore_index=True)
-
-
-def coverage_table(report: pd.DataFrame) -> pd.DataFrame:
-    """Count and fraction of input variants per status (every status listed)."""
-    counts = report["STATUS"].value_counts().reindex(STATUSES, fill_value=0)
-    total = max(len(report), 1)
-    return pd.DataFrame(
-        {"status": STATUSES, "count": counts.to_numpy(), "fraction": counts.to_numpy() / total}
-    )
-
-
-def dropped_hits(report: pd.DataFrame, p_threshold: float) -> pd.DataFrame:
-    """Dropped report rows with P at or below ``p_threshold``, strongest first, for the
-    log. Identical copies are left out: the row they copy was used in their place."""
-    status = report["STATUS"].astype(object)
-    dropped = ~status.isin([*KEPT, "dropped_identical_copy"]).to_numpy()
-    hit = (report["LOG10P"] >= -np.log10(p_threshold)).to_numpy()
-    hits = report[dropped & hit]
-    return hits.sort_values("LOG10P", ascending=False, kind="stable")
-
-
-def check_eaf_orientation(
-    matched: pd.DataFrame, a1_freq: FrequencyLookup, source: str, columns: str
-) -> EafCheck:
-    """Stop when the file's EAF says that its effect allele is the other one.
-
-    After :func:`harmonise` ``EAF`` is the file's frequency of the cohort's A1. On
-    matched variants that are not strand-ambiguous and whose cohort A1 frequency is at
-    least :data:`EAF_CHECK_MARGIN` from 0.5 (at most :data:`MAX_EAF_VARIANTS`, evenly
-    spread), a file whose EA is really its other allele (or whose EAF is the other
-    allele's) has EAF near one minus the cohort frequency. Both signs must say so:
-    the median |EAF - f| above the median |EAF - (1 - f)| and a negative correlation of
-    EAF with f; then InputError naming ``columns`` (the mapping and layout, for the
-    message). Fewer than :data:`MIN_EAF_VARIANTS` such variants: not checked.
-    """
-    n_amb = int(matched.attrs.get("n_ambiguous_without_eaf", 0))
-    eaf = matched["EAF"].to_numpy(dtype=float)
-    if np.isnan(eaf).all():
-        return EafCheck(
-            0,
-            np.nan,
-            np.nan,
-            n_amb,
-            f"no EAF column: {n_amb} strand-ambiguous variants dropped for lack of it; the "
-            "effect allele was not checked against the cohort's allele frequencies",
-        )
-    a1, a2 = matched["EA"].to_numpy(dtype=object), matched["OA"].to_numpy(dtype=object)
-    ambiguous = pd.Series(a1).map({"A": "T", "T": "A", "C": "G", "G": "C"}).to_numpy() == a2
-    usable = np.flatnonzero(~np.isnan(eaf) & ~ambiguous)
-    if len(usable) > MAX_EAF_VARIANTS:
-        usable = usable[np.linspace(0, len(usable) - 1, MAX_EAF_VARIANTS).astype(np.int64)]
-    freq = np.asarray(a1_freq(matched["BIM_INDEX"].to_numpy()[usable]), dtype=float)
-    informative = np.isfinite(freq) & (np.abs(freq - 0.5) >= EAF_CHECK_MARGIN)
-    eaf, freq = eaf[usable][informative], freq[informative]
-    n = len(eaf)
-    without = f"; {n_amb} strand-ambiguous variants dropped without EAF" if n_amb else ""
-    if n < MIN_EAF_VARIANTS:
-        return EafCheck(
-            n,
-            np.nan,
-            np.nan,
-            n_amb,
-            f"EAF not checked: only {n} matched variants with EAF and a cohort A1 frequency "
-            f"at least {EAF_CHECK_MARGIN:g} from 0.5 (at least {MIN_EAF_VARIANTS} "
-            f"needed){without}",
-        )
-    same = float(np.median(np.abs(eaf - freq)))
-    swapped = float(np.median(np.abs(eaf - (1 - freq))))
-    correlation = float(np.corrcoef(eaf, freq)[0, 1])
-    if same > swapped and correlation < 0:
-        raise InputError(
-            source,
-            f"the effect allele frequencies say the effect allele is the other allele: "
-            f"on {n} matched variants the file's EAF differs from the cohort's frequency "
-            f"of the same allele by a median {same:.3f} but from one minus it by {swapped:.3f}"
-            f" (correlation {correlation:.2f}), as when EA and OA are swapped; columns used: "
-            f"{columns}",
-            "map EA to the other allele column (and OA to this one) under "
-            "data.sumstats_columns, or map EAF to the frequency of the effect allele",
-        )
-    return EafCheck(
-        n,
-        same,
-        correlation,
-        n_amb,
-        f"EAF agrees with the cohort on {n} variants (median |EAF - cohort A1 frequency| "
-        f"{same:.3f}, correlation {correlation:.2f}){without}",
-    )
-
-
-def a1_frequencies(
-    genotypes: Genotypes, samples: np.ndarray | slice | None = None, block_size: int = 1000
-) -> FrequencyLookup:
-    """A lookup of cohort A1 frequencies for .bim row numbers (missing calls ignored)."""
-
-    def lookup(bim_index: np.ndarray) -> np.ndarray:
-        out = np.full(len(bim_index), np.nan)
-        for start in range(0, len(bim_index), block_size):
-            idx = np.asarray(bim_index[start : start + block_size])
-            dosages = genotypes.read(idx, samples, dtype="float32")
-            with np.errstate(invalid="ignore"):
-                out[start : start + len(idx)] = np.nanmean(dosages, axis=0) / 2
-        return out
-
-    return lookup
