@@ -4,9 +4,6 @@ to the same oriented statistics as the canonical file."""
 
 from __future__ import annotations
 
-import gzip
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +12,17 @@ from scipy.stats import norm
 from gemcont.errors import InputError
 from gemcont.io.sumstats import load_sumstats
 from gemcont.io.sumstats_layouts import LAYOUTS, detect_layout
+
+from .sumstats_writers import (
+    WRITERS,
+    canonical_lines,
+    flip,
+    gwas_catalog_lines,
+    orientations,
+    p_text,
+    saige_lines,
+    write_lines,
+)
 
 N_VARIANTS = 40
 REGENIE_OUTPUT = "/work/shared/fixtures/regenie/step2/assoc_Y1.regenie"
@@ -45,32 +53,6 @@ def _truth() -> pd.DataFrame:
 TRUTH = _truth()
 
 
-def _p_text(log10p: float) -> str:
-    """P as a producer prints it, exact below the double range ('1.23e-400')."""
-    exponent = math.floor(-log10p)
-    mantissa = 10 ** (-log10p - exponent)
-    return f"{mantissa:.6f}e{exponent:+d}"
-
-
-def _orientations(seed: int) -> list[bool]:
-    """True where the file states the variant for A2 (flipped)."""
-    return list(np.random.default_rng(seed).random(N_VARIANTS) < 0.5)
-
-
-def _flip(row, flipped: bool) -> tuple[str, str, float, float]:
-    """Effect allele, other allele, BETA, EAF as written in that orientation."""
-    if flipped:
-        return row.A2, row.A1, -row.BETA, round(1 - row.EAF, 4)
-    return row.A1, row.A2, row.BETA, row.EAF
-
-
-def _write(path, lines: list[list[str]], sep: str = "\t") -> str:
-    text = "\n".join(sep.join(str(v) for v in line) for line in lines) + "\n"
-    with gzip.open(path, "wt") as handle:
-        handle.write(text)
-    return str(path)
-
-
 def _oriented(frame: pd.DataFrame, by: str = "POS") -> pd.DataFrame:
     """Statistics for each variant's A1 (from the truth), keyed like the truth."""
     key = frame[by] if by == "ID" else frame["POS"]
@@ -90,11 +72,7 @@ def _oriented(frame: pd.DataFrame, by: str = "POS") -> pd.DataFrame:
 
 
 def _canonical(tmp_path) -> pd.DataFrame:
-    lines = [["CHR", "BP", "SNP", "A1", "A2", "FRQ", "N", "BETA", "SE", "P"]]
-    for r in TRUTH.itertuples():
-        p = _p_text(r.LOG10P)
-        lines.append([r.CHR, r.POS, r.ID, r.A1, r.A2, r.EAF, r.N, r.BETA, r.SE, p])
-    loaded = load_sumstats(_write(tmp_path / "canonical.tsv.gz", lines))
+    loaded = load_sumstats(write_lines(tmp_path / "canonical.tsv.gz", canonical_lines(TRUTH)))
     assert loaded.layout == "generic"
     return _oriented(loaded.frame)
 
@@ -123,15 +101,7 @@ def test_canonical_file_keeps_p_below_double_range(tmp_path):
 
 
 def test_finngen__alt_is_effect_and_empty_rsids_get_position_ids(tmp_path):
-    lines = [["#chrom", "pos", "ref", "alt", "rsids", "nearest_genes", "pval", "mlogp"]]
-    lines[0] += ["beta", "sebeta", "af_alt", "af_alt_cases", "af_alt_controls"]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(1), strict=True):
-        alt, ref, beta, eaf = _flip(r, flipped)
-        rsid = "" if r.Index % 5 == 0 else r.ID
-        p = _p_text(r.LOG10P)
-        lines.append([r.CHR, r.POS, ref, alt, rsid, "GENE1", p, f"{r.LOG10P:.6f}", beta, r.SE])
-        lines[-1] += [eaf, eaf, eaf]
-    loaded = load_sumstats(_write(tmp_path / "finngen.gz", lines))
+    loaded = load_sumstats(WRITERS["finngen"].write(TRUTH, tmp_path))
     assert loaded.layout == "finngen" and loaded.columns["LOG10P"] == "mlogp"
     frame = loaded.frame
     no_rsid = frame["POS"] % 5000 == 1000
@@ -142,17 +112,7 @@ def test_finngen__alt_is_effect_and_empty_rsids_get_position_ids(tmp_path):
 
 
 def test_gwas_ssf__hash_na_rsid_is_missing_not_an_id(tmp_path):
-    header = ["chromosome", "base_pair_location", "effect_allele", "other_allele", "beta"]
-    header += ["standard_error", "effect_allele_frequency", "p_value", "variant_id", "rsid", "n"]
-    lines = [header]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(2), strict=True):
-        ea, oa, beta, eaf = _flip(r, flipped)
-        rsid = "#NA" if r.Index % 3 == 0 else r.ID
-        variant_id = f"{r.CHR}_{r.POS}_{oa}_{ea}"
-        lines.append([r.CHR, r.POS, ea, oa, beta, r.SE, eaf, _p_text(r.LOG10P), variant_id])
-        lines[-1] += [rsid, r.N]
-    lines.append(["1", "99000", "A", "G", "#NA", "#NA", "0.2", "0.5", "1_99000_G_A", "#NA", "5"])
-    loaded = load_sumstats(_write(tmp_path / "ssf.tsv.gz", lines))
+    loaded = load_sumstats(WRITERS["gwas_ssf"].write(TRUTH, tmp_path))
     assert loaded.layout == "gwas_ssf"
     frame = loaded.frame
     assert len(frame) == N_VARIANTS and "#NA" not in set(frame["ID"])
@@ -163,31 +123,8 @@ def test_gwas_ssf__hash_na_rsid_is_missing_not_an_id(tmp_path):
     _assert_same(frame, _canonical(tmp_path))
 
 
-def _catalog_lines() -> list[list[str]]:
-    header = ["hm_variant_id", "hm_rsid", "hm_chrom", "hm_pos", "hm_other_allele"]
-    header += ["hm_effect_allele", "hm_beta", "hm_odds_ratio", "hm_ci_lower", "hm_ci_upper"]
-    header += ["hm_effect_allele_frequency", "hm_code", "variant_id", "p_value", "chromosome"]
-    header += ["base_pair_location", "other_allele", "effect_allele", "beta", "standard_error"]
-    header += ["effect_allele_frequency"]
-    lines = [header]
-    submitted_flips = _orientations(3)
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(4), strict=True):
-        hm_ea, hm_oa, hm_beta, hm_eaf = _flip(r, flipped)
-        ea, oa, beta, eaf = _flip(r, submitted_flips[r.Index])
-        code = "10" if (hm_ea == ea) else "11"
-        old_pos = r.POS + 250_000  # the submitted build's position
-        lines.append([f"{r.CHR}_{r.POS}_{hm_oa}_{hm_ea}", r.ID, r.CHR, r.POS, hm_oa, hm_ea])
-        lines[-1] += [hm_beta, "NA", "NA", "NA", hm_eaf, code, r.ID, _p_text(r.LOG10P), r.CHR]
-        lines[-1] += [old_pos, oa, ea, beta, r.SE, eaf]
-    lines.append(["NA"] * 11 + ["15", "rs999", "1e-30", "1", "5000", "A", "G", "0.5", "0.01"])
-    lines[-1] += ["0.3"]
-    lines.append(["NA"] * 11 + ["14", "rs998", "1e-30", "1", "6000", "A", "G", "0.5", "0.01"])
-    lines[-1] += ["0.3"]
-    return lines
-
-
 def test_gwas_catalog_harmonised__hm_columns_win_and_unharmonised_rows_dropped(tmp_path):
-    loaded = load_sumstats(_write(tmp_path / "harmonised.tsv.gz", _catalog_lines()))
+    loaded = load_sumstats(WRITERS["gwas_catalog_harmonised"].write(TRUTH, tmp_path))
     assert loaded.layout == "gwas_catalog_harmonised"
     assert loaded.columns["EA"] == "hm_effect_allele" and loaded.columns["POS"] == "hm_pos"
     assert _reasons(loaded) == {
@@ -199,9 +136,9 @@ def test_gwas_catalog_harmonised__hm_columns_win_and_unharmonised_rows_dropped(t
 
 
 def test_gwas_catalog_harmonised__se_kept_only_for_the_same_estimate(tmp_path):
-    lines = _catalog_lines()[:3]
+    lines = gwas_catalog_lines(TRUTH)[:3]
     lines[1][6], lines[1][8], lines[1][9] = "0.2", "0.1", "0.3"  # hm_beta no longer = ±beta
-    loaded = load_sumstats(_write(tmp_path / "harmonised.tsv.gz", lines))
+    loaded = load_sumstats(write_lines(tmp_path / "harmonised.tsv.gz", lines))
     se = loaded.frame.set_index("ID")["SE"]
     # from the harmonised 95% interval: (upper - lower) / (2 * Phi^-1(0.975))
     assert se[lines[1][1]] == pytest.approx((0.3 - 0.1) / (2 * norm.ppf(0.975)), rel=1e-9)
@@ -209,7 +146,7 @@ def test_gwas_catalog_harmonised__se_kept_only_for_the_same_estimate(tmp_path):
 
 
 def test_gwas_catalog_harmonised__map_mixing_submitted_alleles_with_hm_beta_stops(tmp_path):
-    path = _write(tmp_path / "harmonised.tsv.gz", _catalog_lines())
+    path = write_lines(tmp_path / "harmonised.tsv.gz", gwas_catalog_lines(TRUTH))
     with pytest.raises(InputError) as err:
         load_sumstats(path, {"EA": "effect_allele", "OA": "other_allele"})
     assert str(err.value) == (
@@ -222,22 +159,7 @@ def test_gwas_catalog_harmonised__map_mixing_submitted_alleles_with_hm_beta_stop
 
 
 def test_plink2_glm__a1_effect_and_covariate_test_rows_dropped(tmp_path):
-    header = ["#CHROM", "POS", "ID", "REF", "ALT", "PROVISIONAL_REF?", "A1", "OMITTED"]
-    header += ["A1_FREQ", "TEST", "OBS_CT", "BETA", "SE", "T_STAT", "P", "ERRCODE"]
-    lines = [header]
-    ref_alt = _orientations(6)
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(5), strict=True):
-        a1, omitted, beta, eaf = _flip(r, flipped)
-        ref, alt = (r.A1, r.A2) if ref_alt[r.Index] else (r.A2, r.A1)
-        stat = beta / r.SE
-        lines.append([r.CHR, r.POS, r.ID, ref, alt, "Y", a1, omitted, eaf, "ADD", r.N, beta])
-        lines[-1] += [r.SE, f"{stat:.6g}", _p_text(r.LOG10P), "."]
-        for covariate in ("AGE", "SEX"):
-            lines.append([r.CHR, r.POS, r.ID, ref, alt, "Y", a1, omitted, eaf, covariate])
-            lines[-1] += [r.N, "0.01", "0.001", "10", "1e-20", "."]
-    lines.append(["1", "99000", "rs999", "A", "G", "Y", "G", "A", "0.3", "ADD", "5000", "NA"])
-    lines[-1] += ["NA", "NA", "NA", "CONST_OMITTED_ALLELE"]
-    loaded = load_sumstats(_write(tmp_path / "trait.glm.linear.gz", lines))
+    loaded = load_sumstats(WRITERS["plink2_glm"].write(TRUTH, tmp_path))
     assert loaded.layout == "plink2_glm"
     assert _reasons(loaded) == {
         "TEST is AGE (only ADD rows are variant effects)": N_VARIANTS,
@@ -253,19 +175,7 @@ def test_plink2_glm__a1_effect_and_covariate_test_rows_dropped(tmp_path):
 
 
 def test_regenie__allele1_effect_interaction_rows_and_repeated_header_dropped(tmp_path):
-    header = ["CHROM", "GENPOS", "ID", "ALLELE0", "ALLELE1", "A1FREQ", "INFO", "N", "TEST"]
-    header += ["BETA", "SE", "CHISQ", "LOG10P", "EXTRA"]
-    lines = [header]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(7), strict=True):
-        a1, a0, beta, eaf = _flip(r, flipped)
-        if r.Index == N_VARIANTS // 2:
-            lines.append(header)  # per-chromosome files concatenated with `cat`
-        chisq = (beta / r.SE) ** 2
-        lines.append([r.CHR, r.POS, r.ID, a0, a1, eaf, "1", r.N, "ADD", beta, r.SE])
-        lines[-1] += [f"{chisq:.6g}", f"{r.LOG10P:.6f}", "NA"]
-        lines.append([r.CHR, r.POS, r.ID, a0, a1, eaf, "1", r.N, "ADD-INT_SNP", "0.1"])
-        lines[-1] += ["0.2", "0.25", "0.2", "NA"]
-    loaded = load_sumstats(_write(tmp_path / "assoc_Y1.regenie.gz", lines, sep=" "))
+    loaded = load_sumstats(WRITERS["regenie"].write(TRUTH, tmp_path))
     assert loaded.layout == "regenie"
     assert _reasons(loaded) == {
         "TEST is ADD-INT_SNP (only ADD rows are variant effects)": N_VARIANTS,
@@ -292,52 +202,32 @@ def test_regenie__real_step2_output(tmp_path):
 
 
 def test_bolt_lmm__allele1_effect_bp_position_and_p_bolt_lmm(tmp_path):
-    header = ["SNP", "CHR", "BP", "GENPOS", "ALLELE1", "ALLELE0", "A1FREQ", "F_MISS", "BETA"]
-    header += ["SE", "P_BOLT_LMM_INF", "P_BOLT_LMM"]
-    lines = [header]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(8), strict=True):
-        a1, a0, beta, eaf = _flip(r, flipped)
-        genpos = r.POS / 1e6  # cM, not base pairs
-        p_inf = _p_text(r.LOG10P * 0.8)
-        lines.append([r.ID, r.CHR, r.POS, genpos, a1, a0, eaf, "0.001", beta, r.SE, p_inf])
-        lines[-1] += [_p_text(r.LOG10P)]
-    loaded = load_sumstats(_write(tmp_path / "bolt.stats.gz", lines))
+    loaded = load_sumstats(WRITERS["bolt_lmm"].write(TRUTH, tmp_path))
     assert loaded.layout == "bolt_lmm" and loaded.columns["P"] == "P_BOLT_LMM"
     assert loaded.columns["POS"] == "BP"
     _assert_same(loaded.frame, _canonical(tmp_path))
 
 
-def _saige_lines() -> list[list[str]]:
-    header = ["CHR", "POS", "MarkerID", "Allele1", "Allele2", "AC_Allele2", "AF_Allele2"]
-    header += ["MissingRate", "BETA", "SE", "Tstat", "var", "p.value", "p.value.NA", "Is.SPA"]
-    header += ["N"]
-    lines = [header]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(9), strict=True):
-        a2, a1, beta, eaf = _flip(r, flipped)
-        tstat = beta / r.SE**2
-        lines.append([r.CHR, r.POS, r.ID, a1, a2, round(2 * r.N * eaf), eaf, "0", beta, r.SE])
-        lines[-1] += [f"{tstat:.6g}", "1", _p_text(r.LOG10P), "NA", "FALSE", r.N]
-    return lines
-
-
 def test_saige__allele2_is_the_effect_allele(tmp_path):
-    loaded = load_sumstats(_write(tmp_path / "saige.txt.gz", _saige_lines(), sep=" "))
+    loaded = load_sumstats(WRITERS["saige"].write(TRUTH, tmp_path))
     assert loaded.layout == "saige" and loaded.columns["EA"] == "Allele2"
     _assert_same(loaded.frame, _canonical(tmp_path))
 
 
 def test_saige__partial_map_completes_from_the_layout(tmp_path):
-    lines = _saige_lines()
+    lines = saige_lines(TRUTH)
     lines[0][13] = "p.value.SPA"  # the P the user wants, instead of p.value
     for row in lines[1:]:
         row[12], row[13] = "0.5", row[12]
-    loaded = load_sumstats(_write(tmp_path / "saige.txt.gz", lines, sep=" "), {"P": "p.value.SPA"})
+    loaded = load_sumstats(
+        write_lines(tmp_path / "saige.txt.gz", lines, sep=" "), {"P": "p.value.SPA"}
+    )
     assert loaded.columns["EA"] == "Allele2" and loaded.columns["P"] == "p.value.SPA"
     _assert_same(loaded.frame, _canonical(tmp_path))
 
 
 def test_saige__map_taking_allele1_as_effect_allele_stops(tmp_path):
-    path = _write(tmp_path / "saige.txt.gz", _saige_lines(), sep=" ")
+    path = write_lines(tmp_path / "saige.txt.gz", saige_lines(TRUTH), sep=" ")
     with pytest.raises(InputError) as err:
         load_sumstats(path, {"EA": "Allele1", "OA": "Allele2"})
     assert str(err.value) == (
@@ -349,15 +239,7 @@ def test_saige__map_taking_allele1_as_effect_allele_stops(tmp_path):
 
 
 def test_metal_stderr__marker_name_only_matches_by_id(tmp_path):
-    header = ["MarkerName", "Allele1", "Allele2", "Freq1", "FreqSE", "MinFreq", "MaxFreq"]
-    header += ["Effect", "StdErr", "P-value", "Direction", "HetISq", "HetChiSq", "HetDf"]
-    header += ["HetPVal"]
-    lines = [header]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(10), strict=True):
-        a1, a2, beta, eaf = _flip(r, flipped)
-        lines.append([r.ID, a1.lower(), a2.lower(), eaf, "0.01", eaf, eaf, beta, r.SE])
-        lines[-1] += [_p_text(r.LOG10P), "++", "0", "0.5", "1", "0.48"]
-    loaded = load_sumstats(_write(tmp_path / "METAANALYSIS1.TBL.gz", lines))
+    loaded = load_sumstats(WRITERS["metal_stderr"].write(TRUTH, tmp_path))
     assert loaded.layout == "metal"
     frame = loaded.frame
     assert set(frame["CHR"]) == {""} and set(frame["POS"]) == {0}
@@ -365,12 +247,7 @@ def test_metal_stderr__marker_name_only_matches_by_id(tmp_path):
 
 
 def test_metal_samplesize__beta_from_z_and_weight(tmp_path):
-    lines = [["MarkerName", "Allele1", "Allele2", "Weight", "Zscore", "P-value", "Direction"]]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(11), strict=True):
-        a1, a2, beta, _ = _flip(r, flipped)
-        z = beta / r.SE
-        lines.append([r.ID, a1.lower(), a2.lower(), r.N, f"{z:.8g}", _p_text(r.LOG10P), "+-"])
-    loaded = load_sumstats(_write(tmp_path / "METAANALYSIS1.TBL.gz", lines))
+    loaded = load_sumstats(WRITERS["metal_samplesize"].write(TRUTH, tmp_path))
     frame = loaded.frame.set_index("ID").loc[TRUTH["ID"]]
     z = np.sign(frame["BETA"]) * np.where(frame["EA"] == TRUTH["A1"].to_numpy(), 1, -1)
     np.testing.assert_array_equal(z, np.sign(TRUTH["BETA"]))
@@ -381,31 +258,14 @@ def test_metal_samplesize__beta_from_z_and_weight(tmp_path):
 
 
 def test_plink1_assoc__a1_effect_or_to_beta(tmp_path):
-    lines = [["CHR", "SNP", "BP", "A1", "F_A", "F_U", "A2", "CHISQ", "P", "OR"]]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(12), strict=True):
-        a1, a2, beta, eaf = _flip(r, flipped)
-        chisq = (beta / r.SE) ** 2
-        lines.append([r.CHR, r.ID, r.POS, a1, eaf, eaf, a2, f"{chisq:.6g}", _p_text(r.LOG10P)])
-        lines[-1] += [f"{math.exp(beta):.10g}"]
-    lines.append(["1", "rs999", "99000", "A", "NA", "NA", "G", "NA", "NA", "NA"])
-    padded = [[f"{v:>12}" for v in line] for line in lines]  # plink 1.9 pads with spaces
-    loaded = load_sumstats(_write(tmp_path / "plink.assoc.gz", padded, sep=" "))
+    loaded = load_sumstats(WRITERS["plink1_assoc"].write(TRUTH, tmp_path))
     assert loaded.layout == "plink1_assoc" and loaded.frame["EAF"].isna().all()
     assert _reasons(loaded) == {"BETA missing or not finite": 1}
     _assert_same(loaded.frame, _canonical(tmp_path))  # SE derived from P equals the SE
 
 
 def test_plink1_linear__no_other_allele_and_covariate_rows(tmp_path):
-    lines = [["CHR", "SNP", "BP", "A1", "TEST", "NMISS", "BETA", "SE", "L95", "U95", "STAT"]]
-    lines[0] += ["P"]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(13), strict=True):
-        a1, _, beta, _ = _flip(r, flipped)
-        lo, hi = beta - 1.96 * r.SE, beta + 1.96 * r.SE
-        lines.append([r.CHR, r.ID, r.POS, a1, "ADD", r.N, beta, r.SE, f"{lo:.4g}", f"{hi:.4g}"])
-        lines[-1] += [f"{beta / r.SE:.6g}", _p_text(r.LOG10P)]
-        lines.append([r.CHR, r.ID, r.POS, a1, "COV1", r.N, "0.3", "0.1", "0.1", "0.5", "3"])
-        lines[-1] += ["0.003"]
-    loaded = load_sumstats(_write(tmp_path / "plink.assoc.linear.gz", lines, sep=" "))
+    loaded = load_sumstats(WRITERS["plink1_linear"].write(TRUTH, tmp_path))
     assert loaded.layout == "plink1_linear" and set(loaded.frame["OA"]) == {""}
     assert _reasons(loaded) == {"TEST is COV1 (only ADD rows are variant effects)": N_VARIANTS}
     _assert_same(loaded.frame, _canonical(tmp_path))
@@ -414,7 +274,7 @@ def test_plink1_linear__no_other_allele_and_covariate_rows(tmp_path):
 def test_plink1_qassoc__names_no_allele_so_it_stops(tmp_path):
     lines = [["CHR", "SNP", "BP", "NMISS", "BETA", "SE", "R2", "T", "P"]]
     lines.append(["1", "rs1", "100", "500", "0.1", "0.02", "0.01", "5", "1e-6"])
-    path = _write(tmp_path / "plink.qassoc.gz", lines, sep=" ")
+    path = write_lines(tmp_path / "plink.qassoc.gz", lines, sep=" ")
     with pytest.raises(InputError) as err:
         load_sumstats(path)
     assert str(err.value) == (
@@ -435,10 +295,10 @@ def test_detect_layout__a_header_short_of_the_signature_is_not_that_layout(layou
 def test_generic_file_with_beta_and_alt_is_not_taken_for_finngen(tmp_path):
     """Lower-case FinnGen-like names (no '#chrom', no 'pval'): header aliases, EA alt."""
     lines = [["chrom", "pos", "rsid", "ref", "alt", "af", "beta", "se", "p"]]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(12), strict=True):
-        alt, ref, beta, eaf = _flip(r, flipped)
-        lines.append([r.CHR, r.POS, r.ID, ref, alt, eaf, beta, r.SE, _p_text(r.LOG10P)])
-    loaded = load_sumstats(_write(tmp_path / "mine.tsv.gz", lines))
+    for r, flipped in zip(TRUTH.itertuples(), orientations(N_VARIANTS, 12), strict=True):
+        alt, ref, beta, eaf = flip(r, flipped)
+        lines.append([r.CHR, r.POS, r.ID, ref, alt, eaf, beta, r.SE, p_text(r.LOG10P)])
+    loaded = load_sumstats(write_lines(tmp_path / "mine.tsv.gz", lines))
     assert loaded.layout == "generic"
     assert (loaded.columns["EA"], loaded.columns["OA"], loaded.columns["BETA"]) == (
         "alt",
@@ -451,10 +311,10 @@ def test_generic_file_with_beta_and_alt_is_not_taken_for_finngen(tmp_path):
 def _saige_cut_down(tmp_path) -> str:
     """A SAIGE file cut down to a few columns (AF_Allele2 gone): no layout recognised."""
     lines = [["CHR", "POS", "MarkerID", "Allele1", "Allele2", "BETA", "SE", "p.value"]]
-    for r, flipped in zip(TRUTH.itertuples(), _orientations(13), strict=True):
-        effect, other, beta, _ = _flip(r, flipped)
-        lines.append([r.CHR, r.POS, r.ID, other, effect, beta, r.SE, _p_text(r.LOG10P)])
-    return _write(tmp_path / "saige_cut.txt.gz", lines, sep=" ")
+    for r, flipped in zip(TRUTH.itertuples(), orientations(N_VARIANTS, 13), strict=True):
+        effect, other, beta, _ = flip(r, flipped)
+        lines.append([r.CHR, r.POS, r.ID, other, effect, beta, r.SE, p_text(r.LOG10P)])
+    return write_lines(tmp_path / "saige_cut.txt.gz", lines, sep=" ")
 
 
 def test_generic_allele1_beside_allele2_stops_naming_both_conventions(tmp_path):
