@@ -406,10 +406,10 @@ def test_harmonise__read_drops_listed_in_the_report():
             "POS": [5, 0],
             "EA": ["A", "C"],
             "OA": ["G", ""],
-            "LOG10P": [np.nan, 12.0],
-            "STATUS": "dropped_at_read",
+            "LOG10P": [8.0, 12.0],
+            "STATUS": ["dropped_at_read", "not_a_variant"],
             "REASON": [
-                "P missing or outside (0, 1]",
+                "SE missing, not finite or <= 0",
                 "TEST is DOM (only ADD rows are variant effects)",
             ],
         }
@@ -419,17 +419,19 @@ def test_harmonise__read_drops_listed_in_the_report():
     report = result.report
     assert report.columns.tolist() == REPORT_COLUMNS
     assert report["ID"].tolist() == ["rs1", "rs9", "rs50", "rs51"]
-    assert report["STATUS"].tolist()[2:] == ["dropped_at_read"] * 2
+    assert report["STATUS"].tolist()[2:] == ["dropped_at_read", "not_a_variant"]
     assert report["REASON"].tolist()[2:] == drops["REASON"].tolist()
     assert report["BIM_INDEX"].isna().tolist() == [False, True, True, True]
     assert not report["FLIPPED"].any()
     counts = coverage_table(report).set_index("status")["count"]
-    assert counts["dropped_at_read"] == 2 and counts["dropped_absent"] == 1 and counts.sum() == 4
+    assert counts["dropped_at_read"] == 1 and counts["not_a_variant"] == 1
+    assert counts["dropped_absent"] == 1 and counts.sum() == 4
     hits = dropped_hits(report, 5e-8)
-    assert hits["ID"].tolist() == ["rs51", "rs9"]  # strongest first; rs1 is in the panel
+    # strongest first; rs1 is in the panel, and the covariate row rs51 (P 1e-12) is no hit
+    assert hits["ID"].tolist() == ["rs9", "rs50"]
     assert hits["REASON"].tolist() == [
-        "TEST is DOM (only ADD rows are variant effects)",
         "no .bim record with this ID or CHR:POS",
+        "SE missing, not finite or <= 0",
     ]
 
 

@@ -155,7 +155,10 @@ def test_panel__layout_without_eaf_gives_the_canonical_panel_less_ambiguous_snps
     # follows each file's orientation; the layout's extra rows, which its reader drops,
     # aside)
     def kept_status(report: pd.DataFrame) -> pd.Series:
-        rows = report[~report["ID"].isin(ambiguous) & report["STATUS"].ne("dropped_at_read")]
+        rows = report[
+            ~report["ID"].isin(ambiguous)
+            & ~report["STATUS"].isin(["dropped_at_read", "not_a_variant"])
+        ]
         status = rows["STATUS"].where(~rows["STATUS"].isin(KEPT), "kept")
         return status.set_axis(rows["ID"]).sort_index()
 

@@ -61,6 +61,9 @@ def write_sumstats(
 READ_COLUMNS = [*SINGLE_TRAIT_COLUMNS, "LOG10P"]
 DROP_COLUMNS = ["ID", "CHR", "POS", "EA", "OA", "LOG10P", "STATUS", "REASON"]
 DROPPED_AT_READ = "dropped_at_read"
+# rows that are no variant effect (covariate TEST rows, repeated header lines): listed in
+# the report under their own status, never counted as lost hits
+NOT_A_VARIANT = "not_a_variant"
 REQUIRED = ("CHR", "POS", "EA", "OA")
 _Z975 = 1.959963984540054  # Phi^-1(0.975): a 95% interval spans 2 * _Z975 standard errors
 _FIX = "name the file's header for each scheme column under data.sumstats_columns in the config"
@@ -507,11 +510,10 @@ def _build_frame(
     return out[READ_COLUMNS]
 
 
-def _layout_drops(
+def _not_variant_rows(
     raw: pd.DataFrame, cols: dict[str, str], as_text: bool
 ) -> list[tuple[str, pd.Series | np.ndarray]]:
-    """Rows that are no variant effect of the file's layout: repeated header lines,
-    TEST other than ADD, GWAS Catalog rows its harmoniser could not harmonise."""
+    """Rows that are no variant effect: repeated header lines, TEST other than ADD."""
     drops: list[tuple[str, pd.Series | np.ndarray]] = []
     if as_text:
         ea = raw[cols["EA"]]
@@ -523,6 +525,15 @@ def _layout_drops(
                 shown = value or "missing"
                 reason = f"TEST is {shown} (only ADD rows are variant effects)"
                 drops.append((reason, test == value))
+    return drops
+
+
+def _layout_drops(
+    raw: pd.DataFrame, cols: dict[str, str]
+) -> list[tuple[str, pd.Series | np.ndarray]]:
+    """Variant rows the layout marks unusable: GWAS Catalog rows its harmoniser could
+    not harmonise."""
+    drops: list[tuple[str, pd.Series | np.ndarray]] = []
     if "_HM_CODE" in cols:
         code = raw[cols["_HM_CODE"]].fillna("").str.strip().str.removesuffix(".0")
         for value, meaning in _layouts.HM_CODES_UNHARMONISED.items():
@@ -596,10 +607,16 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
         notes.append(f"P from {cols['P']}")
     flags: dict[str, np.ndarray] = {}
     frame = _build_frame(path, raw, cols, as_text, read_text, notes, flags)
-    checks = _layout_drops(raw, cols, as_text)
+    not_variants = _not_variant_rows(raw, cols, as_text)
+    checks = not_variants + _layout_drops(raw, cols)
     checks += _invalid_rows(frame, flags, {"CHR", "POS"} <= cols.keys(), "OA" in cols)
     bad, reasons = _first_reasons(len(frame), checks)
-    dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=DROPPED_AT_READ, REASON=reasons)
+    status = np.where(
+        pd.Series(reasons).isin([reason for reason, _ in not_variants]),
+        NOT_A_VARIANT,
+        DROPPED_AT_READ,
+    )
+    dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=status, REASON=reasons)
     counts = {r: int(c) for r, c in dropped["REASON"].value_counts(sort=False).items()}
     frame = frame.loc[~bad].astype({"POS": "int64"}).reset_index(drop=True)
     for note in notes:

@@ -24,7 +24,7 @@ from gemcont.io.atomic import atomic_path
 from gemcont.io.chromosomes import sort_key
 from gemcont.io.panel import PANEL_COLUMNS
 from gemcont.io.plink import Genotypes
-from gemcont.io.sumstats import load_sumstats
+from gemcont.io.sumstats import DROPPED_AT_READ, NOT_A_VARIANT, load_sumstats
 from gemcont.io.tables import write_tsv
 from gemcont.panel.clump import clump, clump_plink
 from gemcont.panel.eaf_check import FrequencyLookup, a1_frequencies, check_eaf_orientation
@@ -93,7 +93,7 @@ def main_drop_reasons(report: pd.DataFrame, n: int = MAIN_REASONS) -> list[str]:
     dropped = report[~report["STATUS"].isin(KEPT)]
     status = dropped["STATUS"].astype(str)
     reason = dropped["REASON"].fillna("").astype(str)
-    at_read = status == "dropped_at_read"
+    at_read = status.isin([DROPPED_AT_READ, NOT_A_VARIANT])
     label = status.where(~at_read, status + ": " + reason)
     if dropped["STUDY"].nunique() > 1:
         label = dropped["STUDY"].astype(str) + " " + label

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gemcont.io.sumstats import DROP_COLUMNS, DROPPED_AT_READ
+from gemcont.io.sumstats import DROP_COLUMNS, DROPPED_AT_READ, NOT_A_VARIANT
 
 KEPT = ["matched", "flipped", "strand_flipped", "resolved_ambiguous"]
 DROPPED = [
+    NOT_A_VARIANT,
     DROPPED_AT_READ,
     "dropped_identical_copy",
     "dropped_ambiguous",
@@ -55,9 +56,10 @@ def coverage_table(report: pd.DataFrame) -> pd.DataFrame:
 
 def dropped_hits(report: pd.DataFrame, p_threshold: float) -> pd.DataFrame:
     """Dropped report rows with P at or below ``p_threshold``, strongest first, for the
-    log. Identical copies are left out: the row they copy was used in their place."""
+    log. Identical copies are left out (the row they copy was used in their place), and
+    so are rows that are no variant effect (covariate TEST rows: their P is no hit)."""
     status = report["STATUS"].astype(object)
-    dropped = ~status.isin([*KEPT, "dropped_identical_copy"]).to_numpy()
+    dropped = ~status.isin([*KEPT, "dropped_identical_copy", NOT_A_VARIANT]).to_numpy()
     hit = (report["LOG10P"] >= -np.log10(p_threshold)).to_numpy()
     hits = report[dropped & hit]
     return hits.sort_values("LOG10P", ascending=False, kind="stable")
