@@ -26,14 +26,14 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | compute_pcs | 1000 + N x max(16 x W, 12 x 4096) + min(2 GB, 4 x N x M / 10) |
 | extract_features | 1000 + 7 x N x P + 8 x N x 256 + 200 B x M |
 | build_phenotype_store | fundus 1500 + 1 KB x I + 100 MB x threads; spirometry 1500 + 2 x T |
-| make_splits | 1000 + 2 KB x N |
+| make_splits | 500 + 2 KB x N |
 | train_model | 4000 + 8 x I_t x P + max(X, 9 x min(4096, I_t) x B) (X: below) |
 | export_embeddings | 4000 + (R + 2) x 1024 x B + 64 x I x D |
 | prepare_gwas | 1000 + 64 x A x D + 2 KB x N |
 | regenie_step1 | 2000 + 8 x H x (1000 + 10 x D) |
 | gwas_chromosome | 1000 + 40 x H x block + N / 4 x block + (165 + 24 x D x methods) x M_c |
-| merge_gwas, merge_gwas_chunks | 1000 (they stream gzip members) |
-| summarise_gwas | 1000 + 300 B x M + 8 x H x W |
+| merge_gwas, merge_gwas_chunks | 300 (they stream gzip members) |
+| summarise_gwas | 1000 + 300 B x M + H x W |
 | plot_gwas | 1500 + 150 B x M |
 | evaluate_run | 1000 + 48 x A x D |
 | evaluate | 1000 + 100 B x splits x methods x A |
@@ -222,7 +222,7 @@ def _build_phenotype_store(s: Scale, threads: int) -> Need:
 def _make_splits(s: Scale, threads: int) -> Need:
     # the .fam, store index, disease and covariates keyed by person: 1.3 KB a person
     # measured (benchmarks/scale.py)
-    return Need(1000 + 2e3 * s.genotyped / MB, 10 + s.genotyped / 1e6)
+    return Need(500 + 2e3 * s.genotyped / MB, 10 + s.genotyped / 1e6)
 
 
 def _streamed_bytes(s: Scale, batch: int) -> float:
@@ -279,12 +279,14 @@ def _gwas_chromosome(s: Scale, threads: int, variants: int) -> Need:
 
 
 def _merge_gwas(s: Scale, threads: int) -> Need:
-    return Need(1000, 10 + s.variants * s.dim / 5e7, 30 * s.variants * s.dim / MB)
+    # it streams gzip members: the 149 MB measured at any N is the interpreter and imports
+    return Need(300, 10 + s.variants * s.dim / 5e7, 30 * s.variants * s.dim / MB)
 
 
 def _summarise_gwas(s: Scale, threads: int) -> Need:
-    # the multi-trait table (one row a variant), one clumping window of genotypes
-    mem = 1000 + (300 * s.variants + 8 * s.held_out * WINDOW_VARIANTS) / MB
+    # the multi-trait table (one row a variant), one clumping window of genotypes as bit
+    # sets (3 bits a genotype, panel/clump.py; ~0.5 B a person and window variant measured)
+    mem = 1000 + (300 * s.variants + s.held_out * WINDOW_VARIANTS) / MB
     return Need(mem, 10 + s.variants / 1e6)
 
 
