@@ -60,7 +60,7 @@ from PIL import Image
 from gemcont.errors import InputError
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.withdrawn import store_reasons
-from gemcont.parallel import pool_context
+from gemcont.parallel import process_pool
 from gemcont.phenotypes.store import StoreWriter, check_kept, resume_key
 
 log = logging.getLogger(__name__)
@@ -307,5 +307,5 @@ def _run(tasks: list[tuple[str, int, int]], threads: int) -> Iterator[np.ndarray
         yield from map(_worker, tasks)
         return
     chunk = max(1, min(64, len(tasks) // (threads * 16)))
-    with pool_context().Pool(min(threads, len(tasks))) as pool:
+    with process_pool(min(threads, len(tasks))) as pool:
         yield from pool.imap(_worker, tasks, chunksize=chunk)
