@@ -8,13 +8,18 @@ size, the phenotype source's line count) and from the config, so a dry run shows
 request; ``python -m gemcont.resources --paper`` prints the table in README.md.
 
 Formulas (attempt 1; MB = 10^6 bytes, min = minutes). N genotyped people, M variants
-(M_c of one chromosome), H held-out people of a split = min(N, I) x (1 - train
+of data.bfile, M_g the variants the GWAS scans (``gwas.genotypes``: imputed dosages
+hold many more; M_g = M when it is data.bfile), M_c those of one of its chromosomes and
+M_j those of one GWAS job (M_c, or a chunk of ``gwas.chunk_variants``), H held-out
+people of a split = min(N, I) x (1 - train
 fraction), A = min(N, I) people analysed, I phenotype items (images, or people with
-blows) of B bytes each, T the spirometry table's bytes, D embedding dimensions, P panel
+blows) of B bytes each, T the spirometry table's bytes, D embedding dimensions (D_g
+those the GWAS tests: ``gwas.n_components``, or D), P panel
 variants (``PANEL_VARIANTS``, an upper bound: the panel is not yet clumped when jobs are
 planned), W = ``WINDOW_VARIANTS``, S the sums' text bytes (4x the file when gzipped),
 I_t = I x train fraction the training items, G = ``train.on_device_max_gb``, R the
-``train.num_workers`` reader threads, b = ``train.batch_size``.
+``train.num_workers`` reader threads, b = ``train.batch_size``, m the methods (one GWAS
+scan serves a split's methods).
 Memory in bytes unless a unit is given, divided by 1e6:
 
 | rule | mem_mb (MB) |
@@ -30,11 +35,11 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | train_model | 4000 + 8 x I_t x P + max(X, 9 x min(4096, I_t) x B) (X: below) |
 | export_embeddings | 4000 + (R + 2) x 1024 x B + 64 x I x D |
 | prepare_gwas | 1000 + 64 x A x D + 2 KB x N |
-| regenie_step1 | 2000 + 8 x H x (1000 + 10 x D) |
-| gwas_chromosome | 1000 + 40 x H x block + N / 4 x block + (165 + 24 x D x methods) x M_c |
+| regenie_step1 | 2000 + 8 x H x (1000 + 10 x D_g) |
+| gwas_chromosome | 1000 + (40 block + 16 (D_g + 40) m) H + N block / 4 + 165 M_c + 24 D_g m M_j |
 | merge_gwas, merge_gwas_chunks | 300 (they stream gzip members) |
-| summarise_gwas | 1000 + 300 B x M + H x W |
-| plot_gwas | 1500 + 150 B x M |
+| summarise_gwas | 1000 + 300 B x M_g + H x W |
+| plot_gwas | 1500 + 150 B x M_g |
 | evaluate_run | 1000 + 48 x A x D |
 | evaluate | 1000 + 100 B x splits x methods x A |
 | make_figures | 1500 + 24 x A x D |
@@ -53,11 +58,11 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | train_model | max(600, 20 + 2 views x epochs x I x train fraction / (rate x 60)) |
 | export_embeddings | 15 + I / (rate x 60) |
 | prepare_gwas | 10 + A x D / 5e6 |
-| regenie_step1 | 30 + H x M x D / (2e10 x 60) |
-| gwas_chromosome | 10 + 4 x H x M_c x (D + 40) x methods / (2.5e10 flop/s x 60 x t) |
-| merge_gwas, merge_gwas_chunks | 10 + M x D / 5e7 |
-| summarise_gwas | 10 + M / 1e6 |
-| plot_gwas | 10 + M / 2e6 |
+| regenie_step1 | 30 + H x M x D_g / (2e10 x 60) |
+| gwas_chromosome | 10 + 4 x H x M_j x (D_g + 40) x m / (2.5e10 flop/s x 60 x t) |
+| merge_gwas, merge_gwas_chunks | 10 + M_g x D_g / 5e7 (merge_gwas_chunks: M_c) |
+| summarise_gwas | 10 + M_g / 1e6 |
+| plot_gwas | 10 + M_g / 2e6 |
 | evaluate_run | 10 + A x D^2 x 30 / (1e9 x 60) |
 | evaluate, make_figures, build_report, rotation_collect, rotation_figure | 10 |
 
@@ -65,11 +70,12 @@ Memory in bytes unless a unit is given, divided by 1e6:
 (frozen_vit) at 224 x 224 x 3 bytes, scaled by that size over B (about half the H100's
 throughput in ``benchmarks/measured/``, for data loading); on CPUs 2e7 / B.
 Disk (``disk_mb``) where outputs are large: the phenotype store (I x B), the per-dimension
-sums of a chromosome (30 bytes a variant and dimension, gzipped) and of the merge.
+sums of a GWAS job (30 bytes a variant and dimension, gzipped) and of the merges.
 ``rotation_point`` keeps ``gemcont.rotation.jobs.memory_mb``.
 
-Training holds its phenotype rows in memory (and on the device) only up to G: X =
-I_t x B when I_t x (B + 4 x P) <= G, else batches are read from the store
+Training holds its phenotype rows in memory (and on the device) only up to G (rows
+and features: I_t x (B + 4 x P) <= G, with the panel's real P, unknown when jobs are
+planned): X = I_t x B when I_t x B <= G (held with any panel), else batches are read from the store
 (``gemcont.train.stream``: R + 1 read ahead, one in use) and X = (R + 2) x b x B; export
 always reads them so. The channel statistics read up to 4,096 rows (~9 bytes of float
 copies a stored byte; skipped with a frozen backbone). The features are
@@ -119,12 +125,14 @@ class Scale:
 
     genotyped: int  # N: .fam lines
     variants: int  # M: .bim lines
+    gwas_variants: int  # M_g: variants of the GWAS genotypes (M when they are data.bfile)
     sumstats_bytes: int  # S: text bytes of the disease GWAS
     items: int  # I: phenotype items (fundus images, spirometry people)
     item_bytes: int  # B
     modality: str
     source_bytes: int  # the phenotype source file (the spirometry table is read whole)
-    dim: int  # D
+    dim: int  # D: embedding dimensions (train.dim)
+    gwas_dim: int  # D_g: phenotypes of the GWAS (gwas.n_components of the embedding, or D)
     train_fraction: float
     epochs: int
     encoder: str
@@ -233,7 +241,9 @@ def _streamed_bytes(s: Scale, batch: int) -> float:
 def _train_inputs_mb(s: Scale) -> float:
     train_items = s.items * s.train_fraction
     features = 4 * train_items * PANEL_VARIANTS  # float32 rows of the training people
-    fits = train_items * s.item_bytes + features <= s.on_device_gb * 1e9
+    # held whenever a panel may be small enough (gemcont.train.loop.make_source decides
+    # with the real one): never fewer bytes than the job will hold
+    fits = train_items * s.item_bytes <= s.on_device_gb * 1e9
     items = train_items * s.item_bytes if fits else _streamed_bytes(s, s.batch_size)
     stats = 0 if s.encoder == "frozen_vit" else 9 * min(STATS_ROWS, train_items) * s.item_bytes
     # the features' file pages touched and their copy, then the items held or streamed
@@ -264,34 +274,44 @@ def _prepare_gwas(s: Scale, threads: int) -> Need:
 
 def _regenie_step1(s: Scale, threads: int) -> Need:
     h = s.held_out
-    return Need(2000 + 8 * h * (1000 + 10 * s.dim) / MB, 30 + h * s.variants * s.dim / (2e10 * 60))
+    d = s.gwas_dim
+    return Need(2000 + 8 * h * (1000 + 10 * d) / MB, 30 + h * s.variants * d / (2e10 * 60))
 
 
-def _gwas_chromosome(s: Scale, threads: int, variants: int) -> Need:
+def _gwas_chromosome(s: Scale, threads: int, variants: int, chromosome: int = 0) -> Need:
+    """One scan job of ``variants`` (a chunk, or all ``chromosome`` variants: 0 = the
+    same) for every method of a split."""
     h, block = s.held_out, s.block_size
-    # one scan per split for every method: decoded blocks for the held-out people, the
-    # packed .bed rows of everyone, the chromosome's .bim rows (~165 B, measured) and the
-    # results of every method (3 x 8 B a dimension); a product and null model per method
-    dims = s.dim * s.methods
-    mem = 1000 + (40 * h * block + s.genotyped / 4 * block + (165 + 24 * dims) * variants) / MB
+    # decoded blocks for the held-out people and the packed .bed rows of everyone; per
+    # method its phenotype table and null-model basis (H x D_g and H x (D_g + c) float64,
+    # with Q: 16 x H x (D_g + c)); the chromosome's .bim rows (~165 B, measured; read
+    # whole for a chunk too) and the job's results of every method (3 x 8 B a dimension)
+    dims = s.gwas_dim * s.methods
+    models = 16 * h * (s.gwas_dim + GWAS_COVARIATES) * s.methods
+    bim = 165 * max(chromosome, variants)
+    blocks = 40 * h * block + s.genotyped / 4 * block
+    mem = 1000 + (blocks + models + bim + 24 * dims * variants) / MB
     flop = 4 * h * variants * (dims + GWAS_COVARIATES * s.methods)
     return Need(mem, 10 + flop / (2.5e10 * 60 * threads), 30 * variants * dims / MB)
 
 
-def _merge_gwas(s: Scale, threads: int) -> Need:
-    # it streams gzip members: the 149 MB measured at any N is the interpreter and imports
-    return Need(300, 10 + s.variants * s.dim / 5e7, 30 * s.variants * s.dim / MB)
+def _merge_gwas(s: Scale, threads: int, variants: int = 0) -> Need:
+    """One method's merge of ``variants`` (merge_gwas_chunks: a chromosome's; 0: the
+    GWAS's, merge_gwas). It streams gzip members: the 149 MB measured at any N is the
+    interpreter and imports."""
+    variants = variants or s.gwas_variants
+    return Need(300, 10 + variants * s.gwas_dim / 5e7, 30 * variants * s.gwas_dim / MB)
 
 
 def _summarise_gwas(s: Scale, threads: int) -> Need:
     # the multi-trait table (one row a variant), one clumping window of genotypes as bit
     # sets (3 bits a genotype, panel/clump.py; ~0.5 B a person and window variant measured)
-    mem = 1000 + (300 * s.variants + s.held_out * WINDOW_VARIANTS) / MB
-    return Need(mem, 10 + s.variants / 1e6)
+    mem = 1000 + (300 * s.gwas_variants + s.held_out * WINDOW_VARIANTS) / MB
+    return Need(mem, 10 + s.gwas_variants / 1e6)
 
 
 def _plot_gwas(s: Scale, threads: int) -> Need:
-    return Need(1500 + 150 * s.variants / MB, 10 + s.variants / 2e6)
+    return Need(1500 + 150 * s.gwas_variants / MB, 10 + s.gwas_variants / 2e6)
 
 
 def _evaluate_run(s: Scale, threads: int) -> Need:
@@ -339,11 +359,16 @@ ESTIMATES: dict[str, Callable[..., Need]] = {
 }
 
 
+#: rules sized per chromosome (``request``'s ``variants``)
+PER_CHROMOSOME = ("gwas_chromosome", "merge_gwas_chunks")
+
+
 def request(
     rule: str, scale: Scale, attempt: int = 1, threads: int = 1, **extra: Any
 ) -> dict[str, int]:
     """``rule``'s resources at ``attempt`` (1, 2, ...): every amount times the attempt,
-    rounded up (``extra``: the per-job size, ``variants`` of a GWAS chromosome)."""
+    rounded up (``extra``: the per-job size: ``variants`` of a GWAS job and its
+    ``chromosome``'s, gwas_chromosome; ``variants`` of the chromosome, merge_gwas_chunks)."""
     need = ESTIMATES[rule](scale, max(threads, 1), **extra)
     out = {"mem_mb": need.mem_mb, "runtime": need.runtime}
     if need.disk_mb:
@@ -386,9 +411,12 @@ def _stat(path: str | Path) -> os.stat_result:
         ) from None
 
 
-def plan_scale(config: Mapping[str, Any], genotyped: int, variants: int) -> Scale:
-    """The run's ``Scale``: the simulation's sizes, or the data's files (``genotyped`` and
-    ``variants`` are counted by the caller, which has them cached)."""
+def plan_scale(
+    config: Mapping[str, Any], genotyped: int, variants: int, gwas_variants: int | None = None
+) -> Scale:
+    """The run's ``Scale``: the simulation's sizes, or the data's files (``genotyped``,
+    ``variants`` and the GWAS's ``gwas_variants``, None: ``variants``, are counted by the
+    caller, which has them cached)."""
     data, sim, train = config["data"], config["simulate"], config["train"]
     modality = data["modality"]
     if sim["enabled"]:
@@ -412,12 +440,14 @@ def plan_scale(config: Mapping[str, Any], genotyped: int, variants: int) -> Scal
     return Scale(
         genotyped=genotyped,
         variants=variants,
+        gwas_variants=variants if gwas_variants is None else gwas_variants,
         sumstats_bytes=sumstats,
         items=items,
         item_bytes=item_bytes(config),
         modality=modality,
         source_bytes=source_bytes,
-        dim=config["gwas"]["n_components"] or train["dim"],
+        dim=train["dim"],
+        gwas_dim=config["gwas"]["n_components"] or train["dim"],
         train_fraction=config["splits"]["train_fraction"],
         epochs=train["epochs"],
         encoder=train["encoder"],
@@ -433,17 +463,20 @@ def plan_scale(config: Mapping[str, Any], genotyped: int, variants: int) -> Scal
 
 
 #: the paper's UK Biobank setting (issue 18): 500 k genotyped people, 10 M variants in a
-#: 10 M-row disease GWAS, D = 256, 5 splits x 7 methods, the schema's training schedule
-#: and data loading (16 GB on the device, 4 reader threads, batches of 1,024)
+#: 10 M-row disease GWAS, D = 256 (the GWAS on the embeddings' top 10 PCs, the schema's
+#: gwas.n_components), 5 splits x 7 methods, the schema's training schedule and data
+#: loading (16 GB on the device, 4 reader threads, batches of 1,024)
 PAPER = Scale(
     genotyped=500_000,
     variants=10_000_000,
+    gwas_variants=10_000_000,
     sumstats_bytes=70 * 10_000_000,
     items=113_000,
     item_bytes=256 * 256,
     modality="spirometry",
     source_bytes=10 * 10**9,  # field 3066 for ~450 k people, three blows as text
     dim=256,
+    gwas_dim=10,
     train_fraction=0.5,
     epochs=150,
     encoder="resnet18",
@@ -478,7 +511,7 @@ def table(scales: Mapping[str, tuple[Scale, int]], threads: int = 2) -> str:
             if rule.startswith("simulate_") and not scale.simulated_people:
                 cells.append("(real data: not run)")
                 continue
-            extra = {"variants": chromosome} if rule == "gwas_chromosome" else {}
+            extra = {"variants": chromosome} if rule in PER_CHROMOSOME else {}
             req = request(rule, scale, 1, threads, **extra)
             disk = f", disk {_size(req['disk_mb'])}" if "disk_mb" in req else ""
             cells.append(f"{_size(req['mem_mb'])}, {_minutes(req['runtime'])}{disk}")

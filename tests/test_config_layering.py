@@ -163,11 +163,14 @@ def test_gwas_memory_counts_the_held_out_people(fundus):
     _, planned = fundus
     jobs = [job for job in planned["jobs"] if job["rule"] == "gwas_chromosome"]
     assert jobs
-    dim, block = 256, 512  # train.dim; the builtin engine's CPU block
+    # gwas.n_components (the embeddings' top PCs tested); the builtin engine's CPU block
+    dim, block, methods = 10, 512, 7
 
     def expected(people: int, variants: int, attempt: int) -> int:
         decoded = 40 * people * block + GENOTYPED / 4 * block
-        return math.ceil(attempt * (1000 + (decoded + (165 + 24 * dim) * variants) / 1e6))
+        models = 16 * people * (dim + 40) * methods  # phenotypes and null model a method
+        results = (165 + 24 * dim * methods) * variants
+        return math.ceil(attempt * (1000 + (decoded + models + results) / 1e6))
 
     for job in jobs:
         variants = CHROMOSOMES[job["wildcards"]["chrom"]]

@@ -311,3 +311,58 @@ def test_clump__same_clumps_as_all_pairs_implementation(random_cohort, method, p
         result = clump(variants, genotypes, p, r2, kb, samples=samples, r2_method=method)
     assert len(result) > 5 and (result["N_CLUMPED"] > 0).sum() > 2
     pd.testing.assert_frame_equal(result, expected, check_dtype=False)
+
+
+def _reference_pearson_r2(dosages: np.ndarray, i: int, j: int) -> float:
+    """float64 squared correlation of mean-imputed dosages (-127: missing)."""
+    x = np.where(dosages < 0, np.nan, dosages).astype(np.float64)[:, [i, j]]
+    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+    return float(np.corrcoef(x, rowvar=False)[0, 1] ** 2)
+
+
+def _pair_in_ld(dosages: np.ndarray) -> tuple[int, int, float]:
+    """A pair of polymorphic variants with 0.1 < r^2 < 0.9 (both with missing calls)."""
+    for i in range(40, 60):
+        for j in range(i + 1, i + 10):
+            r2 = _reference_pearson_r2(dosages, i, j)
+            if 0.1 < r2 < 0.9 and (dosages[:, [i, j]] < 0).any(axis=0).all():
+                return i, j, r2
+    raise AssertionError("no pair in LD")
+
+
+@pytest.mark.parametrize(("offset", "joins"), [(-1e-9, True), (1e-9, False)])
+def test_clump__pearson_threshold_decided_in_float64(random_cohort, offset, joins):
+    """The pearson r^2 equals a float64 re-derivation to ~1e-15, so a threshold 1e-9 below
+    or above it decides membership (the replaced float32 path erred by ~1e-7)."""
+    prefix, variants, dosages = random_cohort
+    i, j, r2 = _pair_in_ld(dosages)
+    pair = variants.iloc[[i, j]].assign(P=[1e-9, 1e-4])  # j: a secondary variant only
+    with Genotypes(prefix) as genotypes:
+        result = clump(pair, genotypes, 1e-5, r2 + offset, 5000, 1e-3, r2_method="pearson")
+    assert result["ID"].tolist() == [f"v{i}"]
+    assert result["SP2"].tolist() == ([f"v{j}"] if joins else ["NONE"])
+
+
+@pytest.mark.parametrize("method", ["haplotype", "pearson"])
+def test_clump__identical_variants_never_exceed_r2_one(tmp_path, method):
+    """Duplicated variants (r^2 = 1 up to rounding, which lands above 1 for some allele
+    counts) do not join at clump_r2 = 1, since r^2 > 1 is impossible; just below 1 they
+    all join."""
+    rng = np.random.default_rng(7)
+    n_people, n_pairs = 1001, 30
+    freq = rng.uniform(0.05, 0.95, n_pairs)
+    first = rng.binomial(2, freq, (n_people, n_pairs)).astype(np.float32)
+    dosages = np.repeat(first, 2, axis=1)  # each variant twice, side by side
+    ids = [f"v{j}" for j in range(2 * n_pairs)]
+    bim = pd.DataFrame(
+        {"CHR": "1", "ID": ids, "CM": 0.0, "POS": 10_000_000 * (np.arange(2 * n_pairs) // 2 + 1)}
+    ).assign(A1="A", A2="G")
+    people = [f"p{i}" for i in range(n_people)]
+    write_bed(tmp_path / "dup", dosages, pd.DataFrame({"FID": people, "IID": people}), bim)
+    # the first of a pair an index variant, the second a secondary variant only
+    variants = bim.assign(P=np.tile([1e-9, 1e-4], n_pairs), BIM_INDEX=np.arange(2 * n_pairs))
+    with Genotypes(tmp_path / "dup") as genotypes:
+        at_one = clump(variants, genotypes, 1e-5, 1.0, 5000, 1e-3, r2_method=method)
+        below = clump(variants, genotypes, 1e-5, 1 - 1e-12, 5000, 1e-3, r2_method=method)
+    assert at_one["SP2"].tolist() == ["NONE"] * n_pairs
+    assert below["SP2"].tolist() == ids[1::2]

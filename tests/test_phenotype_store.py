@@ -369,3 +369,26 @@ def test_fundus_build_with_changed_settings_starts_again(fundus_dir: Path, caplo
         fundus_dir / "manifest.tsv", fundus_dir / "fresh", image_size=24, min_kept_fraction=0.2
     )
     assert store_bytes(out) == store_bytes(fundus_dir / "fresh")
+
+
+def test_fundus_build_with_changed_preprocessing_starts_again(
+    fundus_dir: Path, monkeypatch, caplog
+) -> None:
+    """Another release of the preprocessing code (or of PIL) stores other bytes for the
+    same image: a build interrupted under one is not resumed under the other."""
+    from gemcont.phenotypes import fundus
+
+    out = fundus_dir / "recoded"
+    args = [str(fundus_dir / "manifest.tsv"), str(out), "1000", "4", "SIGTERM"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-c", KILLED_BUILD, *args], env=env, check=False)
+    assert (out / "images.npy.progress.json").exists()
+    version = fundus.preprocessing_version()
+    assert "PIL" in version and len(version.split()[0]) == 64
+    monkeypatch.setattr(fundus, "preprocessing_version", lambda: version + " changed")
+    with caplog.at_level("INFO", logger="gemcont.phenotypes.store"):
+        build_fundus_store(fundus_dir / "manifest.tsv", out, image_size=32, min_kept_fraction=0.2)
+    assert (
+        f"{out}: the inputs or settings changed since the interrupted build: starting again"
+        in caplog.messages
+    )

@@ -18,11 +18,21 @@ from tests.snakemake_plan import dry_run
 REPO = Path(__file__).resolve().parents[1]
 #: sized by gemcont.rotation.jobs.memory_mb, not by this module
 OWN_SIZING = {"rotation_point"}
+CHUNK = 64  # gwas.chunk_variants of the chunked demo plan (several chunks a chromosome)
 
 
 @pytest.fixture(scope="module")
 def demo_plan(tmp_path_factory) -> dict:
     return dry_run(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def chunked_plan(tmp_path_factory) -> dict:
+    """The demo with gwas.chunk_variants: GWAS scan jobs of chunks, merged per chromosome."""
+    tmp = tmp_path_factory.mktemp("chunked")
+    extra = tmp / "chunked.yaml"
+    extra.write_text(f"gwas:\n  chunk_variants: {CHUNK}\n")
+    return dry_run(tmp, REPO / "config" / "config.yaml", extra)
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +42,25 @@ def fig2_plan(tmp_path_factory) -> dict:
     )
 
 
-def test_every_job_rule_declares_memory_and_runtime(demo_plan):
+@pytest.mark.parametrize("case", ["demo_plan", "chunked_plan"])
+def test_every_job_rule_declares_memory_and_runtime(case, request):
     """No rule that runs a job falls back to a profile's default-resources (4000 MB /
-    60 min, which do not grow with the attempt): each declares both itself."""
-    job_rules = {name for name, rule in demo_plan["rules"].items() if not rule["norun"]}
+    60 min, which do not grow with the attempt): each declares both itself, with and
+    without gwas.chunk_variants (whose DAG adds merge_gwas_chunks)."""
+    plan = request.getfixturevalue(case)
+    job_rules = {name for name, rule in plan["rules"].items() if not rule["norun"]}
     assert job_rules >= {"build_panel", "regenie_step1", "rotation_point", "export_embeddings"}
     for name in sorted(job_rules):
-        assert {"mem_mb", "runtime"} <= set(demo_plan["rules"][name]["declared"]), name
-    # merge_gwas_chunks is a rule only with gwas.chunk_variants (sized by the module too)
-    assert job_rules - OWN_SIZING == set(resources.ESTIMATES) - {"merge_gwas_chunks"}
+        assert {"mem_mb", "runtime"} <= set(plan["rules"][name]["declared"]), name
+    # merge_gwas_chunks is a rule only with gwas.chunk_variants
+    chunked = {"merge_gwas_chunks"} if case == "chunked_plan" else set()
+    assert job_rules - OWN_SIZING == set(resources.ESTIMATES) - {"merge_gwas_chunks"} | chunked
 
 
-def test_planned_requests_grow_with_the_attempt(demo_plan, fig2_plan):
-    """Every planned job asks for more memory and time on each retry (demo and Fig. 2)."""
-    planned = demo_plan["jobs"] + fig2_plan["jobs"]
+def test_planned_requests_grow_with_the_attempt(demo_plan, chunked_plan, fig2_plan):
+    """Every planned job asks for more memory and time on each retry (demo, chunked
+    demo and Fig. 2)."""
+    planned = demo_plan["jobs"] + chunked_plan["jobs"] + fig2_plan["jobs"]
     seen = set()
     for job in planned:
         if job["rule"] in {"all", "fig2"}:
@@ -56,9 +71,78 @@ def test_planned_requests_grow_with_the_attempt(demo_plan, fig2_plan):
             assert first[key] < second[key] < third[key], (job["rule"], key)
             assert second[key] >= 2 * first[key] - 1, (job["rule"], key)
         seen.add(job["rule"])
-    # the rules not in these DAGs (regenie_step1, merge_gwas_chunks) are checked on the
-    # module below
-    assert seen == set(resources.ESTIMATES) - {"regenie_step1", "merge_gwas_chunks"} | OWN_SIZING
+    # the rule not in these DAGs (regenie_step1) is checked on the module below
+    assert seen == set(resources.ESTIMATES) - {"regenie_step1"} | OWN_SIZING
+
+
+def test_chunked_jobs_are_sized_by_their_chunk_and_chromosome(chunked_plan):
+    """A chunk's scan job holds its chunk's results (and its chromosome's .bim); a chunk
+    merge is sized by its chromosome, not by the whole genome."""
+    scale, per_chromosome = resources.demo_scale()
+    jobs = chunked_plan["jobs"]
+    scans = [job for job in jobs if job["rule"] == "gwas_chromosome"]
+    merges = [job for job in jobs if job["rule"] == "merge_gwas_chunks"]
+    assert scans and merges and per_chromosome > CHUNK
+    whole_scan = resources.request("gwas_chromosome", scale, 1, 2, variants=per_chromosome)
+    for job in scans:
+        # every chunk at most CHUNK variants (the last one may hold fewer)
+        want = resources.request(
+            "gwas_chromosome", scale, 1, job["threads"], variants=CHUNK, chromosome=per_chromosome
+        )
+        assert job["resources"]["1"] == want, job["wildcards"]
+        assert want["disk_mb"] <= whole_scan["disk_mb"]
+    for job in merges:  # (demo sizes round to the floors: paper scale below)
+        want = resources.request("merge_gwas_chunks", scale, variants=per_chromosome)
+        assert job["resources"]["1"] == want
+
+
+def test_chunk_requests_count_the_chunk_results_and_the_chromosome_bim():
+    """Paper scale, chromosome 1 (800 k variants) in chunks of 100 k: the chunk's results
+    (3 x 8 B a variant, dimension and method), the whole chromosome's .bim rows (165 B);
+    every embedding dimension tested (gwas.n_components: null)."""
+    scale, chromosome, chunk = replace(resources.PAPER, gwas_dim=256), 800_000, 100_000
+    whole = resources.request("gwas_chromosome", scale, variants=chromosome)["mem_mb"]
+    part = resources.request("gwas_chromosome", scale, variants=chunk, chromosome=chromosome)
+    dims = scale.gwas_dim * scale.methods
+    assert whole - part["mem_mb"] == pytest.approx(24 * dims * (chromosome - chunk) / 1e6, abs=1)
+    assert part["disk_mb"] == math.ceil(30 * chunk * dims / 1e6)
+    alone = resources.request("gwas_chromosome", scale, variants=chunk)["mem_mb"]
+    assert part["mem_mb"] - alone == pytest.approx(165 * (chromosome - chunk) / 1e6, abs=1)
+    merge = resources.request("merge_gwas_chunks", scale, variants=chromosome)
+    assert merge["disk_mb"] == max(1000, math.ceil(30 * chromosome * scale.gwas_dim / 1e6))
+
+
+def test_gwas_summaries_follow_the_scanned_variants_not_the_bim():
+    """gwas.genotypes (imputed: 10x the array's variants) sizes the merge, the summaries
+    and the plot; the panel, PCs and REGENIE step 1 stay on data.bfile's .bim."""
+    array = replace(resources.PAPER, variants=800_000, gwas_variants=800_000)
+    imputed = replace(array, gwas_variants=8_000_000)
+    for rule in ("merge_gwas", "summarise_gwas", "plot_gwas"):
+        assert resources.request(rule, imputed) != resources.request(rule, array), rule
+    grown = resources.request("summarise_gwas", imputed)["mem_mb"]
+    assert grown - resources.request("summarise_gwas", array)["mem_mb"] == pytest.approx(
+        300 * 7_200_000 / 1e6, abs=1
+    )
+    for rule in ("build_panel", "compute_pcs", "extract_features", "regenie_step1"):
+        assert resources.request(rule, imputed) == resources.request(rule, array), rule
+
+
+def test_training_request_holds_the_rows_whenever_a_panel_may_fit_them():
+    """The rows stay in memory when rows + features fit train.on_device_max_gb with the
+    real panel (train.loop.make_source), unknown when jobs are planned: whenever the rows
+    alone fit, the request holds them, even if PANEL_VARIANTS features would not fit."""
+    train_items = 56_500
+    rows_gb = train_items * 256 * 256 / 1e9  # 3.7 GB
+    with_panel_gb = rows_gb + 4 * train_items * resources.PANEL_VARIANTS / 1e9  # 4.8 GB
+    between = replace(resources.PAPER, on_device_gb=(rows_gb + with_panel_gb) / 2)
+    assert resources.request("train_model", between)["mem_mb"] > rows_gb * 1000 + 4000
+    below = replace(resources.PAPER, on_device_gb=rows_gb * 0.9)
+    features = 2 * 4 * train_items * resources.PANEL_VARIANTS  # pages touched, copy
+    stats = 9 * resources.STATS_ROWS * 256 * 256  # channel statistics (> 6 batches)
+    held = resources.request("train_model", between)["mem_mb"]
+    assert held == math.ceil(4000 + (features + rows_gb * 1e9) / 1e6)
+    streamed = resources.request("train_model", below)["mem_mb"]
+    assert streamed == math.ceil(4000 + (features + stats) / 1e6)
 
 
 @pytest.mark.parametrize("rule", sorted(resources.ESTIMATES))
@@ -85,7 +169,9 @@ def test_gwas_memory_follows_the_held_out_people_not_the_fam():
     more_held = replace(base, items=2 * base.items)
     assert more_held.held_out == 2 * base.held_out
     grown = resources.request("gwas_chromosome", more_held, variants=chromosome)["mem_mb"]
-    assert grown - mem == pytest.approx(40 * base.held_out * 512 / 1e6, abs=1)
+    # decoded blocks, and each method's phenotypes and null-model basis (D + 40 columns)
+    per_person = 40 * 512 + 16 * (base.gwas_dim + 40) * base.methods
+    assert grown - mem == pytest.approx(base.held_out * per_person / 1e6, abs=1)
 
 
 def test_held_out_people_are_the_analysed_half():

@@ -70,3 +70,49 @@ def test_every_job_script_caps_its_threads() -> None:
         assert "limit_threads(sm.threads)" in lines, script.name
         log = next(k for k, line in enumerate(lines) if line.startswith("to_file(sm.log"))
         assert lines.index("limit_threads(sm.threads)") == log + 1, script.name
+
+
+POOL_CHILD = """
+import json, sys
+import numpy, torch
+from threadpoolctl import threadpool_info
+from gemcont.parallel import process_pool
+from gemcont.threads import limit_threads
+
+
+def pools(_):
+    import os, torch
+    return [p["num_threads"] for p in threadpool_info()], torch.get_num_threads(), \\
+        os.environ["OMP_NUM_THREADS"]
+
+
+limit_threads(2)  # the job's threads, inherited by forked workers unless capped
+with process_pool(2) as pool:
+    workers = pool.map(pools, range(4), chunksize=1)
+print(json.dumps({"job": pools(0), "workers": workers}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: pools start at 1 thread")
+def test_process_pool__each_worker_runs_one_native_thread() -> None:
+    """A job at 2 threads running 2 worker processes (fundus simulation, fundus store,
+    genotype simulation) gives each worker 1 thread, not the job's 2 (4 on 2 cores)."""
+    out = subprocess.run(
+        [sys.executable, "-c", POOL_CHILD], capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout)
+    blas, torch_threads, omp = result["job"]
+    assert set(blas) == {2} and torch_threads == 2 and omp == "2"
+    for blas, torch_threads, omp in result["workers"]:
+        assert blas and set(blas) == {1}
+        assert torch_threads == 1 and omp == "1"
+
+
+def test_every_process_pool_caps_its_workers() -> None:
+    """Worker processes are started by gemcont.parallel.process_pool only."""
+    package = SCRIPTS.parent / "gemcont"
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text()
+        for pattern in ("ProcessPoolExecutor", ".Pool(", "multiprocessing.Pool"):
+            if path.name != "parallel.py":
+                assert pattern not in text, f"{path}: {pattern}"

@@ -174,19 +174,22 @@ def _haplotype_r2(bits: _Bits, index: int, cols: np.ndarray) -> np.ndarray:
         p = (k11 + k12 + het) / total
         q = (k11 + k21 + het) / total
         d = f11 - p * q
-        return np.nan_to_num(d * d / (p * (1 - p) * q * (1 - q)), nan=0.0)
+        r2 = np.nan_to_num(d * d / (p * (1 - p) * q * (1 - q)), nan=0.0)
+    return np.minimum(r2, 1.0)  # as _pearson_r2: never above 1 by rounding
 
 
 def _pearson_r2(bits: _Bits, index: int, cols: np.ndarray) -> np.ndarray:
-    """Squared correlation of mean-imputed A1 counts: imputed calls sit at the mean, so
-    only people called at both variants add to the covariance."""
+    """Squared correlation of mean-imputed A1 counts, in float64: imputed calls sit at
+    the mean, so only people called at both variants add to the covariance. Capped at 1:
+    identical variants round to just above it for some counts, and would then pass a
+    clump_r2 of 1 (r^2 > 1 is impossible)."""
     n = _genotype_table(bits, index, cols).astype(np.float64)
     a = np.arange(3.0)[:, None, None] - bits.mean[index]
     b = np.arange(3.0)[None, :, None] - bits.mean[cols]
     cov = (n * a * b).sum(axis=(0, 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = cov * cov / (bits.sum_sq[index] * bits.sum_sq[cols])
-    return np.nan_to_num(r2, nan=0.0, posinf=0.0)
+    return np.minimum(np.nan_to_num(r2, nan=0.0, posinf=0.0), 1.0)
 
 
 def _clump_chromosome(

@@ -38,13 +38,14 @@ towards ``min_kept_fraction``.
 
 The build resumes where a killed run stopped (a SLURM time limit): the store writer
 records its progress every ``CHECKPOINT_ITEMS`` images and on SIGTERM, and a rerun with
-the same manifest, images (path, size, mtime), withdrawals and settings skips the images
-already stored; anything changed starts the store again, with a log line
-(:class:`gemcont.phenotypes.store.StoreWriter`).
+the same manifest, images (path, size, mtime), withdrawals, settings and preprocessing
+(:func:`preprocessing_version`) skips the images already stored; anything changed
+starts the store again, with a log line (:class:`gemcont.phenotypes.store.StoreWriter`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import struct
@@ -55,12 +56,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import PIL
 from PIL import Image
 
 from gemcont.errors import InputError
 from gemcont.io.ids import KEY, dropped_rows, read_keyed_table
 from gemcont.io.withdrawn import store_reasons
-from gemcont.parallel import pool_context
+from gemcont.parallel import process_pool
 from gemcont.phenotypes.store import StoreWriter, check_kept, resume_key
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,14 @@ def preprocess_image(path: Path, image_size: int, threshold: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(resized).transpose(2, 0, 1))
 
 
+def preprocessing_version() -> str:
+    """What else decides a stored image's bytes: this module's code (decoding, 16-bit
+    scaling, cropping) and the PIL and numpy releases (resampling), so that a resumed
+    build never mixes images preprocessed two ways."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"{code} PIL {PIL.__version__} numpy {np.__version__}"
+
+
 def _worker(args: tuple[str, int, int]) -> np.ndarray | str:
     """Pool task: the preprocessed image, or the reason it is excluded."""
     path, image_size, threshold = args
@@ -266,6 +276,7 @@ def build_fundus_store(
     upfront += [tuple(row) for row in withdrawn[[*KEY, "path", "reason"]].values]
     keys = [tuple(row) for row in manifest[[*KEY, "eye", "path"]].values]
     settings = {"image_size": image_size, "threshold": threshold, "upfront": upfront}
+    settings["preprocessing"] = preprocessing_version()
     key = resume_key({**settings, "images": keys}, [manifest_path, *manifest["path"]])
     shape = (3, image_size, image_size)
     with StoreWriter(out_dir, len(manifest), shape, key) as writer, _sigterm_as_exit():
@@ -307,5 +318,5 @@ def _run(tasks: list[tuple[str, int, int]], threads: int) -> Iterator[np.ndarray
         yield from map(_worker, tasks)
         return
     chunk = max(1, min(64, len(tasks) // (threads * 16)))
-    with pool_context().Pool(min(threads, len(tasks))) as pool:
+    with process_pool(min(threads, len(tasks))) as pool:
         yield from pool.imap(_worker, tasks, chunksize=chunk)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 from gemcont.io.plink import write_bed
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, write_sumstats
 from gemcont.io.tables import write_tsv
+from gemcont.parallel import process_pool
 from gemcont.simulate.architecture import (
     choose_causal,
     genetic_values,
@@ -62,8 +62,8 @@ def simulate_all_chromosomes(
         )
         for c in range(1, settings.genotypes.n_chromosomes + 1)
     ]
-    with ProcessPoolExecutor(max_workers=max(1, threads)) as pool:
-        parts = list(pool.map(simulate_chromosome, specs))
+    with process_pool(max(1, min(threads, len(specs)))) as pool:
+        parts = pool.map(simulate_chromosome, specs)
     bim = pd.concat([p[0] for p in parts], ignore_index=True)
     dosages = np.concatenate([p[1] for p in parts], axis=1)
     log.info("simulated %d variants on %d chromosomes", len(bim), len(specs))

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from gemcont.errors import InputError
 from gemcont.io.atomic import atomic_path
-from gemcont.parallel import pool_context
+from gemcont.parallel import process_pool
 from gemcont.simulate.people import require_columns
 
 EYES: tuple[str, str] = ("left", "right")
@@ -446,9 +446,8 @@ def simulate_fundus(
         )
     ]
     if threads > 1 and len(tasks) > 1:
-        ctx = pool_context()
         chunk = max(1, len(tasks) // (threads * 8))
-        with ctx.Pool(min(threads, len(tasks))) as pool:
+        with process_pool(min(threads, len(tasks))) as pool:
             results = pool.map(_person_task, tasks, chunksize=chunk)
     else:
         results = [_person_task(t) for t in tasks]

@@ -75,8 +75,15 @@ def cohort_size():
 @functools.cache
 def run_scale():
     """The run's size for every resource request (gemcont.resources.plan_scale): the
-    .fam and .bim line counts, the phenotype source and the sums, counted once."""
-    return sizing.plan_scale(config, cohort_size(), sum(chromosome_variants().values()))
+    .fam and .bim line counts, the variants the GWAS scans (gwas.genotypes may be
+    imputed dosages), the phenotype source and the sums, counted once."""
+    scanned = gwas_variants()
+    return sizing.plan_scale(
+        config,
+        cohort_size(),
+        sum(chromosome_variants().values()),
+        sum(scanned.get(str(c), 0) for c in gwas_chromosomes()),
+    )
 
 
 def requested(rule_name, key):
@@ -87,14 +94,19 @@ def requested(rule_name, key):
     )[key]
 
 
-def requested_gwas(key):
-    """gwas_chromosome's ``key``: sized by the job's variants (its chromosome, or its
-    chunk of gwas.chunk_variants) and the split's held-out people (not the whole .fam).
-    """
-    return lambda wildcards, attempt, threads: sizing.request(
-        "gwas_chromosome",
-        run_scale(),
-        attempt,
-        threads,
-        variants=chunk_variants(wildcards.chrom),
-    )[key]
+def requested_per_chromosome(rule_name, key):
+    """``key`` of a job of one GWAS chromosome: gwas_chromosome sized by its variants
+    (its chromosome, or its chunk of gwas.chunk_variants) and the split's held-out
+    people (not the whole .fam); merge_gwas_chunks by the chromosome's variants."""
+
+    def job_request(wildcards, attempt, threads):
+        chromosome = gwas_variants().get(str(wildcards.chrom), 0)
+        extra = {"variants": chromosome}
+        if rule_name == "gwas_chromosome":
+            extra = {
+                "variants": chunk_variants(wildcards.chrom),
+                "chromosome": chromosome,
+            }
+        return sizing.request(rule_name, run_scale(), attempt, threads, **extra)[key]
+
+    return job_request

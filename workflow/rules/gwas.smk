@@ -87,9 +87,9 @@ rule gwas_chromosome:
         "../../envs/gemcont.yaml"
     threads: 2
     resources:
-        mem_mb=requested_gwas("mem_mb"),
-        runtime=requested_gwas("runtime"),
-        disk_mb=requested_gwas("disk_mb"),
+        mem_mb=requested_per_chromosome("gwas_chromosome", "mem_mb"),
+        runtime=requested_per_chromosome("gwas_chromosome", "runtime"),
+        disk_mb=requested_per_chromosome("gwas_chromosome", "disk_mb"),
     params:
         gwas=gwas_params("gwas_chromosome"),
         methods=config["methods"],
@@ -122,9 +122,9 @@ if CHUNK_VARIANTS:
         conda:
             "../../envs/gemcont.yaml"
         resources:
-            mem_mb=requested("merge_gwas_chunks", "mem_mb"),
-            runtime=requested("merge_gwas_chunks", "runtime"),
-            disk_mb=requested("merge_gwas_chunks", "disk_mb"),
+            mem_mb=requested_per_chromosome("merge_gwas_chunks", "mem_mb"),
+            runtime=requested_per_chromosome("merge_gwas_chunks", "runtime"),
+            disk_mb=requested_per_chromosome("merge_gwas_chunks", "disk_mb"),
         script:
             "../../scripts/merge_gwas_chunks.py"
 
