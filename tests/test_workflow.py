@@ -146,6 +146,9 @@ def tiny_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
                     "width": 8,
                     "encoder": "frozen_vit",  # GEMCONT on the pretrained backbone
                     "backbone": backbone,
+                    # a budget below the training rows: training streams them from the
+                    # store's memory map, as a 512 px fundus store does at paper scale
+                    "on_device_max_gb": 1e-4,
                 },
                 "gwas": {"n_components": 4, "covariates": {"n_pcs": 4}},
                 "evaluate": {"n_folds": 2, "inner_folds": 2, "n_cs": 3},
@@ -169,6 +172,8 @@ def test_workflow__tiny_config_runs_to_the_report(tiny_run):
     assert '"backbone_features": 24' in (trained / "hparams.json").read_text()
     saved = torch.load(trained / "checkpoint.pt", weights_only=True)["model"]
     assert not [k for k in saved if ".backbone." in k]  # read from train.backbone.path
+    train_log = (tmp_path / "logs" / "train" / "gemcont" / "split_0.log").read_text()
+    assert "exceed train.on_device_max_gb (0.0001): batches stream from the host" in train_log
     dropped = (tmp_path / "results" / "splits" / "dropped.tsv").read_text()
     assert "no blow recorded" in dropped or "missing value" in dropped
 
