@@ -64,7 +64,7 @@ def test_planned_requests_grow_with_the_attempt(demo_plan, fig2_plan):
 @pytest.mark.parametrize("rule", sorted(resources.ESTIMATES))
 @pytest.mark.parametrize("scale", [resources.PAPER, resources.PAPER_FUNDUS])
 def test_module_requests_scale_with_the_attempt(rule, scale):
-    extra = {"variants": 800_000} if rule == "gwas_chromosome" else {}
+    extra = {"variants": 800_000} if rule in resources.PER_CHROMOSOME else {}
     one, two, three = (resources.request(rule, scale, a, 2, **extra) for a in (1, 2, 3))
     assert one.keys() == two.keys() >= {"mem_mb", "runtime"}
     for key in one:
