@@ -25,6 +25,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | rule | mem_mb (MB) |
 |---|---|
 | simulate_genetics | 1000 + 4 x (N + N_ext) x M |
+| simulate_imputed | 1000 + 40 x N x M_c |
 | simulate_spirometry | 1000 + 150 KB x N |
 | simulate_fundus | 1500 + 1 KB x N |
 | build_panel | 1000 + 12 x S + 400 B x M + 8 x N x W |
@@ -48,6 +49,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | rule | runtime (minutes; t = the job's threads) |
 |---|---|
 | simulate_genetics | 10 + (N + N_ext) x M / 2e8 |
+| simulate_imputed | 10 + N x M / 1e9 |
 | simulate_spirometry | 10 + N / 2000 |
 | simulate_fundus | 10 + I / 600 |
 | build_panel | 10 + S / 50 MB + M / 2e6 |
@@ -180,6 +182,14 @@ class Need:
 def _simulate_genetics(s: Scale, threads: int) -> Need:
     cells = s.simulated_people * s.variants
     return Need(1000 + 4 * cells / MB, 10 + cells / 2e8)
+
+
+def _simulate_imputed(s: Scale, threads: int, variants: int) -> Need:
+    # one chromosome at a time (``variants``: the largest): float32 calls, float64
+    # certainty draws and centred calls, float32 dosages and their transposed copy;
+    # ~20 M Beta draws a second (plink2's BGEN export is faster than that)
+    cells = s.genotyped * s.variants
+    return Need(1000 + 40 * s.genotyped * variants / MB, 10 + cells / 1e9)
 
 
 def _simulate_spirometry(s: Scale, threads: int) -> Need:
@@ -334,6 +344,7 @@ def _small(s: Scale, threads: int) -> Need:
 
 ESTIMATES: dict[str, Callable[..., Need]] = {
     "simulate_genetics": _simulate_genetics,
+    "simulate_imputed": _simulate_imputed,
     "simulate_spirometry": _simulate_spirometry,
     "simulate_fundus": _simulate_fundus,
     "build_panel": _build_panel,
@@ -498,6 +509,10 @@ PAPER_FUNDUS = replace(
 )
 #: chromosome 1 holds ~8% of the variants
 PAPER_CHROMOSOME_SHARE = 0.08
+
+
+#: rules whose estimate takes one chromosome's ``variants`` (the job's, or the largest)
+PER_CHROMOSOME = ("gwas_chromosome", "simulate_imputed")
 
 
 def table(scales: Mapping[str, tuple[Scale, int]], threads: int = 2) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +28,7 @@ TRAINED = {"gemcont", "prs", "simclr", "vae", "supervised"}
 GENOTYPED = 40_000  # .fam lines
 IMAGES = 1_000  # manifest rows / spirometry people: the analysed people
 CHROMOSOMES = {"1": 6, "2": 4}  # .bim variants
+IMPUTED = {"1": 8, "2": 5, "X": 3}  # variants of each imputed BGEN (X: not on the array)
 
 
 def write_ukb_files(root: Path) -> dict[str, str]:
@@ -73,6 +75,7 @@ def write_ukb_files(root: Path) -> dict[str, str]:
             f"FID\tIID\t{column}\n" + "".join(f"{i}\t{i}\t0.4\n" for i in people)
         )
     (root / "dinov2_vitb14.safetensors").write_bytes(b"\x00" * 16)
+    (root / "withdrawals.csv").write_text(f"{iids[-1]}\n")  # UK Biobank: one eid a line
     return {
         "bfile": str(root / "cohort"),
         "sumstats": str(root / "gwas.tsv.gz"),
@@ -80,7 +83,31 @@ def write_ukb_files(root: Path) -> dict[str, str]:
         "disease": str(root / "disease.tsv"),
         "fundus_manifest": str(root / "manifest.tsv"),
         "spirometry_table": str(root / "ukb_3066.tsv"),
+        "exclude": str(root / "withdrawals.csv"),
     }
+
+
+def write_imputed_bgen(root: Path) -> str:
+    """UK Biobank's imputed layout, tiny: ukb22828_c{chrom}_b0_v3.bgen (8-bit, ref-first)
+    and .sample per chromosome of ``IMPUTED`` for the people of write_ukb_files' .fam,
+    written by plink2 from a PLINK 1 fileset; returns the {chrom} path."""
+    bim = [
+        f"{c}\timp{c}_{v}\t0\t{5_000 * (v + 1)}\tA\tG\n"
+        for c, n in IMPUTED.items()
+        for v in range(n)
+    ]
+    (root / "imputed.bim").write_text("".join(bim))
+    (root / "imputed.fam").write_bytes((root / "cohort.fam").read_bytes())
+    (root / "imputed.bed").write_bytes(
+        bytes([0x6C, 0x1B, 0x01]) + bytes(math.ceil(GENOTYPED / 4) * len(bim))
+    )
+    for chrom in IMPUTED:
+        out = root / f"ukb22828_c{chrom}_b0_v3"
+        cmd = ["plink2", "--bfile", root / "imputed", "--chr", chrom, "--export", "bgen-1.2"]
+        cmd += ["bits=8", "ref-first", "--out", out]
+        done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return str(root / "ukb22828_c{chrom}_b0_v3.bgen")
 
 
 def template_on(tmp: Path, name: str) -> Path:
@@ -102,6 +129,18 @@ def template_on(tmp: Path, name: str) -> Path:
 
 def count(jobs: list[dict]) -> Counter:
     return Counter(job["rule"] for job in jobs)
+
+
+@pytest.fixture(scope="module")
+def imputed(tmp_path_factory) -> tuple[Path, dict]:
+    """config/ukb_imputed.yaml with its BGEN paths at tiny plink2-written files."""
+    tmp = tmp_path_factory.mktemp("imputed")
+    path = template_on(tmp, "ukb_imputed.yaml")
+    config = yaml.safe_load(path.read_text())
+    bgen = write_imputed_bgen(tmp / "data")
+    config["gwas"]["genotypes"].update(path=bgen, sample=bgen.replace(".bgen", ".sample"))
+    path.write_text(yaml.safe_dump(config))
+    return path, plan(tmp, path)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +180,38 @@ def test_template_plans_the_paper_jobs_and_schedule(case, methods, request):
         assert job["params"]["init_noise"] == 0.1
 
 
-@pytest.mark.parametrize("case", ["fundus", "spirometry"])
+def test_imputed_template_plans_regenie_on_the_imputed_bgen(imputed):
+    """REGENIE step 1 once a split (on the array), step 2 once a split and chromosome of
+    the imputed BGEN files found by their {chrom} pattern (X too, absent from the
+    array), the paper's 25 trainings, the withdrawal list an input."""
+    path, planned = imputed
+    config = planned["config"]
+    assert config["gwas"]["engine"] == "regenie" and config["gwas"]["chunk_variants"] == 0
+    assert config["data"]["exclude"].endswith("withdrawals.csv")
+    jobs = count(planned["jobs"])
+    assert jobs["train_model"] == 25 and jobs["regenie_step1"] == 5
+    scans = [job["wildcards"] for job in planned["jobs"] if job["rule"] == "gwas_chromosome"]
+    assert sorted((s["split"], s["chrom"]) for s in scans) == sorted(
+        (str(k), c) for k in range(5) for c in IMPUTED
+    )
+    assert not [rule for rule in jobs if rule.startswith("simulate")]
+
+
+def test_imputed_template_chunks_with_the_builtin_engine(imputed, tmp_path):
+    """The template's SLURM alternative (engine builtin, chunk_variants): one scan per
+    split, chromosome and chunk of the BGEN's variants, merged per method; no step 1."""
+    path, _ = imputed
+    chunked = tmp_path / "chunked.yaml"
+    chunked.write_text(yaml.safe_dump({"gwas": {"engine": "builtin", "chunk_variants": 4}}))
+    planned = plan(tmp_path, path, chunked)
+    jobs, methods = count(planned["jobs"]), len(planned["config"]["methods"])
+    chunks = sum(-(-n // 4) for n in IMPUTED.values())  # 2 + 2 + 1
+    assert jobs["gwas_chromosome"] == 5 * chunks
+    assert jobs["merge_gwas_chunks"] == 5 * methods * len(IMPUTED)
+    assert "regenie_step1" not in jobs
+
+
+@pytest.mark.parametrize("case", ["fundus", "spirometry", "imputed"])
 def test_demo_config_is_not_merged_into_a_template(case, request):
     """The workflow's config is exactly the template with the schema's defaults: none of
     the demo's keys (2 splits, 20 epochs, width 16, lr 1e-3, init noise 1.0, 5 L2

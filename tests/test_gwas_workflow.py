@@ -124,3 +124,45 @@ def test_dry_run__chunks_are_jobs_merged_per_method(tmp_path: Path) -> None:
     assert jobs["merge_gwas_chunks"] == methods * splits * g["n_chromosomes"]
     assert jobs["merge_gwas"] == methods * splits
     assert "merge_gwas_chunks" not in planned_jobs(tmp_path, {"chunk_variants": 0})
+
+
+def test_dry_run__demo_scans_the_simulated_imputed_bgen(tmp_path: Path) -> None:
+    """The demo's GWAS reads the simulated BGEN of its chromosome and its .sample (not
+    yet written: the chromosomes come from the simulation), made by one
+    simulate_imputed job; the panel and PCs keep the hard calls."""
+    config = make_config()
+    chromosomes = config["simulate"]["genotypes"]["n_chromosomes"]
+    assert config["gwas"]["genotypes"]["path"] == "results/simulate/imputed/cohort_c{chrom}.bgen"
+    out = _snakemake(tmp_path, [], "-n")
+    jobs = re.findall(r"^rule (\w+):\n((?:    .*\n)+)", out, re.M)
+    assert [rule for rule, _ in jobs].count("simulate_imputed") == 1
+    scans = [body for rule, body in jobs if rule == "gwas_chromosome"]
+    assert len(scans) == config["splits"]["n_splits"] * chromosomes
+    for body in scans:
+        chrom = re.search(r"wildcards: .*chrom=(\w+)", body)[1]
+        stem = f"results/simulate/imputed/cohort_c{chrom}"
+        inputs = re.search(r"input: (.*)", body)[1].split(", ")
+        assert f"{stem}.bgen" in inputs and f"{stem}.sample" in inputs
+        assert not [path for path in inputs if path.endswith((".bed", ".pgen"))]
+    pcs = next(body for rule, body in jobs if rule == "compute_pcs")
+    assert "results/simulate/genotypes/cohort.bed" in pcs
+
+
+def test_dry_run__simulated_imputed_path_needs_the_simulation_to_write_it(tmp_path: Path) -> None:
+    off = tmp_path / "off.yaml"
+    off.write_text(yaml.safe_dump({"simulate": {"imputed": {"enabled": False}}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1"]
+        + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+        + ["--configfile", str(REPO / "config" / "config.yaml"), str(off)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert (
+        "config key 'gwas.genotypes.path': results/simulate/imputed/cohort_c{chrom}.bgen is "
+        "written by the simulation only with simulate.imputed.enabled: set it to true, or "
+        "leave gwas.genotypes.path unset"
+    ) in result.stdout + result.stderr

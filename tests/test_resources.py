@@ -148,7 +148,7 @@ def test_training_request_holds_the_rows_whenever_a_panel_may_fit_them():
 @pytest.mark.parametrize("rule", sorted(resources.ESTIMATES))
 @pytest.mark.parametrize("scale", [resources.PAPER, resources.PAPER_FUNDUS])
 def test_module_requests_scale_with_the_attempt(rule, scale):
-    extra = {"variants": 800_000} if rule == "gwas_chromosome" else {}
+    extra = {"variants": 800_000} if rule in resources.PER_CHROMOSOME else {}
     one, two, three = (resources.request(rule, scale, a, 2, **extra) for a in (1, 2, 3))
     assert one.keys() == two.keys() >= {"mem_mb", "runtime"}
     for key in one:

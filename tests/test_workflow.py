@@ -57,6 +57,7 @@ def test_workflow__dry_run_prints_dag(tmp_path):
     out = result.stdout + result.stderr
     for rule in (
         "simulate_genetics",
+        "simulate_imputed",
         "simulate_spirometry",
         "build_panel",
         "extract_features",

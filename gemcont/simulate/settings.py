@@ -94,6 +94,14 @@ class SpirometrySettings:
 
 
 @dataclass(frozen=True)
+class ImputedSettings:
+    """``simulate.imputed``: the cohort also as imputed dosages (PGEN, BGEN)."""
+
+    enabled: bool
+    min_info: float
+
+
+@dataclass(frozen=True)
 class SimulateSettings:
     """The ``simulate`` section."""
 
@@ -108,3 +116,4 @@ class SimulateSettings:
     defects: DefectSettings
     fundus: FundusSettings
     spirometry: SpirometrySettings
+    imputed: ImputedSettings

@@ -30,6 +30,17 @@ def simulated_variants():
     return {str(c): per_chromosome for c in range(1, g["n_chromosomes"] + 1)}
 
 
+# the simulated imputed cohort (simulate.imputed): one PLINK 2 file set, and a BGEN (with
+# its .sample) per chromosome, as UK Biobank ships its imputed data
+SIM_PGEN = f"{SIM}/imputed/cohort.pgen"
+SIM_BGEN = f"{SIM}/imputed/cohort_c{{chrom}}.bgen"
+
+
+def largest_chromosome():
+    """Variants of the largest simulated chromosome (a per-chromosome job's size)."""
+    return max(simulated_variants().values())
+
+
 def more_external_sumstats():
     """Simulated external GWAS files of cohorts 2, 3, ... (FinnGen layout)."""
     n_cohorts = config["simulate"]["external_gwas"]["n_cohorts"]
@@ -86,11 +97,12 @@ def run_scale():
     )
 
 
-def requested(rule_name, key):
+def requested(rule_name, key, **extra):
     """A ``resources:`` entry: gemcont.resources' estimate of ``rule_name``'s ``key``
-    (mem_mb, runtime or disk_mb), times the attempt (a SLURM retry gets more)."""
+    (mem_mb, runtime or disk_mb), times the attempt (a SLURM retry gets more);
+    ``extra``: the job's own size where the estimate takes one."""
     return lambda wildcards, attempt, threads: sizing.request(
-        rule_name, run_scale(), attempt, threads
+        rule_name, run_scale(), attempt, threads, **extra
     )[key]
 
 

@@ -23,6 +23,20 @@ if CHUNK_VARIANTS and config["gwas"]["engine"] != "builtin":
     )
 
 
+def simulated_imputed(path):
+    """Whether ``path`` (gwas.genotypes.path) names the simulated imputed files; refused
+    when the simulation does not write them."""
+    if not config["simulate"]["enabled"] or path not in (SIM_PGEN, SIM_BGEN):
+        return False
+    if not config["simulate"]["imputed"]["enabled"]:
+        raise ConfigError(
+            "gwas.genotypes.path",
+            f"{path} is written by the simulation only with simulate.imputed.enabled: "
+            "set it to true, or leave gwas.genotypes.path unset",
+        )
+    return True
+
+
 @functools.cache
 def chromosome_variants():
     """Variants per chromosome in .bim order: simulated, or counted in the cohort .bim
@@ -34,10 +48,12 @@ def chromosome_variants():
 
 @functools.cache
 def gwas_variants():
-    """Variants per chromosome of the GWAS genotypes: the cohort's (data.bfile), or
+    """Variants per chromosome of the GWAS genotypes: the cohort's (data.bfile; the
+    simulation's for its imputed files, not yet written when the jobs are planned), or
     those of gwas.genotypes.path (for a {chrom} path, the chromosomes with a file)."""
-    if config["gwas"]["genotypes"]["path"] is None:
-        return chromosome_variants()
+    path = config["gwas"]["genotypes"]["path"]
+    if path is None or simulated_imputed(path):
+        return chromosome_variants()  # the simulated files hold the .bed's variants
     chromosomes = None
     if GWAS_GENOTYPES.per_chromosome:
         primary = ".bed" if GWAS_GENOTYPES.format == "bed" else ""

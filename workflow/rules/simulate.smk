@@ -26,6 +26,34 @@ rule simulate_genetics:
         "../../scripts/simulate_genetics.py"
 
 
+rule simulate_imputed:
+    input:
+        bed=rules.simulate_genetics.output.bed,
+        bim=rules.simulate_genetics.output.bim,
+        fam=rules.simulate_genetics.output.fam,
+    output:
+        pgen=multiext(SIM_PGEN.removesuffix(".pgen"), ".pgen", ".pvar", ".psam"),
+        bgen=expand(SIM_BGEN, chrom=simulated_variants()),
+        sample=expand(
+            SIM_BGEN.removesuffix(".bgen") + ".sample", chrom=simulated_variants()
+        ),
+    log:
+        "logs/simulate/imputed.log",
+    benchmark:
+        "logs/benchmarks/simulate/imputed.tsv"
+    conda:
+        "../../envs/gemcont.yaml"
+    threads: 2
+    resources:
+        mem_mb=requested("simulate_imputed", "mem_mb", variants=largest_chromosome()),
+        runtime=requested("simulate_imputed", "runtime", variants=largest_chromosome()),
+    params:
+        simulate=config["simulate"],
+        bgen=lambda wc: SIM_BGEN,  # a function: {chrom} is no wildcard here
+    script:
+        "../../scripts/simulate_imputed.py"
+
+
 rule simulate_spirometry:
     input:
         covariates=rules.simulate_genetics.output.covariates,
@@ -85,6 +113,11 @@ rule simulate_fundus:
 rule simulate:
     input:
         rules.simulate_genetics.output,
+        lambda wc: (
+            rules.simulate_imputed.output
+            if config["simulate"]["imputed"]["enabled"]
+            else []
+        ),
         lambda wc: (
             rules.simulate_spirometry.output
             if config["simulate"]["spirometry"]["enabled"]
