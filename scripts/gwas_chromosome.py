@@ -3,7 +3,7 @@ GWAS of a split, in one scan of gwas.genotypes with the configured engine."""
 
 from pathlib import Path
 
-from gemcont.gwas.genotypes import GwasGenotypes
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes
 from gemcont.gwas.joint import MethodGwas, read_step1_manifest
 from gemcont.gwas.settings import rule_settings
 from gemcont.gwas.stage import run_split_chromosome
@@ -36,5 +36,5 @@ run_split_chromosome(
     sm.threads,
     Path(sm.output.work),
     read_step1_manifest(sm.input.step1) if sm.input.get("step1") else None,
-    None if chunk is None else int(chunk),
+    None if chunk is None else Chunk(int(chunk), sm.params.n_chunks),
 )

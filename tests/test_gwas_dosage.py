@@ -21,7 +21,7 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.covariates import write_covariates
 from gemcont.gwas.engines.plink2 import glm_command
 from gemcont.gwas.engines.regenie import read_regenie, step2_command
-from gemcont.gwas.genotypes import GwasGenotypes, chunk_rows, n_chunks
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes, chunk_rows, n_chunks
 from gemcont.gwas.inputs import residual_correlation
 from gemcont.gwas.joint import MethodGwas
 from gemcont.gwas.prepare import prepare_phenotypes, write_correlation, write_phenotypes
@@ -178,7 +178,7 @@ def test_chunks_merge_byte_for_byte_into_one_scan(cohort: dict) -> None:
             method = MethodGwas("m", c / "pheno.tsv", c / "covar.tsv", c / "corr.tsv", files)
             settings = gwas_settings({**CFG, "engine": "builtin", "chunk_variants": 32})
             run_split_chromosome(
-                settings, genotypes(cohort, kind), [method], "1", 2, out, chunk=chunk
+                settings, genotypes(cohort, kind), [method], "1", 2, out, chunk=Chunk(chunk, 3)
             )
             parts.append(files)
         for k, name in enumerate(("per_dim", "multi")):
@@ -196,16 +196,28 @@ def test_chunk_past_the_chromosome_end_is_refused(cohort: dict, tmp_path: Path) 
     settings = gwas_settings({**CFG, "engine": "builtin", "chunk_variants": 32})
     with pytest.raises(InputError) as err:
         run_split_chromosome(
-            settings, genotypes(cohort, "pgen"), [method], "2", 2, tmp_path, chunk=2
+            settings, genotypes(cohort, "pgen"), [method], "2", 2, tmp_path, chunk=Chunk(2, 3)
         )
     assert str(err.value) == (
-        f"{cohort['pgen']}: has 50 variants on this chromosome: no chunk 2 of 32 variants. "
+        f"{cohort['pgen']}: has 50 variants on this chromosome, 2 chunks of 32 variants, "
+        "but the workflow planned 3 chunks (this job: chunk 2). "
         "Fix: the genotypes changed since the jobs were planned: rerun snakemake"
     )
+    # more variants than planned: the planned chunks' merge would miss the tail
+    with pytest.raises(InputError, match="2 chunks of 32 variants, but the workflow planned 1"):
+        run_split_chromosome(
+            settings, genotypes(cohort, "pgen"), [method], "2", 2, tmp_path, chunk=Chunk(0, 1)
+        )
     with pytest.raises(ConfigError, match="builtin engine only, not plink2: set it to 0"):
         plink2_settings = gwas_settings({**CFG, "engine": "plink2", "chunk_variants": 32})
         run_split_chromosome(
-            plink2_settings, genotypes(cohort, "pgen"), [method], "2", 2, tmp_path, chunk=0
+            plink2_settings,
+            genotypes(cohort, "pgen"),
+            [method],
+            "2",
+            2,
+            tmp_path,
+            chunk=Chunk(0, 2),
         )
 
 

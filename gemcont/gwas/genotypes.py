@@ -194,15 +194,26 @@ def n_chunks(n_variants: int, chunk_variants: int) -> int:
     return max(1, -(-n_variants // chunk_variants)) if chunk_variants else 1
 
 
-def checked_chunk(n_variants: int, chunk_variants: int, chunk: int, path: str) -> np.ndarray:
-    """Rows of chunk ``chunk``, refusing a chunk past the chromosome's end (the file set
-    changed since the workflow counted its variants)."""
+@dataclass(frozen=True)
+class Chunk:
+    """One scan job's chunk: its index and the number of chunks the workflow planned for
+    the chromosome (from the variants it counted, or the simulation's nominal count)."""
+
+    index: int
+    planned: int
+
+
+def checked_chunk(n_variants: int, chunk_variants: int, chunk: Chunk, path: str) -> np.ndarray:
+    """Rows of ``chunk``, refusing a chromosome whose variants make another number of
+    chunks than planned: the merge of the planned chunks would miss its tail variants (or
+    a chunk past its end would be empty)."""
     chunks = chunk_rows(n_variants, chunk_variants) or [np.arange(0)]
-    if not 0 <= chunk < len(chunks):
+    if len(chunks) != chunk.planned or not 0 <= chunk.index < len(chunks):
         raise InputError(
             path,
-            f"has {n_variants} variants on this chromosome: no chunk {chunk} of "
-            f"{chunk_variants} variants",
+            f"has {n_variants} variants on this chromosome, {len(chunks)} chunks of "
+            f"{chunk_variants} variants, but the workflow planned {chunk.planned} chunks "
+            f"(this job: chunk {chunk.index})",
             "the genotypes changed since the jobs were planned: rerun snakemake",
         )
-    return chunks[chunk]
+    return chunks[chunk.index]

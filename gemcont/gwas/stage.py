@@ -36,7 +36,7 @@ from gemcont.gwas import loci
 from gemcont.gwas.engines import plink2, regenie
 from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes
 from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
 from gemcont.gwas.kernel import AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import Z_COLUMN, combine_z
@@ -136,7 +136,7 @@ def run_split_chromosome(
     threads: int | None,
     workdir: str | Path,
     regenie_preds: Mapping[tuple[str, ...], Path] | None = None,
-    chunk: int | None = None,
+    chunk: Chunk | None = None,
 ) -> None:
     """One chromosome for every method of a split with ``settings.engine``: one pass
     over the genotypes per :func:`gemcont.gwas.joint.scan_groups` group (one when the
@@ -148,7 +148,8 @@ def run_split_chromosome(
     genotypes: what the GWAS scans (a PLINK 1 prefix, or ``gwas.genotypes``).
     regenie_preds: step 1 predictions per group (its methods, in order; None: the
     groups run with --ignore-pred). chunk: only that chunk of ``gwas.chunk_variants``
-    variants (builtin engine; :func:`merge_chunks` joins them).
+    variants, checked against the planned chunk count (builtin engine;
+    :func:`merge_chunks` joins them).
     """
     engine, chrom, workdir = settings.engine, str(chrom), Path(workdir)
     genotypes = as_genotypes(genotypes)

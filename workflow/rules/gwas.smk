@@ -94,6 +94,9 @@ rule gwas_chromosome:
         gwas=gwas_params("gwas_chromosome"),
         methods=config["methods"],
         bfile=BFILE,
+        # the chunks planned for the chromosome: a scan that finds another count stops
+        # (its merge would miss tail variants)
+        n_chunks=lambda wc: gwas_chunks(wc.chrom),
     script:
         "../../scripts/gwas_chromosome.py"
 

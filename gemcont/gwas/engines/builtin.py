@@ -27,7 +27,7 @@ from gemcont.gwas.engines.dosage_engine import DosageEngine
 from gemcont.gwas.engines.numpy_engine import NumpyEngine
 from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, Timings, drive
 from gemcont.gwas.engines.torch_engine import TorchEngine
-from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes, checked_chunk
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes, checked_chunk
 from gemcont.gwas.inputs import align_samples
 from gemcont.gwas.kernel import Backend, backend_for, null_model
 from gemcont.gwas.prepare import phenotype_names
@@ -103,13 +103,13 @@ def scan_builtin_groups(
     chrom: str | None = None,
     threads: int | None = None,
     backend: Backend | None = None,
-    chunk: int | None = None,
+    chunk: Chunk | None = None,
 ) -> list[BuiltinScan]:
     """:func:`scan_builtin_gwas` of several phenotype tables of the same people (e.g.
     every method of a split) in one pass over the genotypes: a scan per table, each
     equal bit for bit to its own scan (own null model, product and multi-trait test).
 
-    chunk: scan only chunk ``chunk`` of ``settings.chunk_variants`` variants of the
+    chunk: scan only that chunk of ``settings.chunk_variants`` variants of the
     chromosome (:func:`gemcont.gwas.genotypes.chunk_rows`; blocks start at its first
     row), None: all.
 
