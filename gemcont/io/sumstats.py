@@ -337,7 +337,8 @@ def _codes(
     (10 million rows hold a few dozen chromosome codes and alleles); missing -> ""."""
     if name not in cols:
         return np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object)
-    codes, uniques = pd.factorize(raw[cols[name]])
+    # an object array: pandas' str-dtype factorize takes twice as long (benchmarks/README.md)
+    codes, uniques = pd.factorize(raw[cols[name]].to_numpy(dtype=object))
     values = np.array([transform(str(v)) for v in uniques] + [""], dtype=object)
     return np.where(codes < 0, len(values) - 1, codes), values
 
