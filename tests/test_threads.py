@@ -81,15 +81,15 @@ from gemcont.threads import limit_threads
 
 
 def pools(_):
-    import os, torch
-    return [p["num_threads"] for p in threadpool_info()], torch.get_num_threads(), \\
-        os.environ["OMP_NUM_THREADS"]
+    import os
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    return blas, os.environ["OMP_NUM_THREADS"]
 
 
 limit_threads(2)  # the job's threads, inherited by forked workers unless capped
 with process_pool(2) as pool:
     workers = pool.map(pools, range(4), chunksize=1)
-print(json.dumps({"job": pools(0), "workers": workers}))
+print(json.dumps({"job": [*pools(0), torch.get_num_threads()], "workers": workers}))
 """
 
 
@@ -101,11 +101,13 @@ def test_process_pool__each_worker_runs_one_native_thread() -> None:
         [sys.executable, "-c", POOL_CHILD], capture_output=True, text=True, check=True
     )
     result = json.loads(out.stdout)
-    blas, torch_threads, omp = result["job"]
+    blas, omp, torch_threads = result["job"]
     assert set(blas) == {2} and torch_threads == 2 and omp == "2"
-    for blas, torch_threads, omp in result["workers"]:
-        assert blas and set(blas) == {1}
-        assert torch_threads == 1 and omp == "1"
+    # BLAS capped; torch's OpenMP runtime is left alone in a forked worker (the workers
+    # run no torch, and a forked child must not call into it), *_NUM_THREADS set for
+    # anything the worker loads or starts
+    for blas, omp in result["workers"]:
+        assert blas and set(blas) == {1} and omp == "1"
 
 
 def test_every_process_pool_caps_its_workers() -> None:
