@@ -370,10 +370,6 @@ ESTIMATES: dict[str, Callable[..., Need]] = {
 }
 
 
-#: rules sized per chromosome (``request``'s ``variants``)
-PER_CHROMOSOME = ("gwas_chromosome", "merge_gwas_chunks")
-
-
 def request(
     rule: str, scale: Scale, attempt: int = 1, threads: int = 1, **extra: Any
 ) -> dict[str, int]:
@@ -512,7 +508,7 @@ PAPER_CHROMOSOME_SHARE = 0.08
 
 
 #: rules whose estimate takes one chromosome's ``variants`` (the job's, or the largest)
-PER_CHROMOSOME = ("gwas_chromosome", "simulate_imputed")
+PER_CHROMOSOME = ("gwas_chromosome", "merge_gwas_chunks", "simulate_imputed")
 
 
 def table(scales: Mapping[str, tuple[Scale, int]], threads: int = 2) -> str:

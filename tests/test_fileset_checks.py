@@ -83,12 +83,23 @@ def test_chr_codes_and_mt_build_the_dag_in_real_data_mode(tmp_path: Path) -> Non
         }
     )
     write_bed(tmp_path / "data" / "cohort", np.zeros((3, 3), np.float32), fam, bim)
+    # the inputs the resource requests are sized from when the DAG is planned
+    manifest = tmp_path / "data" / "manifest.tsv"
+    manifest.write_text("IID\teye\tpath\n1\tleft\t1_left.png\n")
+    sumstats = tmp_path / "data" / "sumstats.tsv"
+    sumstats.write_text("SNP\tA1\tA2\tBETA\tSE\tP\nrs1\tA\tG\t0.1\t0.01\t1e-8\n")
     config = tmp_path / "real.yaml"
     config.write_text(
         yaml.safe_dump(
             {
                 "simulate": {"enabled": False},
-                "data": {"bfile": str(tmp_path / "data" / "cohort")},
+                "data": {
+                    "bfile": str(tmp_path / "data" / "cohort"),
+                    "fundus_manifest": str(manifest),
+                    "sumstats": str(sumstats),
+                },
+                # the demo's GWAS reads its simulated BGEN; real data mode scans the .bed
+                "gwas": {"genotypes": {"path": None}},
                 "methods": ["gemcont"],
                 "splits": {"n_splits": 1},
             }

@@ -174,7 +174,11 @@ class StoreWriter:
     def _fresh(self, shape: tuple[int, ...]) -> np.memmap:
         self.tmp.unlink(missing_ok=True)
         self.record.unlink(missing_ok=True)
-        return open_uint8_memmap(self.tmp, shape, self.out_dir / IMAGES)
+        try:
+            return open_uint8_memmap(self.tmp, shape, self.out_dir / IMAGES)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)  # nothing stored yet: nothing to resume
+            raise
 
     def _resumed(self, shape: tuple[int, ...]) -> np.memmap | None:
         """The partial array of an interrupted build with this key, its keys and
