@@ -20,6 +20,7 @@ paths = PanelPaths(
     harmonise_log=Path(sm.log.harmonise),
     coverage_log=Path(sm.log.coverage),
     meta=Path(sm.output.meta) if "meta" in sm.output.keys() else None,
+    eaf_check=Path(sm.output.eaf_check),
 )
 build_panel(
     studies_from_config(sm.params.sumstats, sm.params.columns),

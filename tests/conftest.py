@@ -82,6 +82,7 @@ def panel_paths(out: Path) -> PanelPaths:
         harmonise_log=out / "logs" / "harmonise.tsv.gz",
         coverage_log=out / "logs" / "coverage.tsv",
         meta=out / "results" / "meta_sumstats.tsv.gz",
+        eaf_check=out / "results" / "eaf_check.tsv",
     )
 
 

@@ -164,6 +164,10 @@ def test_build_panel__no_eaf_column_warns_with_the_ambiguous_count(sim, tmp_path
         f"no_eaf: no EAF column: {n_ambiguous} strand-ambiguous variants dropped for lack of "
         "it; the effect allele was not checked against the cohort's allele frequencies"
     ) in caplog.text
+    # and the report's table says so (gemcont/report/sections.py reads it)
+    (check,) = pd.read_csv(paths.eaf_check, sep="\t").to_dict("records")
+    assert check["study"] == "no_eaf" and not check["checked"]
+    assert check["n_compared"] == 0 and check["n_ambiguous_without_eaf"] == n_ambiguous
 
 
 def test_build_panel__swapped_effect_allele_map_stops_with_the_report_kept(sim, tmp_path):

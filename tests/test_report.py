@@ -124,6 +124,20 @@ def inputs(tmp_path: Path) -> ReportInputs:
             "fraction": [0.9768, 0.0232],
         }
     )
+    eaf_check = pd.DataFrame(
+        {
+            "study": ["finngen", "mvp<1>"],
+            "checked": [True, False],
+            "n_compared": [812, 0],
+            "median_abs_diff": [0.012, np.nan],
+            "correlation": [0.97, np.nan],
+            "n_ambiguous_without_eaf": [0, 37],
+            "message": [
+                "EAF agrees with the cohort on 812 variants",
+                "no EAF column: 37 strand-ambiguous variants dropped for lack of it",
+            ],
+        }
+    )
     truth = d / "simulate" / "truth" / "summary.json"
     truth.parent.mkdir(parents=True)
     truth.write_text(json.dumps({"n_cohort": 1200, "cohort_prevalence": 0.1045}))
@@ -140,6 +154,7 @@ def inputs(tmp_path: Path) -> ReportInputs:
         dropped=_tsv(dropped, d / "splits" / "dropped.tsv"),
         panel=_tsv(panel, d / "panel" / "panel.tsv"),
         coverage=_tsv(coverage, d / "panel" / "coverage.tsv"),
+        eaf_check=_tsv(eaf_check, d / "panel" / "eaf_check.tsv"),
         comparison=_tsv(comparison, d / "evaluate" / "comparison.tsv"),
         loci=_tsv(loci, d / "gwas" / "gemcont" / "split_0" / "loci.tsv"),
         truth_summary=truth,
@@ -172,6 +187,9 @@ def test_build_report__sections_tables_and_numbers(inputs: ReportInputs, tmp_pat
     assert ">known<" in page and ">new<" in page
     assert "curve: &lt;unreadable&gt;" in page and "<unreadable>" not in page
     assert page.count("<table>") >= 8
+    # a study whose effect allele went unchecked is named, its dropped count shown
+    assert "<strong>Not checked: mvp&lt;1&gt;</strong>" in page
+    assert "no EAF column: 37 strand-ambiguous variants dropped for lack of it" in page
 
 
 def test_build_report__figures_copied_and_relative(inputs: ReportInputs, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,8 @@ class PanelSettings:
 @dataclass(frozen=True)
 class PanelPaths:
     """Files written by :func:`build_panel`: outputs, and the copies of the harmonise
-    report and coverage kept in ``logs/`` (``*_log``); ``meta`` is written with 2+ studies."""
+    report and coverage kept in ``logs/`` (``*_log``); ``meta`` is written with 2+ studies,
+    ``eaf_check`` (each study's effect-allele check, for the report) when given."""
 
     panel: Path
     coverage: Path
@@ -69,6 +70,7 @@ class PanelPaths:
     harmonise_log: Path
     coverage_log: Path
     meta: Path | None = None
+    eaf_check: Path | None = None
 
 
 def select_panel(
@@ -256,6 +258,7 @@ def build_panel(
                 100 * row.fraction,
             )
         _log_dropped_hits(report, cfg.p_threshold, paths.harmonise_log)
+        checks = []
         for h in harmonised:
             check = check_eaf_orientation(h.matched, a1_freq, h.study.path, h.columns)
             # a study whose effect allele could not be checked is worth a warning
@@ -263,6 +266,9 @@ def build_panel(
             log.log(
                 logging.INFO if checked else logging.WARNING, "%s: %s", h.study.name, check.message
             )
+            checks.append({"study": h.study.name, "checked": bool(checked), **asdict(check)})
+        if paths.eaf_check is not None:
+            write_tsv(pd.DataFrame(checks), paths.eaf_check, float_format="%.4g")
         matched = _combine(harmonised, cfg, paths.meta)
         n_significant = int((matched["P"] <= cfg.p_threshold).sum())
         clumps = select_panel(matched, genotypes, cfg, bfile, threads)

@@ -26,6 +26,7 @@ class ReportInputs:
     panel: Path
     coverage: Path
     comparison: Path | None = None
+    eaf_check: Path | None = None
     phenotype_exclusions: Path | None = None
     features_report: Path | None = None
     truth_summary: Path | None = None

@@ -186,10 +186,36 @@ def panel_section(inputs: ReportInputs) -> Section:
         meta,
         "<h3>Harmonisation of the disease summary statistics</h3>",
         table_html(coverage),
+        "<h3>Effect allele checked against the cohort's allele frequencies</h3>",
+        _eaf_check(inputs.eaf_check),
         "<h3>Panel dosage features</h3>",
         _features(inputs.features_report),
     ]
     return Section("panel", "Variant panel", "".join(parts))
+
+
+def _eaf_check(path: Path | None) -> str:
+    """Each study's EAF orientation check (panel/eaf_check.py): what was compared, or
+    why it could not be (no EAF column: strand-ambiguous variants dropped for it)."""
+    if not present(path):
+        return absent("effect-allele check table", path)
+    checks = read_tsv(path)
+    rows = pd.DataFrame(
+        {
+            "study": checks["study"],
+            "variants compared": checks["n_compared"],
+            "ambiguous dropped without EAF": checks["n_ambiguous_without_eaf"],
+            "outcome": checks["message"],
+        }
+    )
+    unchecked = checks.loc[~checks["checked"].astype(str).str.lower().eq("true"), "study"]
+    warn = (
+        f"<p><strong>Not checked: {html.escape(', '.join(unchecked))}</strong>: a swapped "
+        "effect allele in these files would flip every BETA sign unseen.</p>"
+        if len(unchecked)
+        else ""
+    )
+    return warn + table_html(rows)
 
 
 def _features(path: Path | None) -> str:

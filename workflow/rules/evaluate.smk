@@ -138,6 +138,7 @@ rule build_report:
         dropped="results/splits/dropped.tsv",
         panel="results/panel/panel.tsv",
         coverage="results/panel/coverage.tsv",
+        eaf_check="results/panel/eaf_check.tsv",
         phenotype_exclusions=f"{STORE}/exclusions.tsv",
         features_report="results/features/features_report.tsv",
         loci=f"results/gwas/{REPORT_METHOD}/split_0/loci.tsv",

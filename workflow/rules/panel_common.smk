@@ -11,6 +11,7 @@ def panel_outputs():
         "coverage": "results/panel/coverage.tsv",
         "harmonise": "results/panel/harmonise_report.tsv.gz",
         "clumps": "results/panel/clumps.tsv",
+        "eaf_check": "results/panel/eaf_check.tsv",
     }
     if len(STUDIES) > 1:
         outputs["meta"] = "results/panel/meta_sumstats.tsv.gz"
