@@ -10,6 +10,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
+from gemcont.errors import ConfigError
 from gemcont.io.plink import Genotypes, write_bed
 from gemcont.panel.clump import _clump_table, _participants, clump, clump_plink, radius_bp
 
@@ -200,6 +201,14 @@ def test_clump_plink__failure_raises_with_log_tail(cohort, tmp_path):
     with pytest.raises(RuntimeError, match="plink1.9 --clump failed") as err:
         clump_plink(variants, tmp_path / "missing", 1e-3, 0.05, 250)
     assert "missing.bed" in str(err.value)
+
+
+def test_clump_plink__missing_binary_names_the_key_and_conda_name(cohort, tmp_path):
+    bfile, variants, _ = cohort
+    with pytest.raises(ConfigError) as err:
+        clump_plink(variants, bfile, 1e-3, 0.05, 250, plink=str(tmp_path / "plink1.9"))
+    assert str(err.value).startswith(f"config key 'panel.plink1_9': '{tmp_path / 'plink1.9'}'")
+    assert "bioconda's plink package" in str(err.value)
 
 
 # The all-pairs-in-the-window implementation the bit-set engine replaced (gemcont

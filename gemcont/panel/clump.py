@@ -268,7 +268,12 @@ def _run_plink(command: list[str], out: Path) -> None:
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     except FileNotFoundError as err:
-        raise ConfigError("panel.plink1_9", f"'{command[0]}' not found on PATH") from err
+        raise ConfigError(
+            "panel.plink1_9",
+            f"'{command[0]}' not found on PATH. Fix: install PLINK 1.9 (Debian: plink1.9), or "
+            "set panel.plink1_9 to its path or name (bioconda's plink package, in "
+            "envs/gemcont.yaml for --sdm conda, installs it as 'plink')",
+        ) from err
     if result.returncode != 0:
         log = Path(f"{out}.log")
         text = log.read_text() if log.exists() else result.stdout + result.stderr
