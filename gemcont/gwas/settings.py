@@ -77,6 +77,8 @@ class GwasSettings:
     covariates: CovariateSettings
     min_maf: float
     min_mac: float
+    min_info: float
+    max_missing: float
     genotypes: GenotypeSettings
     chunk_variants: int
     block_size: int | None
@@ -101,8 +103,8 @@ def gwas_settings(values: Mapping[str, Any] | None = None) -> GwasSettings:
 RULE_KEYS: dict[str, tuple[str, ...]] = {
     "prepare_gwas": ("n_components", "covariates"),
     "regenie_step1": ("plink2", "regenie"),
-    "gwas_chromosome": ("engine", "min_maf", "min_mac", "block_size", "device", "dtype")
-    + ("plink2", "regenie", "genotypes", "chunk_variants"),
+    "gwas_chromosome": ("engine", "min_maf", "min_mac", "min_info", "max_missing")
+    + ("block_size", "device", "dtype", "plink2", "regenie", "genotypes", "chunk_variants"),
     "summarise_gwas": ("p_threshold", "clump", "recovery_window_kb"),
 }
 

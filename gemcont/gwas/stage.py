@@ -7,7 +7,9 @@ in the scheme of :mod:`gemcont.io.sumstats`:
 * per dimension (long): ``CHR POS ID EA OA EAF N BETA SE P LOG10P TRAIT``;
 * multi-trait: ``CHR POS ID EA OA EAF N CHISQ DF P LOG10P``,
 
-with the same variants in the same (.bim) order. ``builtin`` computes the
+with the same variants in the same (.bim) order, and (with ``MethodGwas.qc``) the
+scan's variant QC counts (:data:`QC_COLUMNS`, one row; :func:`merge_variant_qc` gathers
+them into the split's ``variant_qc.tsv``). ``builtin`` computes the
 multi-trait statistic of METHOD.md natively; for ``plink2`` and ``regenie`` it is the
 same T = zᵀR⁻¹z (:func:`gemcont.gwas.multitrait.combine_z`) from each engine's
 per-dimension score z (its ``Z`` column; why the score z: :mod:`gemcont.gwas.multitrait`)
@@ -38,7 +40,7 @@ from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes
 from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
-from gemcont.gwas.kernel import AlleleCounts, maf_filter
+from gemcont.gwas.kernel import QC_KEPT, QC_REASONS, AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import Z_COLUMN, combine_z
 from gemcont.gwas.prepare import read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
@@ -63,6 +65,13 @@ log = logging.getLogger(__name__)
 
 VARIANT_KEY = ["ID", "POS", "EA"]
 BONFERRONI_ALPHA = 0.05
+# A scan's variant QC (gwas.max_missing, min_info, min_maf/min_mac): variants scanned,
+# then each counted under its first failing filter in this order (UNTESTED: no finite
+# statistic), so that SCANNED is the sum of the others. plink2 and REGENIE filter
+# missingness and INFO themselves: MISSING and INFO are NA there, and the variants
+# absent from the engine's output count as UNTESTED.
+QC_COUNTS = {"missing": "MISSING", "info": "INFO", "maf_mac": "MAF_MAC", "untested": "UNTESTED"}
+QC_COLUMNS = ["CHR", "SCANNED", *(QC_COUNTS[r] for r in QC_REASONS), "KEPT"]
 
 
 # --- per-chromosome association ------------------------------------------------------
@@ -175,8 +184,9 @@ def run_split_chromosome(
             )
             for member, scan in zip(group.members, scans, strict=True):
                 per_dim, multi = builtin_frames(scan)  # a frame per trait, made as written
-                _write(member, per_dim, multi, chrom)
+                _write(member, per_dim, multi, chrom, builtin_qc(chrom, scan.qc))
             continue
+        scanned = genotypes.variant_counts([chrom])[chrom]
         pred = None
         if regenie_preds is not None:
             pred = regenie_preds.get(tuple(group.methods))
@@ -197,7 +207,9 @@ def run_split_chromosome(
             per_dim, multi = combine_engine_output(
                 own, list(names), read_correlation(member.corr), settings.min_maf, settings.min_mac
             )
-            _write(member, [per_dim], multi, chrom)
+            first = own[own[TRAIT_COLUMN] == next(iter(back.values()))]
+            failing = int((~_passes_filters(first, settings.min_maf, settings.min_mac)).sum())
+            _write(member, [per_dim], multi, chrom, engine_qc(chrom, scanned, failing, len(multi)))
 
 
 def _external_scan(
@@ -220,13 +232,40 @@ def _external_scan(
     return regenie.per_dim_chromosome(job, settings.regenie, regenie_pred)
 
 
+def builtin_qc(chrom: str, codes: np.ndarray) -> pd.DataFrame:
+    """The :data:`QC_COLUMNS` row of a built-in scan from its variants'
+    :data:`gemcont.gwas.kernel.QC_REASONS` codes."""
+    counts = np.bincount(codes, minlength=len(QC_REASONS) + 1)
+    row = {"CHR": chrom, "SCANNED": codes.size, "KEPT": counts[QC_KEPT]}
+    row.update({QC_COUNTS[r]: counts[k + 1] for k, r in enumerate(QC_REASONS)})
+    return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
+
+
+def engine_qc(chrom: str, scanned: int, maf_mac: int, kept: int) -> pd.DataFrame:
+    """The :data:`QC_COLUMNS` row of a plink2 or REGENIE scan: ``scanned`` variants in
+    the genotypes, ``maf_mac`` of its output failing MAF/MAC, ``kept`` written; the
+    rest UNTESTED (left out by the engine's own missingness and INFO filters, or
+    without finite statistics)."""
+    row = {"CHR": chrom, "SCANNED": scanned, "MISSING": pd.NA, "INFO": pd.NA}
+    row.update(MAF_MAC=maf_mac, UNTESTED=scanned - maf_mac - kept, KEPT=kept)
+    return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
+
+
 def _write(
-    member: MethodGwas, per_dim: Iterable[pd.DataFrame], multi: pd.DataFrame, chrom: str
+    member: MethodGwas,
+    per_dim: Iterable[pd.DataFrame],
+    multi: pd.DataFrame,
+    chrom: str,
+    qc: pd.DataFrame,
 ) -> None:
-    """One method's chromosome files."""
+    """One method's chromosome files (and its QC counts, when asked for)."""
+    counts = ", ".join(f"{c} {v}" for c, v in qc.iloc[0].items() if c != "CHR")
+    log.info("GWAS chromosome %s: %s: variant QC: %s", chrom, member.method, counts)
     log.info("GWAS chromosome %s: %s: %d variants written", chrom, member.method, len(multi))
     write_sumstats((f[PER_DIM_COLUMNS] for f in per_dim), member.out[0], PER_DIM_COLUMNS)
     write_sumstats(multi[MULTI_COLUMNS], member.out[1], MULTI_COLUMNS)
+    if member.qc is not None:
+        write_tsv(qc, member.qc)
 
 
 # --- merging -------------------------------------------------------------------------
@@ -288,6 +327,30 @@ def _trait_frames(readers: list[Any], column: int) -> Iterator[Iterator[bytes]]:
             raise ValueError(f"trait {name.decode()} appears twice: the chunks disagree")
         done.add(name)
         yield frame(name)
+
+
+def merge_variant_qc(paths: Sequence[str | Path], out: str | Path, chunks: bool = False) -> None:
+    """Gather :data:`QC_COLUMNS` files: a chromosome's chunks summed into its one row
+    (``chunks``), or the chromosomes' rows in chromosome order."""
+    frames = [read_variant_qc(p) for p in paths]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=QC_COLUMNS)
+    if chunks and len(table):
+        if table["CHR"].nunique() != 1:
+            raise ValueError(f"chunk QC files of several chromosomes: {sorted(set(table['CHR']))}")
+        sums = table[QC_COLUMNS[1:]].sum(min_count=len(table))  # NA stays NA
+        table = pd.DataFrame([{"CHR": table["CHR"].iloc[0], **sums}], columns=QC_COLUMNS)
+    table = table.sort_values("CHR", key=lambda c: c.map(sort_key), kind="stable")
+    write_tsv(table.astype({c: "Int64" for c in QC_COLUMNS[1:]}), out)
+
+
+def read_variant_qc(path: str | Path) -> pd.DataFrame:
+    """A :data:`QC_COLUMNS` file (counts as nullable integers; NA where an engine filters
+    itself)."""
+    table = pd.read_csv(path, sep="\t", dtype={"CHR": str})
+    fix = "rerun its gwas_chromosome job"
+    if list(table.columns) != QC_COLUMNS:
+        raise InputError(path, f"columns {list(table.columns)} are not {QC_COLUMNS}", fix)
+    return table.astype({c: "Int64" for c in QC_COLUMNS[1:]})
 
 
 # --- loci and recovery ---------------------------------------------------------------
