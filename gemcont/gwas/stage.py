@@ -123,15 +123,18 @@ def run_chromosome(
     threads: int | None,
     workdir: str | Path,
     regenie_pred: str | Path | None = None,
+    qc_path: str | Path | None = None,
 ) -> None:
     """One method's chromosome: :func:`run_split_chromosome` of that method alone
-    (regenie_pred: its step 1 predictions; None: --ignore-pred)."""
+    (regenie_pred: its step 1 predictions; None: --ignore-pred; qc_path: where its
+    variant QC counts go, None: not written)."""
     method = MethodGwas(
         "method",
         Path(pheno_path),
         None if covar_path is None else Path(covar_path),
         None if corr_path is None else Path(corr_path),
         (Path(out[0]), Path(out[1])),
+        None if qc_path is None else Path(qc_path),
     )
     preds = None if regenie_pred is None else {(method.method,): Path(regenie_pred)}
     run_split_chromosome(settings, genotypes, [method], chrom, threads, workdir, preds)
@@ -166,6 +169,12 @@ def run_split_chromosome(
         raise ConfigError(
             "gwas.chunk_variants",
             f"chunks are scanned by the builtin engine only, not {engine}: set it to 0",
+        )
+    if engine == "regenie" and settings.max_missing < 1:
+        raise ConfigError(
+            "gwas.max_missing",
+            "REGENIE step 2 has no missingness filter (it imputes missing calls with the "
+            "mean): set it to 1, or use engine builtin or plink2",
         )
     workdir.mkdir(parents=True, exist_ok=True)  # the rule's temp output, whatever the engine
     groups = scan_groups(methods)
@@ -228,8 +237,10 @@ def _external_scan(
     job = ChromosomeJob(genotypes, pheno_path, covar_path, chrom, traits, threads, workdir)
     if settings.engine == "plink2":
         n_covariates = 0 if group.covar is None else group.covar.shape[1] - len(KEY)
-        return plink2.per_dim_chromosome(job, n_covariates, settings.plink2)
-    return regenie.per_dim_chromosome(job, settings.regenie, regenie_pred)
+        return plink2.per_dim_chromosome(
+            job, n_covariates, settings.plink2, settings.min_info, settings.max_missing
+        )
+    return regenie.per_dim_chromosome(job, settings.regenie, regenie_pred, settings.min_info)
 
 
 def builtin_qc(chrom: str, codes: np.ndarray) -> pd.DataFrame:
