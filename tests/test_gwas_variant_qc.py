@@ -23,8 +23,9 @@ from gemcont.gwas.covariates import write_covariates
 from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.engines.plink2 import filter_options, glm_command
 from gemcont.gwas.engines.regenie import step2_command
-from gemcont.gwas.genotypes import GwasGenotypes
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes
 from gemcont.gwas.inputs import residual_correlation
+from gemcont.gwas.joint import MethodGwas
 from gemcont.gwas.kernel import (
     QC_REASONS,
     AlleleCounts,
@@ -37,7 +38,13 @@ from gemcont.gwas.kernel import (
 )
 from gemcont.gwas.prepare import prepare_phenotypes, write_correlation, write_phenotypes
 from gemcont.gwas.settings import GenotypeSettings, gwas_settings
-from gemcont.gwas.stage import QC_COLUMNS, merge_variant_qc, read_variant_qc, run_chromosome
+from gemcont.gwas.stage import (
+    QC_COLUMNS,
+    merge_variant_qc,
+    read_variant_qc,
+    run_chromosome,
+    run_split_chromosome,
+)
 from gemcont.settings import build
 
 N, HELD_OUT, CHROMS, N_EMB = 600, 400, {"1": 90, "2": 40}, 3
@@ -360,6 +367,29 @@ def test_regenie__min_info_flag_and_no_missingness_filter(cohort: dict, tmp_path
 
 
 # --- gathering the counts ----------------------------------------------------------------
+
+
+def test_chunks_qc_sums_to_the_chromosome_scan(cohort: dict, tmp_path: Path) -> None:
+    """Chunks of 32 of chromosome 1's 90 variants (32, 32, 26), their QC rows summed by
+    merge_variant_qc, are the row (and bytes) of one scan of the chromosome."""
+    cfg = {"min_info": MIN_INFO, "max_missing": MAX_MISSING}
+    whole = scan(cohort, "pgen", "builtin", "1", tmp_path / "whole", **cfg)
+    c, parts = cohort["root"], []
+    settings = gwas_settings({**CFG, **cfg, "engine": "builtin", "chunk_variants": 32})
+    for chunk in range(3):
+        out = tmp_path / f"chunk{chunk}"
+        out.mkdir()
+        files = (out / "per_dim.tsv.gz", out / "multi.tsv.gz")
+        qc = out / "variant_qc.tsv"
+        method = MethodGwas("m", c / "pheno.tsv", c / "covar.tsv", c / "corr.tsv", files, qc)
+        run_split_chromosome(
+            settings, genotypes(cohort, "pgen"), [method], "1", 2, out, chunk=Chunk(chunk, 3)
+        )
+        parts.append(qc)
+    assert [read_variant_qc(p).loc[0, "SCANNED"] for p in parts] == [32, 32, 26]
+    merge_variant_qc(parts, tmp_path / "merged.tsv", chunks=True)
+    merged = (tmp_path / "merged.tsv").read_bytes()
+    assert merged == (whole["out"] / "1.variant_qc.tsv").read_bytes()
 
 
 def test_merge_variant_qc__chunks_sum_and_chromosomes_in_order(tmp_path: Path) -> None:
