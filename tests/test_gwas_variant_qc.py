@@ -20,6 +20,7 @@ import pytest
 
 from gemcont.errors import ConfigError
 from gemcont.gwas.covariates import write_covariates
+from gemcont.gwas.engines.builtin import scan_builtin_gwas
 from gemcont.gwas.engines.job import ChromosomeJob
 from gemcont.gwas.engines.plink2 import filter_options, glm_command
 from gemcont.gwas.engines.regenie import step2_command
@@ -408,3 +409,27 @@ def test_merge_variant_qc__chunks_sum_and_chromosomes_in_order(tmp_path: Path) -
     assert merged["CHR"].tolist() == ["2", "10", "X"]
     assert merged["MISSING"].isna().tolist() == [False, False, True]
     assert (tmp_path / "all.tsv").read_text().splitlines()[3] == "X\t3\t\t\t1\t1\t1"
+
+
+def test_hard_call_missingness__numpy_torch_and_plink2_agree(cohort: dict, tmp_path: Path) -> None:
+    """max_missing on the .bed (hard calls: a dosage far from 0/1/2 became a missing
+    call): the numpy and torch pipelines give the same QC codes, and the built-in keeps
+    exactly what plink2 --geno keeps."""
+    cfg = {**CFG, "max_missing": MAX_MISSING, "min_info": MIN_INFO}
+    root = cohort["root"]
+    pheno = pd.read_csv(root / "pheno.tsv", sep="\t", dtype={"FID": str, "IID": str})
+    covar = pd.read_csv(root / "covar.tsv", sep="\t", dtype={"FID": str, "IID": str})
+    settings = gwas_settings(cfg)
+    bed = genotypes(cohort, "bed")
+    numpy = scan_builtin_gwas(bed, pheno, covar, settings, "1")
+    torch = scan_builtin_gwas(
+        bed, pheno, covar, settings, "1", backend=Backend(use_torch=True, dtype="float32")
+    )
+    np.testing.assert_array_equal(numpy.qc, torch.qc)
+    codes = np.bincount(numpy.qc, minlength=len(QC_REASONS) + 1)
+    assert codes[QC_REASONS.index("missing") + 1] > 0 and codes[0] > 0
+    assert codes[QC_REASONS.index("info") + 1] == 0  # hard calls: no INFO filter
+    ours = scan(cohort, "bed", "builtin", "1", tmp_path / "builtin", **cfg)
+    theirs = scan(cohort, "bed", "plink2", "1", tmp_path / "plink2", **cfg)
+    assert ours["multi"]["ID"].tolist() == theirs["multi"]["ID"].tolist()
+    assert ours["qc"].loc[0, "KEPT"] == codes[0]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn
 
+from gemcont.errors import ConfigError
 from gemcont.settings import from_section
 
 
@@ -95,6 +96,16 @@ def gwas_settings(values: Mapping[str, Any] | None = None) -> GwasSettings:
     """:class:`GwasSettings` of a partial ``gwas`` section, the schema's defaults under it
     (library callers and tests; scripts build theirs from the rule's config slice)."""
     return from_section(GwasSettings, "gwas", values)
+
+
+def check_engine_filters(engine: str, max_missing: float) -> None:
+    """ConfigError for a filter the engine cannot apply: REGENIE and gwas.max_missing."""
+    if engine == "regenie" and max_missing < 1:
+        raise ConfigError(
+            "gwas.max_missing",
+            "REGENIE step 2 has no missingness filter (it imputes missing calls with the "
+            "mean): set it to 1, or use engine builtin or plink2",
+        )
 
 
 # The gwas keys each rule reads, its ``params`` (gwas_common.smk ``gwas_params``): a key

@@ -44,7 +44,7 @@ from gemcont.gwas.kernel import QC_KEPT, QC_REASONS, AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import Z_COLUMN, combine_z
 from gemcont.gwas.prepare import read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
-from gemcont.gwas.settings import GwasSettings
+from gemcont.gwas.settings import GwasSettings, check_engine_filters
 from gemcont.io.atomic import atomic_open
 from gemcont.io.chromosomes import sort_key
 from gemcont.io.ids import KEY
@@ -170,12 +170,7 @@ def run_split_chromosome(
             "gwas.chunk_variants",
             f"chunks are scanned by the builtin engine only, not {engine}: set it to 0",
         )
-    if engine == "regenie" and settings.max_missing < 1:
-        raise ConfigError(
-            "gwas.max_missing",
-            "REGENIE step 2 has no missingness filter (it imputes missing calls with the "
-            "mean): set it to 1, or use engine builtin or plink2",
-        )
+    check_engine_filters(engine, settings.max_missing)
     workdir.mkdir(parents=True, exist_ok=True)  # the rule's temp output, whatever the engine
     groups = scan_groups(methods)
     for k, group in enumerate(groups):

@@ -5,7 +5,7 @@ import functools
 
 from gemcont.errors import ConfigError
 from gemcont.gwas.genotypes import GwasGenotypes, n_chunks
-from gemcont.gwas.settings import RULE_KEYS, GenotypeSettings
+from gemcont.gwas.settings import RULE_KEYS, GenotypeSettings, check_engine_filters
 from gemcont.io.genotype_source import chromosome_paths
 from gemcont.io.plink import count_chromosomes, normalise_code
 from gemcont.settings import build
@@ -21,6 +21,7 @@ if CHUNK_VARIANTS and config["gwas"]["engine"] != "builtin":
         f"chunks are scanned by the builtin engine only, not {config['gwas']['engine']}: "
         "set it to 0",
     )
+check_engine_filters(config["gwas"]["engine"], config["gwas"]["max_missing"])
 
 
 def simulated_imputed(path):

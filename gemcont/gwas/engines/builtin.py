@@ -71,12 +71,17 @@ def variant_filters(settings: GwasSettings) -> VariantFilters:
     )
 
 
-def info_rows(bim: pd.DataFrame, rows: np.ndarray, dosages: bool) -> bool | np.ndarray:
-    """Where the INFO filter applies among ``rows`` of ``bim``: dosages on autosomes
-    (numeric normalised codes); not hard calls, nor chrX, Y, XY, MT (plink2 computes no
-    MaCH r2 there either). One bool when every row agrees."""
+def info_rows(
+    bim: pd.DataFrame, rows: np.ndarray, dosages: bool, chrom: str | None = None
+) -> bool | np.ndarray:
+    """Where the INFO filter applies among ``rows`` of ``bim`` (all on ``chrom`` when
+    given): dosages on autosomes (numeric normalised codes); not hard calls, nor chrX,
+    Y, XY, MT (plink2 computes no MaCH r2 there either). One bool when every row
+    agrees."""
     if not dosages or rows.size == 0:
         return False
+    if chrom is not None:
+        return str(chrom).isdigit()
     chroms = bim["CHR"].array.take(rows)
     autosome = {c: str(c).isdigit() for c in pd.unique(chroms)}
     if len(set(autosome.values())) == 1:
@@ -147,7 +152,8 @@ def scan_builtin_groups(
             rows = checked_chunk(rows.size, settings.chunk_variants, chunk, source.path)
         names = [phenotype_names(pheno_df) for pheno_df in phenos]
         filters = variant_filters(settings)
-        dosages = info_rows(genotypes.bim, rows, source.format != "bed")
+        dosages = source.format != "bed" and settings.min_info > 0  # else never read
+        dosages = info_rows(genotypes.bim, rows, dosages, chrom)
         results = [  # fault in meanwhile
             ScanResults(rows.size, len(n), backend.dtype, filters, dosages) for n in names
         ]
