@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gemcont.errors import ConfigError
+from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.covariates import write_covariates
 from gemcont.gwas.engines.builtin import scan_builtin_gwas
 from gemcont.gwas.engines.job import ChromosomeJob
@@ -46,6 +46,7 @@ from gemcont.gwas.stage import (
     run_chromosome,
     run_split_chromosome,
 )
+from gemcont.io.mfi import mfi_info
 from gemcont.settings import build
 
 N, HELD_OUT, CHROMS, N_EMB = 600, 400, {"1": 90, "2": 40}, 3
@@ -117,7 +118,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def genotypes(cohort: dict, kind: str) -> GwasGenotypes:
-    values = {"path": cohort[kind], "sample": None, "bgen_ref": "ref-first"}
+    values = {"path": cohort[kind], "sample": None, "bgen_ref": "ref-first", "mfi": None}
     return GwasGenotypes.configured(build(GenotypeSettings, values, "gwas.genotypes"), "unused")
 
 
@@ -213,6 +214,9 @@ def test_qc_codes__first_failing_filter_and_hard_calls() -> None:
     names = ["kept", *QC_REASONS]
     got = [names[c] for c in qc_codes(counts, filters, tested)]
     assert got == ["missing", "info", "info", "kept", "untested", "maf_mac"]
+    mfi_low = np.array([False, False, False, True, False, False])
+    got = [names[c] for c in qc_codes(counts, filters, tested, mfi_low=mfi_low)]
+    assert got == ["missing", "info", "info", "mfi_info", "untested", "maf_mac"]
     hard = [names[c] for c in qc_codes(counts, filters, tested, dosages=False)]
     assert hard == ["missing", "kept", "maf_mac", "kept", "untested", "maf_mac"]
 
@@ -244,6 +248,7 @@ def test_builtin_keeps_what_plink2_keeps(cohort: dict, tmp_path: Path, chrom: st
     expected = {
         "CHR": chrom,
         "SCANNED": len(stats),
+        "MFI_INFO": 0,
         "MISSING": int(missing.sum()),
         "INFO": int(info.sum()),
         "MAF_MAC": int(maf_mac.sum()),
@@ -400,15 +405,15 @@ def test_merge_variant_qc__chunks_sum_and_chromosomes_in_order(tmp_path: Path) -
         frame.astype({c: "Int64" for c in QC_COLUMNS[1:]}).to_csv(path, sep="\t", index=False)
         return path
 
-    chunks = [row("2", 10, 1, 2, 3, 0, 4), row("2", 5, 0, 1, 1, 1, 2)]
+    chunks = [row("2", 10, 0, 1, 2, 3, 0, 4), row("2", 5, 0, 0, 1, 1, 1, 2)]
     merge_variant_qc(chunks, tmp_path / "2.qc", chunks=True)
-    assert read_variant_qc(tmp_path / "2.qc").iloc[0].tolist() == ["2", 15, 1, 3, 4, 1, 6]
-    paths = [row("X", 3, None, None, 1, 1, 1), tmp_path / "2.qc", row("10", 1, 0, 0, 0, 0, 1)]
+    assert read_variant_qc(tmp_path / "2.qc").iloc[0].tolist() == ["2", 15, 0, 1, 3, 4, 1, 6]
+    paths = [row("X", 3, 0, None, None, 1, 1, 1), tmp_path / "2.qc", row("10", 1, 0, 0, 0, 0, 0, 1)]
     merge_variant_qc(paths, tmp_path / "all.tsv")
     merged = read_variant_qc(tmp_path / "all.tsv")
     assert merged["CHR"].tolist() == ["2", "10", "X"]
     assert merged["MISSING"].isna().tolist() == [False, False, True]
-    assert (tmp_path / "all.tsv").read_text().splitlines()[3] == "X\t3\t\t\t1\t1\t1"
+    assert (tmp_path / "all.tsv").read_text().splitlines()[3] == "X\t3\t0\t\t\t1\t1\t1"
 
 
 def test_hard_call_missingness__numpy_torch_and_plink2_agree(cohort: dict, tmp_path: Path) -> None:
@@ -433,3 +438,98 @@ def test_hard_call_missingness__numpy_torch_and_plink2_agree(cohort: dict, tmp_p
     theirs = scan(cohort, "bed", "plink2", "1", tmp_path / "plink2", **cfg)
     assert ours["multi"]["ID"].tolist() == theirs["multi"]["ID"].tolist()
     assert ours["qc"].loc[0, "KEPT"] == codes[0]
+
+
+# --- UK Biobank mfi files ------------------------------------------------------------
+
+
+def write_mfi(cohort: dict, out: Path, drop: str | None = None) -> tuple[str, pd.DataFrame]:
+    """UK Biobank-like mfi files of the .pgen's variants, one per chromosome (lines
+    shuffled: matched by position and alleles, not order; some INFO NA): the {chrom}
+    path and the INFO given to each ID. ``drop``: an ID left out."""
+    out.mkdir(parents=True, exist_ok=True)
+    pvar = pd.read_csv(cohort["pgen"].replace(".pgen", ".pvar"), sep="\t", dtype=str)
+    rng = np.random.default_rng(8)
+    info = np.round(rng.uniform(0.4, 1.0, len(pvar)), 6).astype(object)
+    info[rng.random(len(pvar)) < 0.1] = "NA"
+    lines = pd.DataFrame(
+        {
+            "alt": pvar["#CHROM"] + ":" + pvar["POS"] + "_" + pvar["REF"] + "_" + pvar["ALT"],
+            "rsid": pvar["ID"],
+            "pos": pvar["POS"],
+            "a1": pvar["REF"],
+            "a2": pvar["ALT"],
+            "maf": 0.1,
+            "minor": pvar["ALT"],
+            "info": info,
+        }
+    )
+    for chrom in CHROMS:
+        own = lines[(pvar["#CHROM"] == chrom) & (pvar["ID"] != drop)].sample(frac=1, random_state=1)
+        own.to_csv(out / f"ukb_mfi_chr{chrom}_v3.txt", sep="\t", header=False, index=False)
+    given = pd.Series(pd.to_numeric(lines["info"], errors="coerce").to_numpy(), index=pvar["ID"])
+    return str(out / "ukb_mfi_chr{chrom}_v3.txt"), given
+
+
+@pytest.mark.parametrize("engine", ["builtin", "plink2"])
+def test_mfi_info_below_min_info_is_not_tested(cohort: dict, tmp_path: Path, engine: str) -> None:
+    """With an mfi, variants whose INFO there is below min_info are dropped and counted
+    as MFI_INFO (NA INFO passes); the rest is the scan without the mfi."""
+    mfi, given = write_mfi(cohort, tmp_path / "mfi")
+    plain = scan(cohort, "pgen", engine, "1", tmp_path / "plain", min_info=MIN_INFO)
+    both = scan(
+        cohort,
+        "pgen",
+        engine,
+        "1",
+        tmp_path / "mfi_scan",
+        min_info=MIN_INFO,
+        genotypes={"mfi": mfi},
+    )
+    low = set(given.index[given < MIN_INFO])
+    assert both["multi"]["ID"].tolist() == [i for i in plain["multi"]["ID"] if i not in low]
+    on_chr1 = [i for i in given.index if i.startswith("rs1_")]
+    assert both["qc"].loc[0, "MFI_INFO"] == len(low & set(on_chr1)) > 0
+    assert both["qc"].loc[0, "SCANNED"] == len(on_chr1)
+    assert len(both["multi"]) < len(plain["multi"])
+    if engine == "builtin":
+        counts = both["qc"].iloc[0]
+        assert counts[QC_COLUMNS[2:]].sum() == counts["SCANNED"]
+
+
+def test_mfi_without_the_variant_names_file_variant_and_fix(cohort: dict, tmp_path: Path) -> None:
+    mfi, _ = write_mfi(cohort, tmp_path / "mfi", drop="rs1_7")
+    with pytest.raises(
+        InputError, match=r"ukb_mfi_chr1_v3.txt.*1 of 90 .*rs1_7 \(1:1700 .*Fix: give"
+    ):
+        scan(cohort, "pgen", "builtin", "1", tmp_path, min_info=0.5, genotypes={"mfi": mfi})
+    # not read when min_info is 0
+    scan(cohort, "pgen", "builtin", "1", tmp_path / "off", genotypes={"mfi": mfi})
+    with pytest.raises(ConfigError, match=r"gwas.genotypes.mfi.*no \{chrom\}"):
+        scan(cohort, "pgen", "builtin", "1", tmp_path, min_info=0.5, genotypes={"mfi": "a.txt"})
+
+
+def test_mfi_info__na_tokens_and_repeated_sites_in_file_order(tmp_path: Path) -> None:
+    """Lines with the same position and alleles (a split multiallelic site written
+    twice) pair with the scanned rows in file order; alleles in either order; NA."""
+    path = tmp_path / "mfi.txt"
+    path.write_text(
+        "1:10_A_G\trs1\t10\tA\tG\t0.1\tG\t0.91\n"
+        "1:10_A_G\trs1\t10\tA\tG\t0.1\tG\t0.42\n"
+        "1:20_C_T\trs2\t20\tC\tT\t0\tT\tNA\n"
+        "1:30_A_AT\trs3\t30\tA\tAT\t0.2\tAT\t0.77\n"
+    )
+    variants = pd.DataFrame(
+        {
+            "CHR": "1",
+            "POS": [10, 10, 20, 30],
+            "ID": ["a", "b", "c", "d"],
+            "A1": ["G", "G", "C", "AT"],
+            "A2": ["A", "A", "T", "A"],
+        }
+    )
+    info = mfi_info(variants, path)
+    np.testing.assert_array_equal(info, [0.91, 0.42, np.nan, 0.77])
+    path.write_text("1:10_A_G\trs1\t10\tA\tG\n")
+    with pytest.raises(InputError, match="not a UK Biobank mfi file"):
+        mfi_info(variants, path)

@@ -353,8 +353,9 @@ class VariantFilters:
 
 # Why a variant is not tested, code k + 1 for QC_REASONS[k] (0: kept). A variant is
 # counted under its first failing filter in this order, so the counts add up to the
-# variants scanned; "untested": no finite statistic (collinear with the covariates).
-QC_REASONS = ("missing", "info", "maf_mac", "untested")
+# variants scanned; "mfi_info": INFO below gwas.min_info in the UK Biobank mfi file,
+# known before the scan; "untested": no finite statistic (collinear with the covariates).
+QC_REASONS = ("mfi_info", "missing", "info", "maf_mac", "untested")
 QC_KEPT = 0
 
 
@@ -363,9 +364,11 @@ def qc_codes(
     filters: VariantFilters,
     tested: np.ndarray,
     dosages: bool | np.ndarray = True,
+    mfi_low: bool | np.ndarray = False,
 ) -> np.ndarray:
     """Each variant's :data:`QC_REASONS` code (int8; 0: passes every filter).
 
+    mfi_low: INFO below ``min_info`` in the mfi file (mask, or one bool for all);
     tested: finite statistics (mask); dosages: whether the INFO filter applies (True,
     False or a mask): not to hard calls, nor (as plink2) to chrX, Y and MT, where
     MaCH r² of haploid dosages is no imputation quality. Missingness needs ``counts.n``
@@ -388,6 +391,7 @@ def qc_codes(
         codes[n_missing > filters.max_missing * counts.n * (1 + 1e-9)] = (
             QC_REASONS.index("missing") + 1
         )
+    codes[np.broadcast_to(mfi_low, codes.shape)] = QC_REASONS.index("mfi_info") + 1
     return codes
 
 

@@ -36,6 +36,7 @@ class GenotypeSettings:
     path: str | None
     sample: str | None
     bgen_ref: str
+    mfi: str | None
 
 
 @dataclass(frozen=True)

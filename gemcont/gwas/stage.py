@@ -38,7 +38,7 @@ from gemcont.gwas import loci
 from gemcont.gwas.engines import plink2, regenie
 from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes, mfi_low_info, mfi_path
 from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
 from gemcont.gwas.kernel import QC_KEPT, QC_REASONS, AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import Z_COLUMN, combine_z
@@ -65,12 +65,18 @@ log = logging.getLogger(__name__)
 
 VARIANT_KEY = ["ID", "POS", "EA"]
 BONFERRONI_ALPHA = 0.05
-# A scan's variant QC (gwas.max_missing, min_info, min_maf/min_mac): variants scanned,
-# then each counted under its first failing filter in this order (UNTESTED: no finite
-# statistic), so that SCANNED is the sum of the others. plink2 and REGENIE filter
-# missingness and INFO themselves: MISSING and INFO are NA there, and the variants
-# absent from the engine's output count as UNTESTED.
-QC_COUNTS = {"missing": "MISSING", "info": "INFO", "maf_mac": "MAF_MAC", "untested": "UNTESTED"}
+# A scan's variant QC (gwas.genotypes.mfi with min_info, gwas.max_missing, min_info,
+# min_maf/min_mac): variants scanned, then each counted under its first failing filter
+# in this order (UNTESTED: no finite statistic), so that SCANNED is the sum of the
+# others. plink2 and REGENIE filter missingness and INFO themselves: MISSING and INFO
+# are NA there, and the variants absent from the engine's output count as UNTESTED.
+QC_COUNTS = {
+    "mfi_info": "MFI_INFO",
+    "missing": "MISSING",
+    "info": "INFO",
+    "maf_mac": "MAF_MAC",
+    "untested": "UNTESTED",
+}
 QC_COLUMNS = ["CHR", "SCANNED", *(QC_COUNTS[r] for r in QC_REASONS), "KEPT"]
 
 
@@ -190,7 +196,7 @@ def run_split_chromosome(
                 per_dim, multi = builtin_frames(scan)  # a frame per trait, made as written
                 _write(member, per_dim, multi, chrom, builtin_qc(chrom, scan.qc))
             continue
-        scanned = genotypes.variant_counts([chrom])[chrom]
+        scanned, mfi_ids = _external_qc_inputs(settings, genotypes, chrom)
         pred = None
         if regenie_preds is not None:
             pred = regenie_preds.get(tuple(group.methods))
@@ -202,6 +208,7 @@ def run_split_chromosome(
         raw = _external_scan(
             settings, genotypes, group, chrom, threads, workdir / f"group{k}", pred
         )
+        raw = raw[~raw["ID"].isin(mfi_ids)] if mfi_ids else raw  # IDs are unique
         for member, names in zip(group.members, group.joint_names(), strict=True):
             if member.corr is None:
                 raise ValueError(f"engine {engine} needs the trait correlation (trait_corr.tsv)")
@@ -213,7 +220,20 @@ def run_split_chromosome(
             )
             first = own[own[TRAIT_COLUMN] == next(iter(back.values()))]
             failing = int((~_passes_filters(first, settings.min_maf, settings.min_mac)).sum())
-            _write(member, [per_dim], multi, chrom, engine_qc(chrom, scanned, failing, len(multi)))
+            qc = engine_qc(chrom, scanned, len(mfi_ids), failing, len(multi))
+            _write(member, [per_dim], multi, chrom, qc)
+
+
+def _external_qc_inputs(
+    settings: GwasSettings, genotypes: GwasGenotypes, chrom: str
+) -> tuple[int, set[str]]:
+    """The variants an external engine scans on ``chrom`` and the IDs of those whose
+    mfi INFO is below gwas.min_info (left out of its results; none without an mfi)."""
+    if mfi_path(settings.genotypes.mfi, settings.min_info, chrom) is None:
+        return genotypes.variant_counts([chrom])[chrom], set()
+    variants = genotypes.variants(chrom)
+    low = mfi_low_info(settings.genotypes.mfi, settings.min_info, variants)
+    return len(variants), set(variants["ID"][low])
 
 
 def _external_scan(
@@ -247,13 +267,13 @@ def builtin_qc(chrom: str, codes: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
 
 
-def engine_qc(chrom: str, scanned: int, maf_mac: int, kept: int) -> pd.DataFrame:
+def engine_qc(chrom: str, scanned: int, mfi: int, maf_mac: int, kept: int) -> pd.DataFrame:
     """The :data:`QC_COLUMNS` row of a plink2 or REGENIE scan: ``scanned`` variants in
-    the genotypes, ``maf_mac`` of its output failing MAF/MAC, ``kept`` written; the
-    rest UNTESTED (left out by the engine's own missingness and INFO filters, or
-    without finite statistics)."""
-    row = {"CHR": chrom, "SCANNED": scanned, "MISSING": pd.NA, "INFO": pd.NA}
-    row.update(MAF_MAC=maf_mac, UNTESTED=scanned - maf_mac - kept, KEPT=kept)
+    the genotypes, ``mfi`` of them dropped for their mfi INFO, ``maf_mac`` of the rest
+    of its output failing MAF/MAC, ``kept`` written; the rest UNTESTED (left out by the
+    engine's own missingness and INFO filters, or without finite statistics)."""
+    row = {"CHR": chrom, "SCANNED": scanned, "MFI_INFO": mfi, "MISSING": pd.NA, "INFO": pd.NA}
+    row.update(MAF_MAC=maf_mac, UNTESTED=scanned - mfi - maf_mac - kept, KEPT=kept)
     return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
 
 

@@ -65,6 +65,7 @@ rule regenie_step1:
 rule gwas_chromosome:
     input:
         genotypes=lambda wc: GWAS_GENOTYPES.files(wc.chrom),
+        mfi=lambda wc: mfi_files(wc.chrom),
         pheno=split_inputs(rules.prepare_gwas.output.pheno),
         covar=split_inputs(rules.prepare_gwas.output.covar),
         corr=split_inputs(rules.prepare_gwas.output.corr),

@@ -27,7 +27,13 @@ from gemcont.gwas.engines.dosage_engine import DosageEngine
 from gemcont.gwas.engines.numpy_engine import NumpyEngine
 from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, Timings, drive
 from gemcont.gwas.engines.torch_engine import TorchEngine
-from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes, checked_chunk
+from gemcont.gwas.genotypes import (
+    Chunk,
+    GwasGenotypes,
+    as_genotypes,
+    checked_chunk,
+    mfi_low_info,
+)
 from gemcont.gwas.inputs import align_samples
 from gemcont.gwas.kernel import Backend, VariantFilters, backend_for, null_model
 from gemcont.gwas.prepare import phenotype_names
@@ -154,8 +160,10 @@ def scan_builtin_groups(
         filters = variant_filters(settings)
         dosages = source.format != "bed" and settings.min_info > 0  # else never read
         dosages = info_rows(genotypes.bim, rows, dosages, chrom)
+        mfi = settings.genotypes.mfi
+        mfi_low = mfi_low_info(mfi, settings.min_info, genotypes.bim.iloc[rows])
         results = [  # fault in meanwhile
-            ScanResults(rows.size, len(n), backend.dtype, filters, dosages) for n in names
+            ScanResults(rows.size, len(n), backend.dtype, filters, dosages, mfi_low) for n in names
         ]
         models, samples = [], None
         for pheno_df in phenos:

@@ -67,7 +67,8 @@ class ScanResults:
     arrays: :func:`gemcont.gwas.kernel.result_arrays` (m x d and m); n_obs, eaf, keep,
     qc (each variant's :data:`gemcont.gwas.kernel.QC_REASONS` code): m. One per
     phenotype group of a scan (one method's traits: its multi-trait statistic is its
-    own). dosages: rows where the INFO filter applies (mask, or one bool for all).
+    own). dosages: rows where the INFO filter applies, mfi_low: rows whose mfi INFO
+    fails (masks, or one bool for all).
     """
 
     def __init__(
@@ -77,13 +78,14 @@ class ScanResults:
         dtype: str,
         filters: VariantFilters,
         dosages: bool | np.ndarray = True,
+        mfi_low: bool | np.ndarray = False,
     ) -> None:
         self.arrays = result_arrays(m, d, dtype)
         self.n_obs = np.zeros(m, dtype=np.int64)
         self.eaf = np.full(m, np.nan)
         self.keep = np.zeros(m, dtype=bool)
         self.qc = np.zeros(m, dtype=np.int8)
-        self.filters, self.dosages = filters, dosages
+        self.filters, self.dosages, self.mfi_low = filters, dosages, mfi_low
         self.prefaulting = prefault(list(self.arrays.values()))
 
     def close(self) -> None:
@@ -97,8 +99,10 @@ class ScanResults:
         finish_stats(self.arrays, lo, hi, dof)
         self.n_obs[lo:hi], self.eaf[lo:hi] = counts.n_obs, counts.eaf
         tested = np.isfinite(self.arrays["chisq"][lo:hi])
-        dosages = self.dosages if np.ndim(self.dosages) == 0 else self.dosages[lo:hi]
-        self.qc[lo:hi] = qc_codes(counts, self.filters, tested, dosages)
+        dosages, mfi_low = (
+            m if np.ndim(m) == 0 else m[lo:hi] for m in (self.dosages, self.mfi_low)
+        )
+        self.qc[lo:hi] = qc_codes(counts, self.filters, tested, dosages, mfi_low)
         self.keep[lo:hi] = self.qc[lo:hi] == QC_KEPT
 
 
