@@ -17,7 +17,8 @@ blows) of B bytes each, T the spirometry table's bytes, D embedding dimensions (
 those the GWAS tests: ``gwas.n_components``, or D), P panel
 variants (``PANEL_VARIANTS``, an upper bound: the panel is not yet clumped when jobs are
 planned), W = ``WINDOW_VARIANTS``, S the sums' text bytes (4x the file when gzipped),
-I_t = I x train fraction the training items, G = ``train.on_device_max_gb``, R the
+L = 165 B a .bim line (340 with ``gwas.genotypes.mfi``: its lines too), I_t = I x
+train fraction the training items, G = ``train.on_device_max_gb``, R the
 ``train.num_workers`` reader threads, b = ``train.batch_size``, m the methods (one GWAS
 scan serves a split's methods).
 Memory in bytes unless a unit is given, divided by 1e6:
@@ -37,7 +38,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | export_embeddings | 4000 + (R + 2) x 1024 x B + 64 x I x D |
 | prepare_gwas | 1000 + 64 x A x D + 2 KB x N |
 | regenie_step1 | 2000 + 8 x H x (1000 + 10 x D_g) |
-| gwas_chromosome | 1000 + (40 block + 16 (D_g + 40) m) H + N block / 4 + 165 M_c + 24 D_g m M_j |
+| gwas_chromosome | 1000 + (40 block + 16 (D_g + 40) m) H + N block / 4 + L M_c + 24 D_g m M_j |
 | merge_gwas, merge_gwas_chunks | 300 (they stream gzip members) |
 | summarise_gwas | 1000 + 300 B x M_g + H x W |
 | plot_gwas | 1500 + 150 B x M_g |
@@ -146,6 +147,7 @@ class Scale:
     readers: int  # R: train.num_workers
     batch_size: int  # b: train.batch_size
     simulated_people: int = 0  # the simulation's cohort + external GWAS people (0: real data)
+    mfi: bool = False  # the GWAS reads UK Biobank mfi files (gwas.genotypes.mfi, min_info > 0)
 
     @property
     def analysed(self) -> int:
@@ -298,7 +300,8 @@ def _gwas_chromosome(s: Scale, threads: int, variants: int, chromosome: int = 0)
     # whole for a chunk too) and the job's results of every method (3 x 8 B a dimension)
     dims = s.gwas_dim * s.methods
     models = 16 * h * (s.gwas_dim + GWAS_COVARIATES) * s.methods
-    bim = 165 * max(chromosome, variants)
+    # (+ the chromosome's mfi lines matched to them: ~175 B a line, measured at 1 M lines)
+    bim = (165 + (175 if s.mfi else 0)) * max(chromosome, variants)
     blocks = 40 * h * block + s.genotyped / 4 * block
     mem = 1000 + (blocks + models + bim + 24 * dims * variants) / MB
     flop = 4 * h * variants * (dims + GWAS_COVARIATES * s.methods)
@@ -462,6 +465,7 @@ def plan_scale(
         splits=config["splits"]["n_splits"],
         methods=len(config["methods"]),
         block_size=config["gwas"]["block_size"] or DEFAULT_BLOCK_SIZE["cpu"],
+        mfi=config["gwas"]["genotypes"]["mfi"] is not None and config["gwas"]["min_info"] > 0,
         on_device_gb=train["on_device_max_gb"],
         readers=train["num_workers"],
         batch_size=train["batch_size"],

@@ -21,11 +21,12 @@ files = zip(
     sm.input.corr,
     sm.output.per_dim,
     sm.output.multi,
+    sm.output.qc,
     strict=True,
 )
 methods = [
-    MethodGwas(method, Path(pheno), Path(covar), Path(corr), (Path(per_dim), Path(multi)))
-    for method, pheno, covar, corr, per_dim, multi in files
+    MethodGwas(method, Path(pheno), Path(covar), Path(corr), (Path(per_dim), Path(multi)), Path(qc))
+    for method, pheno, covar, corr, per_dim, multi, qc in files
 ]
 chunk = sm.wildcards.get("chunk")
 run_split_chromosome(

@@ -101,7 +101,7 @@ def genotypes(cohort: dict, kind: str) -> GwasGenotypes:
     root = cohort["root"]
     path = {"pgen": cohort["pgen"], "bed": cohort["bed"]}.get(kind, str(root / f"{kind}.bgen"))
     ref = "ref-last" if kind == "last" else "ref-first"
-    values = {"path": path, "sample": None, "bgen_ref": ref}
+    values = {"path": path, "sample": None, "bgen_ref": ref, "mfi": None}
     return GwasGenotypes.configured(build(GenotypeSettings, values, "gwas.genotypes"), "unused")
 
 
@@ -343,7 +343,7 @@ def test_regenie_bgen_output_counts_the_first_allele_without_ref_first() -> None
 
 def test_configured__paths_and_formats() -> None:
     def of(path: str | None, sample: str | None = None) -> GwasGenotypes:
-        values = {"path": path, "sample": sample, "bgen_ref": "ref-first"}
+        values = {"path": path, "sample": sample, "bgen_ref": "ref-first", "mfi": None}
         return GwasGenotypes.configured(build(GenotypeSettings, values, "g"), "data/cohort")
 
     assert of(None) == GwasGenotypes("data/cohort", "bed")

@@ -81,7 +81,7 @@ def test_dry_run__p_threshold_change_reruns_only_the_loci_summaries(tmp_path: Pa
     """Every output of the demo (REGENIE engine) made and recorded (snakemake --touch:
     params stored as a run stores them), then a changed gwas.p_threshold: only
     summarise_gwas reruns for its params (and what reads its outputs); step 1, the scans,
-    the merges and the inputs do not. A changed gwas.min_maf reruns the scans."""
+    the merges and the inputs do not. A changed gwas.min_maf or min_info reruns the scans."""
     base = _override(tmp_path, "base", {"engine": "regenie"})
     summary = _snakemake(tmp_path, [base], "--summary")
     for line in summary.splitlines()[1:]:
@@ -102,11 +102,12 @@ def test_dry_run__p_threshold_change_reruns_only_the_loci_summaries(tmp_path: Pa
     scans = {"prepare_gwas", "regenie_step1", "gwas_chromosome", "merge_gwas", "plot_gwas"}
     assert not scans & set(reasons), reasons
 
-    maf = _override(tmp_path, "maf", {"engine": "regenie", "min_maf": 0.02})
-    reasons = rerun_reasons(_snakemake(tmp_path, [maf], *trigger))
-    by_params = {rule for rule, why in reasons.items() if any("Params" in r for r in why)}
-    assert by_params == {"gwas_chromosome"}, reasons
-    assert not {"prepare_gwas", "regenie_step1"} & set(reasons), reasons
+    for name, key, value in [("maf", "min_maf", 0.02), ("info", "min_info", 0.8)]:
+        changed = _override(tmp_path, name, {"engine": "regenie", key: value})
+        reasons = rerun_reasons(_snakemake(tmp_path, [changed], *trigger))
+        by_params = {rule for rule, why in reasons.items() if any("Params" in r for r in why)}
+        assert by_params == {"gwas_chromosome"}, (key, reasons)
+        assert not {"prepare_gwas", "regenie_step1"} & set(reasons), (key, reasons)
 
 
 def test_dry_run__chunks_are_jobs_merged_per_method(tmp_path: Path) -> None:

@@ -116,6 +116,18 @@ def inputs(tmp_path: Path) -> ReportInputs:
             "NEW": [False, True],
         }
     )
+    variant_qc = pd.DataFrame(
+        {
+            "CHR": ["1", "X"],
+            "SCANNED": [12000, 900],
+            "MFI_INFO": [3000, 0],
+            "MISSING": [10, 2],
+            "INFO": [2000, 0],
+            "MAF_MAC": [990, 98],
+            "UNTESTED": [0, 0],
+            "KEPT": [6000, 800],
+        }
+    )
     panel = pd.DataFrame({"ID": ["rs1", "rs3", "rs4"], "CHR": ["1", "1", "3"]})
     coverage = pd.DataFrame(
         {
@@ -157,6 +169,7 @@ def inputs(tmp_path: Path) -> ReportInputs:
         eaf_check=_tsv(eaf_check, d / "panel" / "eaf_check.tsv"),
         comparison=_tsv(comparison, d / "evaluate" / "comparison.tsv"),
         loci=_tsv(loci, d / "gwas" / "gemcont" / "split_0" / "loci.tsv"),
+        variant_qc=_tsv(variant_qc, d / "gwas" / "gemcont" / "split_0" / "variant_qc.tsv"),
         truth_summary=truth,
         methods_figure=_png(d / "figures" / "methods.png"),
         manhattan={m: _png(d / "gwas" / m / "split_0" / "manhattan.png") for m in METHODS},
@@ -185,6 +198,10 @@ def test_build_report__sections_tables_and_numbers(inputs: ReportInputs, tmp_pat
     assert "3.2×10<sup>−5</sup>, 0.042" in page  # DeLong p per split
     assert "2.6×10<sup>−12</sup>" in page and ">812.5<" in page
     assert ">known<" in page and ">new<" in page
+    # variant QC per chromosome and in all: 12,900 scanned, 6,800 tested
+    assert '<td>X</td><td class="num">900</td>' in page
+    assert '<td>all</td><td class="num">12,900</td><td class="num">3,000</td>' in page
+    assert '<td class="num">6,800</td></tr>' in page
     assert "curve: &lt;unreadable&gt;" in page and "<unreadable>" not in page
     assert page.count("<table>") >= 8
     # a study whose effect allele went unchecked is named, its dropped count shown
@@ -212,6 +229,15 @@ def test_build_report__optional_inputs_missing_are_noted(
     page, _ = _build(sparse, tmp_path)
     assert "No DeLong comparison table for this run" in page
     assert f"No loci table: {tmp_path / 'no.tsv'} not found." in page
+    assert "No variant QC table" not in page
+    no_qc, _ = _build(replace(inputs, variant_qc=None), tmp_path / "no_qc")
+    assert "No variant QC table for this run" in no_qc
+    engine = tmp_path / "engine_qc.tsv"  # plink2 / REGENIE: MISSING and INFO are NA
+    engine.write_text(
+        "CHR\tSCANNED\tMFI_INFO\tMISSING\tINFO\tMAF_MAC\tUNTESTED\tKEPT\n1\t10\t0\t\t\t1\t2\t7\n"
+    )
+    with_na, _ = _build(replace(inputs, variant_qc=engine), tmp_path / "engine")
+    assert '<td class="num">0</td><td>–</td><td>–</td><td class="num">1</td>' in with_na
     assert 'id="simulation"' not in page
 
 

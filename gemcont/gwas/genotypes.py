@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from gemcont.errors import InputError
+from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.settings import GenotypeSettings
 from gemcont.io.genotype_source import (
     CHROM,
@@ -45,6 +45,7 @@ from gemcont.io.genotype_source import (
     normalise_chromosomes,
     open_genotypes,
 )
+from gemcont.io.mfi import mfi_info
 from gemcont.io.plink import Genotypes, count_chromosomes, read_bim_chromosome
 
 Format = Literal["bed", "pgen", "bgen"]
@@ -175,6 +176,33 @@ class GwasGenotypes:
         if Path(f"{one.path}.bgi").exists():
             flags += ["--bgi", f"{one.path}.bgi"]
         return [*flags, *(["--ref-first"] if one.bgen_ref == "ref-first" else [])]
+
+
+def mfi_path(mfi: str | None, min_info: float, chrom: str) -> str | None:
+    """``chrom``'s mfi file (``gwas.genotypes.mfi``), None when not read (no file, or
+    ``gwas.min_info`` 0); ConfigError for a path without {chrom} (the files have no
+    chromosome column)."""
+    if mfi is None or min_info <= 0:
+        return None
+    if CHROM not in mfi:
+        raise ConfigError(
+            "gwas.genotypes.mfi",
+            f"{mfi} has no {CHROM}: name one file per chromosome "
+            "(e.g. /ukb/imp/ukb_mfi_chr{chrom}_v3.txt)",
+        )
+    return mfi.replace(CHROM, str(chrom))
+
+
+def mfi_low_info(mfi: str | None, min_info: float, variants: pd.DataFrame) -> bool | np.ndarray:
+    """The rows of ``variants`` (``CHR POS ID A1 A2``) whose INFO in their chromosome's
+    mfi file is below ``min_info`` (a mask; NA INFO passes); False when no mfi is read."""
+    if mfi_path(mfi, min_info, "") is None or len(variants) == 0:
+        return False
+    low = np.zeros(len(variants), dtype=bool)
+    for chrom, rows in variants.groupby("CHR", sort=False, observed=True).indices.items():
+        info = mfi_info(variants.iloc[rows], str(mfi_path(mfi, min_info, str(chrom))))
+        low[rows] = info < min_info
+    return low
 
 
 def as_genotypes(genotypes: str | Path | GwasGenotypes) -> GwasGenotypes:

@@ -36,13 +36,15 @@ JOINT_SEPARATOR = "_"
 @dataclass(frozen=True)
 class MethodGwas:
     """One method's prepared GWAS inputs (prepare_gwas) and one chromosome's outputs
-    (per-dimension, multi-trait); covar None: no covariates."""
+    (per-dimension, multi-trait; qc: its variant QC counts, None: not written); covar
+    None: no covariates."""
 
     method: str
     pheno: Path
     covar: Path | None
     corr: Path | None
     out: tuple[Path, Path]
+    qc: Path | None = None
 
 
 @dataclass(frozen=True)

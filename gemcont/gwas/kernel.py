@@ -70,6 +70,7 @@ class AlleleCounts:
     eaf: np.ndarray  # variants, A1 frequency
     mac: np.ndarray  # variants, minor allele count
     css: np.ndarray | None = None  # variants, Σ (g - mean)² of the mean-imputed dosages
+    n: int | None = None  # analysed samples, missing calls included (None: not known)
 
 
 def to_numpy64(x: Array) -> np.ndarray:
@@ -149,13 +150,17 @@ def centred_sum_of_squares(n_obs: Array, total: Array, sumsq: Array) -> Array:
     return numerator / n_obs
 
 
-def _counts(a1: np.ndarray, n_obs: np.ndarray, sumsq: np.ndarray | None = None) -> AlleleCounts:
-    """AlleleCounts from A1 sums (and sums of squares: integers give an exact css)."""
+def _counts(
+    a1: np.ndarray, n_obs: np.ndarray, n: int, sumsq: np.ndarray | None = None
+) -> AlleleCounts:
+    """AlleleCounts of n samples from A1 sums (and sums of squares: integers give an
+    exact css)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         eaf = a1 / (2.0 * n_obs)
         css = None if sumsq is None else centred_sum_of_squares(n_obs, a1, sumsq)
     a1 = a1.astype(np.float64)
-    return AlleleCounts(n_obs=n_obs, eaf=eaf, mac=np.minimum(a1, 2.0 * n_obs - a1), css=css)
+    mac = np.minimum(a1, 2.0 * n_obs - a1)
+    return AlleleCounts(n_obs=n_obs, eaf=eaf, mac=mac, css=css, n=int(n))
 
 
 def counts_from_codes(
@@ -164,7 +169,7 @@ def counts_from_codes(
     """AlleleCounts (with exact css) from genotype counts per variant, e.g.
     :func:`gemcont.io.bed_codes.code_counts`."""
     het, a1a1 = het.astype(np.int64), a1a1.astype(np.int64)
-    return _counts(het + 2 * a1a1, n_samples - missing.astype(np.int64), het + 4 * a1a1)
+    return _counts(het + 2 * a1a1, n_samples - missing.astype(np.int64), n_samples, het + 4 * a1a1)
 
 
 def block_stats(
@@ -312,13 +317,82 @@ def allele_counts(dosages: np.ndarray) -> AlleleCounts:
         sub, sub_missing = dosages[:, incomplete], missing[:, incomplete]
         n_obs[incomplete] = n - sub_missing.sum(axis=0)
         a1[incomplete] = np.where(sub_missing, 0, sub).sum(axis=0, dtype=np.float64)
-    return _counts(a1, n_obs)
+    return _counts(a1, n_obs, n)
 
 
 def maf_filter(counts: AlleleCounts, min_maf: float, min_mac: float) -> np.ndarray:
     """Variants that pass MAF/MAC thresholds and are polymorphic (mask)."""
     maf = np.minimum(counts.eaf, 1.0 - counts.eaf)
     return (counts.n_obs > 0) & (counts.mac > 0) & (maf >= min_maf) & (counts.mac >= min_mac)
+
+
+def mach_r2(counts: AlleleCounts) -> np.ndarray:
+    """MaCH r² per variant among the observed dosages: their variance over 2p(1-p),
+    ``css / n_obs / (2 p (1 - p))`` (plink2's ``--freq cols=+machr2``, the metric of
+    ``--mach-r2-filter``); NaN for a monomorphic variant. Needs ``counts.css``.
+
+    Imputation quality only for dosages: of hard calls it measures the departure from
+    Hardy-Weinberg proportions (1 in HWE), so :func:`qc_codes` skips it there.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = 2.0 * counts.eaf * (1.0 - counts.eaf)
+        return counts.css / counts.n_obs / expected
+
+
+@dataclass(frozen=True)
+class VariantFilters:
+    """The per-variant QC of the scan among the analysed (held-out) people: ``gwas.min_maf``,
+    ``gwas.min_mac``, ``gwas.min_info`` (MaCH r², 0: off) and ``gwas.max_missing``
+    (fraction of missing calls, 1: off)."""
+
+    min_maf: float
+    min_mac: float
+    min_info: float = 0.0
+    max_missing: float = 1.0
+
+
+# Why a variant is not tested, code k + 1 for QC_REASONS[k] (0: kept). A variant is
+# counted under its first failing filter in this order, so the counts add up to the
+# variants scanned; "mfi_info": INFO below gwas.min_info in the UK Biobank mfi file,
+# known before the scan; "untested": no finite statistic (collinear with the covariates).
+QC_REASONS = ("mfi_info", "missing", "info", "maf_mac", "untested")
+QC_KEPT = 0
+
+
+def qc_codes(
+    counts: AlleleCounts,
+    filters: VariantFilters,
+    tested: np.ndarray,
+    dosages: bool | np.ndarray = True,
+    mfi_low: bool | np.ndarray = False,
+) -> np.ndarray:
+    """Each variant's :data:`QC_REASONS` code (int8; 0: passes every filter).
+
+    mfi_low: INFO below ``min_info`` in the mfi file (mask, or one bool for all);
+    tested: finite statistics (mask); dosages: whether the INFO filter applies (True,
+    False or a mask): not to hard calls, nor (as plink2) to chrX, Y and MT, where
+    MaCH r² of haploid dosages is no imputation quality. Missingness needs ``counts.n``
+    when filtered (max_missing < 1), INFO needs ``counts.css`` when filtered
+    (min_info > 0). With the defaults (0 and 1) the kept variants are exactly those of
+    :func:`maf_filter` with finite statistics.
+    """
+    codes = np.full(counts.n_obs.shape, QC_REASONS.index("untested") + 1, dtype=np.int8)
+    codes[tested] = QC_KEPT
+    codes[~maf_filter(counts, filters.min_maf, filters.min_mac)] = QC_REASONS.index("maf_mac") + 1
+    if filters.min_info > 0:
+        r2 = mach_r2(counts)
+        # NaN (monomorphic) is not an INFO failure (nor for plink2): MAF/MAC drops it
+        low = (r2 < filters.min_info) & np.asarray(dosages, dtype=bool)
+        codes[low] = QC_REASONS.index("info") + 1
+    if filters.max_missing < 1:
+        n_missing = counts.n - counts.n_obs
+        # as plink2 --geno: more missing calls than the fraction allows (count-based,
+        # with a relative epsilon so that an exact fraction passes)
+        codes[n_missing > filters.max_missing * counts.n * (1 + 1e-9)] = (
+            QC_REASONS.index("missing") + 1
+        )
+    codes[np.broadcast_to(mfi_low, codes.shape)] = QC_REASONS.index("mfi_info") + 1
+    return codes
 
 
 def centre_impute(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn
 
+from gemcont.errors import ConfigError
 from gemcont.settings import from_section
 
 
@@ -35,6 +36,7 @@ class GenotypeSettings:
     path: str | None
     sample: str | None
     bgen_ref: str
+    mfi: str | None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class GwasSettings:
     covariates: CovariateSettings
     min_maf: float
     min_mac: float
+    min_info: float
+    max_missing: float
     genotypes: GenotypeSettings
     chunk_variants: int
     block_size: int | None
@@ -95,14 +99,24 @@ def gwas_settings(values: Mapping[str, Any] | None = None) -> GwasSettings:
     return from_section(GwasSettings, "gwas", values)
 
 
+def check_engine_filters(engine: str, max_missing: float) -> None:
+    """ConfigError for a filter the engine cannot apply: REGENIE and gwas.max_missing."""
+    if engine == "regenie" and max_missing < 1:
+        raise ConfigError(
+            "gwas.max_missing",
+            "REGENIE step 2 has no missingness filter (it imputes missing calls with the "
+            "mean): set it to 1, or use engine builtin or plink2",
+        )
+
+
 # The gwas keys each rule reads, its ``params`` (gwas_common.smk ``gwas_params``): a key
 # change reruns only the rules that read it (`--rerun-triggers params`), e.g.
 # gwas.p_threshold only the loci summaries, never step 1 or the scans.
 RULE_KEYS: dict[str, tuple[str, ...]] = {
     "prepare_gwas": ("n_components", "covariates"),
     "regenie_step1": ("plink2", "regenie"),
-    "gwas_chromosome": ("engine", "min_maf", "min_mac", "block_size", "device", "dtype")
-    + ("plink2", "regenie", "genotypes", "chunk_variants"),
+    "gwas_chromosome": ("engine", "min_maf", "min_mac", "min_info", "max_missing")
+    + ("block_size", "device", "dtype", "plink2", "regenie", "genotypes", "chunk_variants"),
     "summarise_gwas": ("p_threshold", "clump", "recovery_window_kb"),
 }
 

@@ -7,7 +7,9 @@ in the scheme of :mod:`gemcont.io.sumstats`:
 * per dimension (long): ``CHR POS ID EA OA EAF N BETA SE P LOG10P TRAIT``;
 * multi-trait: ``CHR POS ID EA OA EAF N CHISQ DF P LOG10P``,
 
-with the same variants in the same (.bim) order. ``builtin`` computes the
+with the same variants in the same (.bim) order, and (with ``MethodGwas.qc``) the
+scan's variant QC counts (:data:`QC_COLUMNS`, one row; :func:`merge_variant_qc` gathers
+them into the split's ``variant_qc.tsv``). ``builtin`` computes the
 multi-trait statistic of METHOD.md natively; for ``plink2`` and ``regenie`` it is the
 same T = zᵀR⁻¹z (:func:`gemcont.gwas.multitrait.combine_z`) from each engine's
 per-dimension score z (its ``Z`` column; why the score z: :mod:`gemcont.gwas.multitrait`)
@@ -36,13 +38,13 @@ from gemcont.gwas import loci
 from gemcont.gwas.engines import plink2, regenie
 from gemcont.gwas.engines.builtin import scan_builtin_groups
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes
+from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes, mfi_low_info, mfi_path
 from gemcont.gwas.joint import MethodGwas, ScanGroup, group_phenotype_file, scan_groups
-from gemcont.gwas.kernel import AlleleCounts, maf_filter
+from gemcont.gwas.kernel import QC_KEPT, QC_REASONS, AlleleCounts, maf_filter
 from gemcont.gwas.multitrait import Z_COLUMN, combine_z
 from gemcont.gwas.prepare import read_correlation
 from gemcont.gwas.pvalues import chi2_mlog10p
-from gemcont.gwas.settings import GwasSettings
+from gemcont.gwas.settings import GwasSettings, check_engine_filters
 from gemcont.io.atomic import atomic_open
 from gemcont.io.chromosomes import sort_key
 from gemcont.io.ids import KEY
@@ -63,6 +65,19 @@ log = logging.getLogger(__name__)
 
 VARIANT_KEY = ["ID", "POS", "EA"]
 BONFERRONI_ALPHA = 0.05
+# A scan's variant QC (gwas.genotypes.mfi with min_info, gwas.max_missing, min_info,
+# min_maf/min_mac): variants scanned, then each counted under its first failing filter
+# in this order (UNTESTED: no finite statistic), so that SCANNED is the sum of the
+# others. plink2 and REGENIE filter missingness and INFO themselves: MISSING and INFO
+# are NA there, and the variants absent from the engine's output count as UNTESTED.
+QC_COUNTS = {
+    "mfi_info": "MFI_INFO",
+    "missing": "MISSING",
+    "info": "INFO",
+    "maf_mac": "MAF_MAC",
+    "untested": "UNTESTED",
+}
+QC_COLUMNS = ["CHR", "SCANNED", *(QC_COUNTS[r] for r in QC_REASONS), "KEPT"]
 
 
 # --- per-chromosome association ------------------------------------------------------
@@ -114,15 +129,18 @@ def run_chromosome(
     threads: int | None,
     workdir: str | Path,
     regenie_pred: str | Path | None = None,
+    qc_path: str | Path | None = None,
 ) -> None:
     """One method's chromosome: :func:`run_split_chromosome` of that method alone
-    (regenie_pred: its step 1 predictions; None: --ignore-pred)."""
+    (regenie_pred: its step 1 predictions; None: --ignore-pred; qc_path: where its
+    variant QC counts go, None: not written)."""
     method = MethodGwas(
         "method",
         Path(pheno_path),
         None if covar_path is None else Path(covar_path),
         None if corr_path is None else Path(corr_path),
         (Path(out[0]), Path(out[1])),
+        None if qc_path is None else Path(qc_path),
     )
     preds = None if regenie_pred is None else {(method.method,): Path(regenie_pred)}
     run_split_chromosome(settings, genotypes, [method], chrom, threads, workdir, preds)
@@ -158,6 +176,7 @@ def run_split_chromosome(
             "gwas.chunk_variants",
             f"chunks are scanned by the builtin engine only, not {engine}: set it to 0",
         )
+    check_engine_filters(engine, settings.max_missing)
     workdir.mkdir(parents=True, exist_ok=True)  # the rule's temp output, whatever the engine
     groups = scan_groups(methods)
     for k, group in enumerate(groups):
@@ -175,8 +194,9 @@ def run_split_chromosome(
             )
             for member, scan in zip(group.members, scans, strict=True):
                 per_dim, multi = builtin_frames(scan)  # a frame per trait, made as written
-                _write(member, per_dim, multi, chrom)
+                _write(member, per_dim, multi, chrom, builtin_qc(chrom, scan.qc))
             continue
+        scanned, mfi_ids = _external_qc_inputs(settings, genotypes, chrom)
         pred = None
         if regenie_preds is not None:
             pred = regenie_preds.get(tuple(group.methods))
@@ -188,6 +208,7 @@ def run_split_chromosome(
         raw = _external_scan(
             settings, genotypes, group, chrom, threads, workdir / f"group{k}", pred
         )
+        raw = raw[~raw["ID"].isin(mfi_ids)] if mfi_ids else raw  # IDs are unique
         for member, names in zip(group.members, group.joint_names(), strict=True):
             if member.corr is None:
                 raise ValueError(f"engine {engine} needs the trait correlation (trait_corr.tsv)")
@@ -197,7 +218,22 @@ def run_split_chromosome(
             per_dim, multi = combine_engine_output(
                 own, list(names), read_correlation(member.corr), settings.min_maf, settings.min_mac
             )
-            _write(member, [per_dim], multi, chrom)
+            first = own[own[TRAIT_COLUMN] == next(iter(back.values()))]
+            failing = int((~_passes_filters(first, settings.min_maf, settings.min_mac)).sum())
+            qc = engine_qc(chrom, scanned, len(mfi_ids), failing, len(multi))
+            _write(member, [per_dim], multi, chrom, qc)
+
+
+def _external_qc_inputs(
+    settings: GwasSettings, genotypes: GwasGenotypes, chrom: str
+) -> tuple[int, set[str]]:
+    """The variants an external engine scans on ``chrom`` and the IDs of those whose
+    mfi INFO is below gwas.min_info (left out of its results; none without an mfi)."""
+    if mfi_path(settings.genotypes.mfi, settings.min_info, chrom) is None:
+        return genotypes.variant_counts([chrom])[chrom], set()
+    variants = genotypes.variants(chrom)
+    low = mfi_low_info(settings.genotypes.mfi, settings.min_info, variants)
+    return len(variants), set(variants["ID"][low])
 
 
 def _external_scan(
@@ -216,17 +252,46 @@ def _external_scan(
     job = ChromosomeJob(genotypes, pheno_path, covar_path, chrom, traits, threads, workdir)
     if settings.engine == "plink2":
         n_covariates = 0 if group.covar is None else group.covar.shape[1] - len(KEY)
-        return plink2.per_dim_chromosome(job, n_covariates, settings.plink2)
-    return regenie.per_dim_chromosome(job, settings.regenie, regenie_pred)
+        return plink2.per_dim_chromosome(
+            job, n_covariates, settings.plink2, settings.min_info, settings.max_missing
+        )
+    return regenie.per_dim_chromosome(job, settings.regenie, regenie_pred, settings.min_info)
+
+
+def builtin_qc(chrom: str, codes: np.ndarray) -> pd.DataFrame:
+    """The :data:`QC_COLUMNS` row of a built-in scan from its variants'
+    :data:`gemcont.gwas.kernel.QC_REASONS` codes."""
+    counts = np.bincount(codes, minlength=len(QC_REASONS) + 1)
+    row = {"CHR": chrom, "SCANNED": codes.size, "KEPT": counts[QC_KEPT]}
+    row.update({QC_COUNTS[r]: counts[k + 1] for k, r in enumerate(QC_REASONS)})
+    return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
+
+
+def engine_qc(chrom: str, scanned: int, mfi: int, maf_mac: int, kept: int) -> pd.DataFrame:
+    """The :data:`QC_COLUMNS` row of a plink2 or REGENIE scan: ``scanned`` variants in
+    the genotypes, ``mfi`` of them dropped for their mfi INFO, ``maf_mac`` of the rest
+    of its output failing MAF/MAC, ``kept`` written; the rest UNTESTED (left out by the
+    engine's own missingness and INFO filters, or without finite statistics)."""
+    row = {"CHR": chrom, "SCANNED": scanned, "MFI_INFO": mfi, "MISSING": pd.NA, "INFO": pd.NA}
+    row.update(MAF_MAC=maf_mac, UNTESTED=scanned - mfi - maf_mac - kept, KEPT=kept)
+    return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
 
 
 def _write(
-    member: MethodGwas, per_dim: Iterable[pd.DataFrame], multi: pd.DataFrame, chrom: str
+    member: MethodGwas,
+    per_dim: Iterable[pd.DataFrame],
+    multi: pd.DataFrame,
+    chrom: str,
+    qc: pd.DataFrame,
 ) -> None:
-    """One method's chromosome files."""
+    """One method's chromosome files (and its QC counts, when asked for)."""
+    counts = ", ".join(f"{c} {v}" for c, v in qc.iloc[0].items() if c != "CHR")
+    log.info("GWAS chromosome %s: %s: variant QC: %s", chrom, member.method, counts)
     log.info("GWAS chromosome %s: %s: %d variants written", chrom, member.method, len(multi))
     write_sumstats((f[PER_DIM_COLUMNS] for f in per_dim), member.out[0], PER_DIM_COLUMNS)
     write_sumstats(multi[MULTI_COLUMNS], member.out[1], MULTI_COLUMNS)
+    if member.qc is not None:
+        write_tsv(qc, member.qc)
 
 
 # --- merging -------------------------------------------------------------------------
@@ -288,6 +353,30 @@ def _trait_frames(readers: list[Any], column: int) -> Iterator[Iterator[bytes]]:
             raise ValueError(f"trait {name.decode()} appears twice: the chunks disagree")
         done.add(name)
         yield frame(name)
+
+
+def merge_variant_qc(paths: Sequence[str | Path], out: str | Path, chunks: bool = False) -> None:
+    """Gather :data:`QC_COLUMNS` files: a chromosome's chunks summed into its one row
+    (``chunks``), or the chromosomes' rows in chromosome order."""
+    frames = [read_variant_qc(p) for p in paths]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=QC_COLUMNS)
+    if chunks and len(table):
+        if table["CHR"].nunique() != 1:
+            raise ValueError(f"chunk QC files of several chromosomes: {sorted(set(table['CHR']))}")
+        sums = table[QC_COLUMNS[1:]].sum(min_count=len(table))  # NA stays NA
+        table = pd.DataFrame([{"CHR": table["CHR"].iloc[0], **sums}], columns=QC_COLUMNS)
+    table = table.sort_values("CHR", key=lambda c: c.map(sort_key), kind="stable")
+    write_tsv(table.astype({c: "Int64" for c in QC_COLUMNS[1:]}), out)
+
+
+def read_variant_qc(path: str | Path) -> pd.DataFrame:
+    """A :data:`QC_COLUMNS` file (counts as nullable integers; NA where an engine filters
+    itself)."""
+    table = pd.read_csv(path, sep="\t", dtype={"CHR": str})
+    fix = "rerun its gwas_chromosome job"
+    if list(table.columns) != QC_COLUMNS:
+        raise InputError(path, f"columns {list(table.columns)} are not {QC_COLUMNS}", fix)
+    return table.astype({c: "Int64" for c in QC_COLUMNS[1:]})
 
 
 # --- loci and recovery ---------------------------------------------------------------

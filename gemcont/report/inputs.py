@@ -31,6 +31,7 @@ class ReportInputs:
     features_report: Path | None = None
     truth_summary: Path | None = None
     loci: Path | None = None
+    variant_qc: Path | None = None
     methods_figure: Path | None = None
     training_figure: Path | None = None
     pca_figure: Path | None = None

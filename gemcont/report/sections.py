@@ -476,9 +476,43 @@ def gwas_section(inputs: ReportInputs, copier: FigureCopier) -> Section:
             ),
             "</div>",
         ]
-    loci_method = method_label(report_method(_methods(inputs)))
-    parts += [f"<h3>Independent loci, {html.escape(loci_method)} split 0</h3>", _loci(inputs.loci)]
+    loci_method = html.escape(method_label(report_method(_methods(inputs))))
+    parts += [f"<h3>Independent loci, {loci_method} split 0</h3>", _loci(inputs.loci)]
+    parts += [f"<h3>Variant QC, {loci_method} split 0</h3>", _variant_qc(inputs.variant_qc)]
     return Section("gwas", "Embedding GWAS", "".join(parts))
+
+
+# variant_qc.tsv (gemcont.gwas.stage.QC_COLUMNS) as the report labels it
+VARIANT_QC_LABELS = {
+    "CHR": "CHR",
+    "SCANNED": "scanned",
+    "MFI_INFO": "mfi INFO",
+    "MISSING": "missingness",
+    "INFO": "INFO (MaCH r²)",
+    "MAF_MAC": "MAF/MAC",
+    "UNTESTED": "untested",
+    "KEPT": "tested",
+}
+
+
+def _variant_qc(path: Path | None) -> str:
+    """Per chromosome, the variants scanned, dropped per filter and tested, with a total
+    row; '–' where the engine filters itself (plink2, REGENIE)."""
+    if not present(path):
+        return absent("variant QC table", path)
+    qc = read_tsv(path)
+    counts = list(VARIANT_QC_LABELS)[1:]
+    total = {"CHR": "all", **{c: qc[c].sum(min_count=len(qc)) for c in counts}}
+    qc = pd.concat([qc, pd.DataFrame([total])], ignore_index=True)
+    shown = {"CHR": qc["CHR"].astype(str)}
+    for column in counts:  # integers, None ('–') for NA
+        shown[column] = [None if pd.isna(v) else int(v) for v in qc[column]]
+    table = pd.DataFrame(shown).rename(columns=VARIANT_QC_LABELS)
+    return table_html(table, highlight=[len(table) - 1]) + note(
+        "Each variant counts under its first failing filter, in column order; "
+        "untested: no finite statistic (for plink2 and REGENIE, also the variants their own "
+        "missingness and INFO filters left out)."
+    )
 
 
 def _loci(path: Path | None) -> str:

@@ -142,6 +142,7 @@ rule build_report:
         phenotype_exclusions=f"{STORE}/exclusions.tsv",
         features_report="results/features/features_report.tsv",
         loci=f"results/gwas/{REPORT_METHOD}/split_0/loci.tsv",
+        variant_qc=f"results/gwas/{REPORT_METHOD}/split_0/variant_qc.tsv",
         methods_figure=rules.make_figures.output.methods,
         training_figure=rules.make_figures.output.training,
         pca_figure=rules.make_figures.output.pca,

@@ -65,6 +65,7 @@ rule regenie_step1:
 rule gwas_chromosome:
     input:
         genotypes=lambda wc: GWAS_GENOTYPES.files(wc.chrom),
+        mfi=lambda wc: mfi_files(wc.chrom),
         pheno=split_inputs(rules.prepare_gwas.output.pheno),
         covar=split_inputs(rules.prepare_gwas.output.covar),
         corr=split_inputs(rules.prepare_gwas.output.corr),
@@ -76,6 +77,8 @@ rule gwas_chromosome:
     output:
         per_dim=temp(split_inputs(f"{GWAS}/chr/{SCAN}.per_dim.tsv.gz")),
         multi=temp(split_inputs(f"{GWAS}/chr/{SCAN}.multi.tsv.gz")),
+        # the scan's variant QC counts (gemcont.gwas.stage.QC_COLUMNS), one row
+        qc=temp(split_inputs(f"{GWAS}/chr/{SCAN}.variant_qc.tsv")),
         # plink2's / REGENIE's own per-chromosome files (large at scale): deleted once
         # parsed, or with the failed job (its error and the tool's log tail: the rule log)
         work=temp(directory(f"{SPLIT_GWAS}/chr/{SCAN_WORK}")),
@@ -115,9 +118,15 @@ if CHUNK_VARIANTS:
                 chunk=range(gwas_chunks(wc.chrom)),
                 **wc,
             ),
+            qc=lambda wc: expand(
+                f"{GWAS}/chr/{{chrom}}/chunk_{{chunk}}.variant_qc.tsv",
+                chunk=range(gwas_chunks(wc.chrom)),
+                **wc,
+            ),
         output:
             per_dim=temp(f"{GWAS}/chr/{{chrom}}.per_dim.tsv.gz"),
             multi=temp(f"{GWAS}/chr/{{chrom}}.multi.tsv.gz"),
+            qc=temp(f"{GWAS}/chr/{{chrom}}.variant_qc.tsv"),
         log:
             "logs/gwas/{method}/split_{split}/chunks_chr{chrom}.log",
         benchmark:
@@ -144,9 +153,16 @@ rule merge_gwas:
             chrom=gwas_chromosomes(),
             allow_missing=True,
         ),
+        qc=expand(
+            f"{GWAS}/chr/{{chrom}}.variant_qc.tsv",
+            chrom=gwas_chromosomes(),
+            allow_missing=True,
+        ),
     output:
         per_dim=f"{GWAS}/sumstats.tsv.gz",
         multi=f"{GWAS}/multitrait.tsv.gz",
+        # variants scanned, dropped per filter and kept, per chromosome
+        qc=f"{GWAS}/variant_qc.tsv",
     log:
         "logs/gwas/{method}/split_{split}/merge.log",
     benchmark:

@@ -4,8 +4,8 @@ gwas keys each rule reads."""
 import functools
 
 from gemcont.errors import ConfigError
-from gemcont.gwas.genotypes import GwasGenotypes, n_chunks
-from gemcont.gwas.settings import RULE_KEYS, GenotypeSettings
+from gemcont.gwas.genotypes import GwasGenotypes, mfi_path, n_chunks
+from gemcont.gwas.settings import RULE_KEYS, GenotypeSettings, check_engine_filters
 from gemcont.io.genotype_source import chromosome_paths
 from gemcont.io.plink import count_chromosomes, normalise_code
 from gemcont.settings import build
@@ -14,6 +14,7 @@ from gemcont.settings import build
 GWAS_GENOTYPES = GwasGenotypes.configured(
     build(GenotypeSettings, config["gwas"]["genotypes"], "gwas.genotypes"), BFILE
 )
+GWAS_MFI = config["gwas"]["genotypes"]["mfi"]
 CHUNK_VARIANTS = config["gwas"]["chunk_variants"]
 if CHUNK_VARIANTS and config["gwas"]["engine"] != "builtin":
     raise ConfigError(
@@ -21,6 +22,7 @@ if CHUNK_VARIANTS and config["gwas"]["engine"] != "builtin":
         f"chunks are scanned by the builtin engine only, not {config['gwas']['engine']}: "
         "set it to 0",
     )
+check_engine_filters(config["gwas"]["engine"], config["gwas"]["max_missing"])
 
 
 def simulated_imputed(path):
@@ -77,6 +79,13 @@ def chunk_variants(chrom):
     """Variants one gwas_chromosome job scans: its chunk (at most), or the chromosome."""
     variants = gwas_variants().get(str(chrom), 0)
     return min(variants, CHUNK_VARIANTS) if CHUNK_VARIANTS else variants
+
+
+def mfi_files(chrom):
+    """The UK Biobank mfi file a scan of ``chrom`` reads (gwas.genotypes.mfi with
+    gwas.min_info > 0), else none."""
+    path = mfi_path(GWAS_MFI, config["gwas"]["min_info"], chrom)
+    return [] if path is None else [path]
 
 
 def gwas_params(rule):

@@ -27,9 +27,15 @@ from gemcont.gwas.engines.dosage_engine import DosageEngine
 from gemcont.gwas.engines.numpy_engine import NumpyEngine
 from gemcont.gwas.engines.streaming import ScanInputs, ScanResults, Timings, drive
 from gemcont.gwas.engines.torch_engine import TorchEngine
-from gemcont.gwas.genotypes import Chunk, GwasGenotypes, as_genotypes, checked_chunk
+from gemcont.gwas.genotypes import (
+    Chunk,
+    GwasGenotypes,
+    as_genotypes,
+    checked_chunk,
+    mfi_low_info,
+)
 from gemcont.gwas.inputs import align_samples
-from gemcont.gwas.kernel import Backend, backend_for, null_model
+from gemcont.gwas.kernel import Backend, VariantFilters, backend_for, null_model
 from gemcont.gwas.prepare import phenotype_names
 from gemcont.gwas.settings import GwasSettings
 from gemcont.io.plink import Genotypes
@@ -61,6 +67,32 @@ class BuiltinScan:
     chisq: np.ndarray
     chisq_mlog10p: np.ndarray
     seconds: dict[str, float]  # setup (inputs, null model), blocks (the scan), phases
+    qc: np.ndarray | None = None  # each row's gemcont.gwas.kernel.QC_REASONS code (0: kept)
+
+
+def variant_filters(settings: GwasSettings) -> VariantFilters:
+    """The per-variant QC of ``settings`` (gwas.min_maf, min_mac, min_info, max_missing)."""
+    return VariantFilters(
+        settings.min_maf, settings.min_mac, settings.min_info, settings.max_missing
+    )
+
+
+def info_rows(
+    bim: pd.DataFrame, rows: np.ndarray, dosages: bool, chrom: str | None = None
+) -> bool | np.ndarray:
+    """Where the INFO filter applies among ``rows`` of ``bim`` (all on ``chrom`` when
+    given): dosages on autosomes (numeric normalised codes); not hard calls, nor chrX,
+    Y, XY, MT (plink2 computes no MaCH r2 there either). One bool when every row
+    agrees."""
+    if not dosages or rows.size == 0:
+        return False
+    if chrom is not None:
+        return str(chrom).isdigit()
+    chroms = bim["CHR"].array.take(rows)
+    autosome = {c: str(c).isdigit() for c in pd.unique(chroms)}
+    if len(set(autosome.values())) == 1:
+        return next(iter(autosome.values()))
+    return pd.Series(chroms).map(autosome).to_numpy(bool)
 
 
 def settings_backend(settings: GwasSettings) -> Backend:
@@ -125,9 +157,13 @@ def scan_builtin_groups(
         if chunk is not None:
             rows = checked_chunk(rows.size, settings.chunk_variants, chunk, source.path)
         names = [phenotype_names(pheno_df) for pheno_df in phenos]
+        filters = variant_filters(settings)
+        dosages = source.format != "bed" and settings.min_info > 0  # else never read
+        dosages = info_rows(genotypes.bim, rows, dosages, chrom)
+        mfi = settings.genotypes.mfi
+        mfi_low = mfi_low_info(mfi, settings.min_info, genotypes.bim.iloc[rows])
         results = [  # fault in meanwhile
-            ScanResults(rows.size, len(n), backend.dtype, settings.min_maf, settings.min_mac)
-            for n in names
+            ScanResults(rows.size, len(n), backend.dtype, filters, dosages, mfi_low) for n in names
         ]
         models, samples = [], None
         for pheno_df in phenos:
@@ -171,6 +207,7 @@ def scan_builtin_groups(
             names=group_names,
             rows=rows,
             keep=group.keep,
+            qc=group.qc,
             n_obs=group.n_obs,
             eaf=group.eaf,
             **group.arrays,

@@ -33,6 +33,7 @@ from gemcont.gwas.multitrait import Z_COLUMN, score_z_from_t
 from gemcont.gwas.pvalues import t_mlog10p_per_dof
 from gemcont.gwas.settings import Plink2Settings
 from gemcont.io.chromosomes import normalise
+from gemcont.io.ids import KEY
 from gemcont.io.plink import COUNTED_ALLELE
 from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS, TRAIT_COLUMN
 from gemcont.io.tables import require_columns
@@ -141,12 +142,20 @@ def glm_command(
     chrom: str | None = None,
     maf: float | None = None,
     mac: int | None = None,
+    keep: str | Path | None = None,
+    max_missing: float | None = None,
+    min_mach_r2: float | None = None,
     threads: int | None = None,
     binary: str = "plink2",
 ) -> list[str]:
     """The ``plink2 --glm`` command line (quantitative traits, additive test on A1);
     ``genotypes``: a PLINK 1 prefix, or a .pgen (``--pfile``) or .bgen (``--bgen ...
-    --sample``) file set (dosages are then tested)."""
+    --sample``) file set (dosages are then tested).
+
+    keep: the people the variant filters count (``--keep``); max_missing: ``--geno ...
+    dosage`` (a dosage without a hard call is not missing); min_mach_r2:
+    ``--mach-r2-filter`` (plink2 computes it on hard calls too: give it for dosages
+    only)."""
     if (pheno_names is None) == (pheno_col_nums is None):
         raise ValueError("give exactly one of pheno_names and pheno_col_nums")
     inputs = as_genotypes(genotypes).plink2_flags(None if chrom is None else str(chrom))
@@ -167,6 +176,12 @@ def glm_command(
         cmd += ["--maf", str(maf)]
     if mac is not None:
         cmd += ["--mac", str(mac)]
+    if keep is not None:
+        cmd += ["--keep", str(keep)]
+    if max_missing is not None:
+        cmd += ["--geno", str(max_missing), "dosage"]
+    if min_mach_r2 is not None:
+        cmd += ["--mach-r2-filter", str(min_mach_r2)]
     if threads is not None:
         cmd += ["--threads", str(threads)]
     return [*cmd, "--out", str(out)]
@@ -226,15 +241,42 @@ def run_glm(
     return pd.concat(frames, ignore_index=True)
 
 
+def filter_options(
+    job: ChromosomeJob, out: str | Path, min_info: float, max_missing: float
+) -> dict[str, object]:
+    """:func:`glm_command`'s QC options for ``gwas.min_info`` and ``gwas.max_missing``
+    among the phenotype file's people (``<out>.keep``); none with the defaults (0, 1),
+    and no MaCH r2 filter on hard calls nor chrX/Y/MT (as the built-in engine: plink2
+    computes none on X and MT, and of hard calls it measures Hardy-Weinberg departure)."""
+    options: dict[str, object] = {}
+    if max_missing < 1:
+        options["max_missing"] = max_missing
+    if min_info > 0 and job.genotypes.format != "bed" and str(job.chrom).isdigit():
+        options["min_mach_r2"] = min_info
+    if options:
+        keep = Path(f"{out}.keep")
+        people = pd.read_csv(job.pheno_path, sep=r"\s+", usecols=KEY, dtype=str)
+        keep.write_text("#FID\tIID\n" + "".join(f"{f}\t{i}\n" for f, i in people.to_numpy()))
+        options["keep"] = keep
+    return options
+
+
 def per_dim_chromosome(
-    job: ChromosomeJob, n_covariates: int, settings: Plink2Settings
+    job: ChromosomeJob,
+    n_covariates: int,
+    settings: Plink2Settings,
+    min_info: float = 0.0,
+    max_missing: float = 1.0,
 ) -> pd.DataFrame:
     """plink2 --glm for all traits of one chromosome: long sumstats with LOG10P from T
     (no underflow) and Z, the score z of :func:`gemcont.gwas.multitrait.score_z_from_t`
-    (the multi-trait test's input), rows of every trait in .bim order."""
+    (the multi-trait test's input), rows of every trait in .bim order; variants failing
+    ``min_info`` or ``max_missing`` (:func:`filter_options`) left out by plink2."""
     bim = job.genotypes.variants(job.chrom)
-    options = {"covar": job.covar_path, "chrom": job.chrom, "threads": job.threads}
     out = job.out("plink2")
+    options = {"covar": job.covar_path, "chrom": job.chrom, "threads": job.threads}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    options.update(filter_options(job, out, min_info, max_missing))
     df = run_glm(
         job.genotypes, job.pheno_path, out, job.traits, bim, binary=settings.binary, **options
     )

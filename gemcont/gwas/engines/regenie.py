@@ -117,13 +117,17 @@ def step2_command(
     bsize: int = 400,
     no_split: bool = False,
     gz: bool = False,
+    min_info: float | None = None,
     threads: int | None = None,
     binary: str = "regenie",
 ) -> list[str]:
     """Step 2 association tests on ``genotypes`` (a PLINK 1 prefix, or a PGEN or BGEN
-    file set: dosages); ``pred=None`` runs plain regression (``--ignore-pred``)."""
+    file set: dosages); ``pred=None`` runs plain regression (``--ignore-pred``);
+    min_info: ``--minINFO`` (REGENIE's INFO: IMPUTE's for BGEN, MaCH r2 for PGEN)."""
     cmd = _common(2, genotypes, None, pheno_file, covar_file, pheno_cols, chrom, bsize, binary)
     cmd += ["--ignore-pred"] if pred is None else ["--pred", str(pred)]
+    if min_info is not None:
+        cmd += ["--minINFO", str(min_info)]
     if no_split:
         cmd.append("--no-split")
     if gz:
@@ -210,12 +214,15 @@ def read_regenie(
 
 
 def per_dim_chromosome(
-    job: ChromosomeJob, settings: RegenieSettings, pred: str | Path | None
+    job: ChromosomeJob, settings: RegenieSettings, pred: str | Path | None, min_info: float = 0.0
 ) -> pd.DataFrame:
-    """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred)."""
+    """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred);
+    ``min_info`` > 0: ``--minINFO`` on dosages of autosomes (as the built-in engine:
+    not hard calls, not chrX/Y/MT)."""
     exe = regenie_binary(settings.binary)
     bim = job.genotypes.variants(job.chrom)
     out = job.out("regenie")
+    dosages = job.genotypes.format != "bed" and str(job.chrom).isdigit()
     cmd = step2_command(
         job.genotypes,
         job.pheno_path,
@@ -225,6 +232,7 @@ def per_dim_chromosome(
         pheno_cols=job.traits,
         chrom=job.chrom,
         bsize=settings.step2_bsize,
+        min_info=min_info if min_info > 0 and dosages else None,
         threads=job.threads,
         binary=exe,
     )

@@ -14,11 +14,13 @@ import numpy as np
 
 from gemcont.gwas.engines.prefault import prefault
 from gemcont.gwas.kernel import (
+    QC_KEPT,
     AlleleCounts,
     Backend,
     NullModel,
+    VariantFilters,
     finish_stats,
-    maf_filter,
+    qc_codes,
     result_arrays,
 )
 from gemcont.io.genotype_source import GenotypeSource
@@ -62,17 +64,28 @@ class ScanResults:
     pages fault in from a background thread meanwhile
     (:func:`gemcont.gwas.engines.prefault.prefault`).
 
-    arrays: :func:`gemcont.gwas.kernel.result_arrays` (m x d and m); n_obs, eaf, keep: m.
-    One per phenotype group of a scan (one method's traits: its multi-trait statistic is
-    its own).
+    arrays: :func:`gemcont.gwas.kernel.result_arrays` (m x d and m); n_obs, eaf, keep,
+    qc (each variant's :data:`gemcont.gwas.kernel.QC_REASONS` code): m. One per
+    phenotype group of a scan (one method's traits: its multi-trait statistic is its
+    own). dosages: rows where the INFO filter applies, mfi_low: rows whose mfi INFO
+    fails (masks, or one bool for all).
     """
 
-    def __init__(self, m: int, d: int, dtype: str, min_maf: float, min_mac: float) -> None:
+    def __init__(
+        self,
+        m: int,
+        d: int,
+        dtype: str,
+        filters: VariantFilters,
+        dosages: bool | np.ndarray = True,
+        mfi_low: bool | np.ndarray = False,
+    ) -> None:
         self.arrays = result_arrays(m, d, dtype)
         self.n_obs = np.zeros(m, dtype=np.int64)
         self.eaf = np.full(m, np.nan)
         self.keep = np.zeros(m, dtype=bool)
-        self.min_maf, self.min_mac = min_maf, min_mac
+        self.qc = np.zeros(m, dtype=np.int8)
+        self.filters, self.dosages, self.mfi_low = filters, dosages, mfi_low
         self.prefaulting = prefault(list(self.arrays.values()))
 
     def close(self) -> None:
@@ -85,8 +98,12 @@ class ScanResults:
         hi = lo + counts.n_obs.size
         finish_stats(self.arrays, lo, hi, dof)
         self.n_obs[lo:hi], self.eaf[lo:hi] = counts.n_obs, counts.eaf
-        passes = maf_filter(counts, self.min_maf, self.min_mac)
-        self.keep[lo:hi] = passes & np.isfinite(self.arrays["chisq"][lo:hi])
+        tested = np.isfinite(self.arrays["chisq"][lo:hi])
+        dosages, mfi_low = (
+            m if np.ndim(m) == 0 else m[lo:hi] for m in (self.dosages, self.mfi_low)
+        )
+        self.qc[lo:hi] = qc_codes(counts, self.filters, tested, dosages, mfi_low)
+        self.keep[lo:hi] = self.qc[lo:hi] == QC_KEPT
 
 
 @dataclass(frozen=True)
