@@ -4,7 +4,7 @@ from pathlib import Path
 
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
-from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
+from gemcont.panel.build import PanelPaths, PanelSettings, build_panel, configured_panel_genotypes
 from gemcont.panel.studies import studies_from_config
 from gemcont.settings import build
 from gemcont.threads import limit_threads
@@ -28,4 +28,5 @@ build_panel(
     build(PanelSettings, sm.params.panel, "panel"),
     paths,
     sm.threads,
+    configured_panel_genotypes(sm.params.get("genotypes")),
 )

@@ -5,6 +5,7 @@ from pathlib import Path
 from gemcont.genotypes.stage import FeaturesSettings, build_features
 from gemcont.io.plink import prefix_of
 from gemcont.logs import to_file
+from gemcont.panel.build import configured_panel_genotypes
 from gemcont.settings import build
 from gemcont.threads import limit_threads
 
@@ -20,4 +21,5 @@ build_features(
     Path(sm.output.features).parent,
     sm.threads,
     sm.input.get("exclude") or None,
+    configured_panel_genotypes(sm.params.get("genotypes")),
 )

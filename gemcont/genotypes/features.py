@@ -1,7 +1,9 @@
 """Panel genotype features: A1 dosages, residualisation on covariates and the PRS.
 
-Dosages count the A1 allele (.bim column 5, see :mod:`gemcont.io.plink`); panel
-effect sizes passed here must already be oriented to A1.
+Dosages count the A1 allele (.bim column 5, .pvar ALT, BGEN ALT: see
+:mod:`gemcont.io.genotype_source`); panel effect sizes passed here must already be
+oriented to A1. Hard calls (.bed) are held as int8, dosages (PGEN, BGEN) as float32,
+never rounded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from gemcont.io.atomic import atomic_open
 from gemcont.io.bed_codes import MISSING_INT8
+from gemcont.io.genotype_source import GenotypeSource
 from gemcont.io.ids import KEY
 from gemcont.io.plink import Genotypes
 from gemcont.io.tables import write_tsv
@@ -32,11 +35,12 @@ STATS_BLOCK = 64  # int8 columns per missingness/mean task
 class DosageResult:
     """A1 dosages of the panel variants that passed the missingness filter.
 
-    Held as int8 (``MISSING_INT8`` = missing, 4x smaller than float32); missing entries
-    are mean-imputed by :meth:`dosages`.
+    Hard calls held as int8 (``MISSING_INT8`` = missing, 4x smaller than float32),
+    dosages as float32 (NaN = missing); missing entries are mean-imputed by
+    :meth:`dosages`.
     """
 
-    genotypes: np.ndarray  # int8, samples x kept variants
+    genotypes: np.ndarray  # int8 or float32, samples x kept variants
     means: np.ndarray  # float64, mean of the observed dosages of each kept variant
     ids: pd.DataFrame  # FID IID of the rows
     bim_index: np.ndarray  # .bim rows of the kept variants (columns of ``genotypes``)
@@ -46,7 +50,8 @@ class DosageResult:
     def dosages(self, columns: slice = slice(None), dtype: type = np.float32) -> np.ndarray:
         """Mean-imputed dosages of ``columns`` (samples x columns)."""
         raw = self.genotypes[:, columns]
-        return np.where(raw == MISSING_INT8, self.means[columns].astype(dtype), raw.astype(dtype))
+        missing = np.isnan(raw) if raw.dtype.kind == "f" else raw == MISSING_INT8
+        return np.where(missing, self.means[columns].astype(dtype), raw.astype(dtype))
 
 
 @dataclass
@@ -86,8 +91,17 @@ def _missing_and_means(
         return n_missing, total / (raw.shape[0] - n_missing)
 
 
+def _float_missing_and_means(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of float dosages (NaN missing): missing entries and the mean of the
+    observed ones (float64 sums)."""
+    n_missing = np.isnan(raw).sum(axis=0).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.nansum(raw, axis=0, dtype=np.float64)
+        return n_missing, total / (raw.shape[0] - n_missing)
+
+
 def _dosage_report(
-    genotypes: Genotypes,
+    genotypes: GenotypeSource,
     bim_index: np.ndarray,
     rate: np.ndarray,
     n_missing: np.ndarray,
@@ -112,15 +126,18 @@ def _dosage_report(
 
 
 def extract_dosages(
-    genotypes: Genotypes, bim_index: np.ndarray, samples: np.ndarray | None, max_missing: float
+    genotypes: GenotypeSource, bim_index: np.ndarray, samples: np.ndarray | None, max_missing: float
 ) -> DosageResult:
     """Read panel A1 dosages; drop variants missing in > ``max_missing``, mean-impute the rest.
 
     ``samples`` are .fam row numbers (None = everyone).
     """
     bim_index = np.asarray(bim_index, dtype=np.intp)
-    raw = genotypes.read_int8(bim_index, samples)
-    n_missing, means = _missing_and_means(raw, genotypes.threads)
+    if isinstance(genotypes, Genotypes):
+        raw = genotypes.read_int8(bim_index, samples)
+    else:  # PLINK 1 files per chromosome read as one (the same int8 codes)
+        raw = genotypes.read(bim_index, samples, dtype="int8")
+    n_missing, means = _missing_and_means(raw, getattr(genotypes, "threads", None))
     rate = n_missing / max(raw.shape[0], 1)
     kept = (rate <= max_missing) & (rate < 1.0)
     report = _dosage_report(genotypes, bim_index, rate, n_missing, kept, max_missing)
@@ -130,6 +147,30 @@ def extract_dosages(
         raw = raw[:, kept]
     rows = np.arange(genotypes.n_samples) if samples is None else np.asarray(samples)
     ids = genotypes.fam.iloc[rows][KEY].reset_index(drop=True)
+    return DosageResult(raw, means[kept], ids, bim_index[kept], kept, report)
+
+
+def extract_float_dosages(
+    genotypes: GenotypeSource,
+    bim_index: np.ndarray,
+    samples: np.ndarray,
+    ids: pd.DataFrame,
+    max_missing: float,
+) -> DosageResult:
+    """:func:`extract_dosages` for a dosage source (PGEN, BGEN): float32 A1 dosages as
+    stored, not rounded; ``samples`` are rows of ``genotypes.fam`` in the order of
+    ``ids`` (the cohort's FID IID, the rows of the result)."""
+    bim_index = np.asarray(bim_index, dtype=np.intp)
+    raw = np.asarray(genotypes.read(bim_index, samples, dtype="float32"))
+    n_missing, means = _float_missing_and_means(raw)
+    rate = n_missing / max(raw.shape[0], 1)
+    kept = (rate <= max_missing) & (rate < 1.0)
+    report = _dosage_report(genotypes, bim_index, rate, n_missing, kept, max_missing)
+    for row in report[~kept].itertuples():
+        log.warning("panel variant %s dropped: %s (%.3f)", row.ID, row.REASON, row.MISSING_RATE)
+    if not kept.all():
+        raw = raw[:, kept]
+    ids = ids[KEY].reset_index(drop=True)
     return DosageResult(raw, means[kept], ids, bim_index[kept], kept, report)
 
 

@@ -10,11 +10,19 @@ import numpy as np
 import pandas as pd
 
 from gemcont.errors import InputError
-from gemcont.genotypes.features import extract_dosages, make_features, write_features
+from gemcont.genotypes.features import (
+    DosageResult,
+    extract_dosages,
+    extract_float_dosages,
+    make_features,
+    write_features,
+)
 from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
+from gemcont.gwas.genotypes import GwasGenotypes
+from gemcont.io.genotype_source import has_dosages
 from gemcont.io.ids import KEY, align_rows
 from gemcont.io.panel import read_panel
-from gemcont.io.plink import Genotypes
+from gemcont.io.plink import Genotypes, read_fam
 from gemcont.io.tables import write_tsv
 from gemcont.io.withdrawn import consenting_rows, withdrawn
 
@@ -40,6 +48,40 @@ class FeaturesSettings:
     """Config section ``features``."""
 
     max_missing: float
+
+
+def source_dosages(
+    panel: pd.DataFrame,
+    panel_path: str,
+    bfile: str,
+    chosen: GwasGenotypes,
+    cfg: FeaturesSettings,
+    threads: int,
+    exclude: str | None,
+) -> tuple[DosageResult, pd.DataFrame]:
+    """Panel dosages from ``data.panel_genotypes`` for the consenting people of the
+    cohort's .fam, in its order (a BGEN .sample may list them in another)."""
+    fam = read_fam(f"{bfile}.fam")
+    consenting = consenting_rows(fam, withdrawn(fam, exclude))
+    people = fam if consenting is None else fam.iloc[consenting]
+    with chosen.open_all(threads) as genotypes:
+        _check_panel(panel, genotypes.bim, panel_path, f"the variants of {chosen.path}")
+        rows = source_rows(people, genotypes.fam, _people_file(chosen), bfile)
+        bim_index = panel["BIM_INDEX"].to_numpy()
+        if has_dosages(genotypes):
+            result = extract_float_dosages(genotypes, bim_index, rows, people, cfg.max_missing)
+        else:  # a PLINK 1 panel_genotypes: hard calls, as data.bfile's
+            result = extract_dosages(genotypes, bim_index, rows, cfg.max_missing)
+    return result, fam
+
+
+def _people_file(chosen: GwasGenotypes) -> str:
+    """The file listing the people of ``chosen`` (for errors)."""
+    if chosen.format == "bgen":
+        return str(chosen.sample)
+    if chosen.format == "pgen":
+        return chosen.path.removesuffix(".pgen") + ".psam"
+    return f"{chosen.path}.fam"
 
 
 def compute_pcs(
@@ -68,6 +110,48 @@ def compute_pcs(
     write_tsv(pcs, out, float_format="%.8g")
 
 
+def _check_panel(panel: pd.DataFrame, bim: pd.DataFrame, panel_path: str, table: str) -> None:
+    """Stop when the panel's rows no longer name the variants of the genotypes' table
+    (``table``: its file, for the message) by ID and effect allele."""
+    rows = panel["BIM_INDEX"].to_numpy()
+    inside = (rows >= 0) & (rows < len(bim))
+    mismatch = ~inside
+    at = rows[inside]
+    mismatch[inside] = (bim["ID"].to_numpy()[at] != panel["ID"].to_numpy()[inside]) | (
+        bim["A1"].to_numpy()[at] != panel["EA"].to_numpy()[inside]
+    )
+    if mismatch.any():
+        first = panel.loc[mismatch, "ID"].iloc[0]
+        raise InputError(
+            panel_path,
+            f"{mismatch.sum()} panel variants (first {first}) no longer match "
+            f"{table} by ID or effect allele",
+            "rerun the panel stage: snakemake -R build_panel",
+        )
+
+
+def source_rows(fam: pd.DataFrame, source_fam: pd.DataFrame, source: str, bfile: str) -> np.ndarray:
+    """Rows of ``source_fam`` (the panel genotypes' people) holding each person of
+    ``fam`` (the cohort's .fam rows asked for), matched by FID and IID as the GWAS
+    matches them; a person the source lacks stops naming both files."""
+    where = pd.MultiIndex.from_frame(source_fam[KEY].astype(str))
+    rows = where.get_indexer(pd.MultiIndex.from_frame(fam[KEY].astype(str)))
+    absent = np.flatnonzero(rows < 0)
+    if absent.size:
+        first = fam.iloc[absent[0]]
+        iid_only = source_fam["IID"].isin([first["IID"]]).any()
+        hint = f" (IID {first['IID']} is there with another FID)" if iid_only else ""
+        raise InputError(
+            source,
+            f"{absent.size} people of {bfile}.fam are not among its samples (first FID "
+            f"{first['FID']} IID {first['IID']}){hint}",
+            "data.panel_genotypes must hold every person of data.bfile with the same FID "
+            "and IID (the order may differ): fix the .sample / .psam IDs, or leave "
+            "data.panel_genotypes null",
+        )
+    return rows
+
+
 def build_features(
     bfile: str,
     panel_path: str,
@@ -77,27 +161,24 @@ def build_features(
     out_dir: Path,
     threads: int,
     exclude: str | None = None,
+    panel_genotypes: GwasGenotypes | None = None,
 ) -> None:
-    """Panel dosages of the effect allele (= .bim A1) and the PRS, top PCs regressed out;
-    for the people who did not withdraw (``exclude``: the withdrawal list)."""
+    """Panel dosages of the effect allele (= A1 of the genotypes read) and the PRS, top
+    PCs regressed out; for the people of ``bfile``'s .fam, in its order, who did not
+    withdraw (``exclude``: the withdrawal list). ``panel_genotypes``: the genotypes the
+    panel was built on (``data.panel_genotypes``; None: ``bfile``'s hard calls)."""
     panel = read_panel(panel_path)
-    with Genotypes(bfile, threads=threads) as genotypes:
-        bim = genotypes.bim
-        mismatch = (bim["ID"].to_numpy()[panel["BIM_INDEX"]] != panel["ID"].to_numpy()) | (
-            bim["A1"].to_numpy()[panel["BIM_INDEX"]] != panel["EA"].to_numpy()
+    if panel_genotypes is None:
+        with Genotypes(bfile, threads=threads) as genotypes:
+            _check_panel(panel, genotypes.bim, panel_path, f"{bfile}.bim")
+            bim_index = panel["BIM_INDEX"].to_numpy()
+            samples = consenting_rows(genotypes.fam, withdrawn(genotypes.fam, exclude))
+            result = extract_dosages(genotypes, bim_index, samples, cfg.max_missing)
+            fam = genotypes.fam
+    else:
+        result, fam = source_dosages(
+            panel, panel_path, bfile, panel_genotypes, cfg, threads, exclude
         )
-        if mismatch.any():
-            first = panel.loc[mismatch, "ID"].iloc[0]
-            raise InputError(
-                panel_path,
-                f"{mismatch.sum()} panel variants (first {first}) no longer match "
-                f"{bfile}.bim by ID or effect allele",
-                "rerun the panel stage: snakemake -R build_panel",
-            )
-        bim_index = panel["BIM_INDEX"].to_numpy()
-        samples = consenting_rows(genotypes.fam, withdrawn(genotypes.fam, exclude))
-        result = extract_dosages(genotypes, bim_index, samples, cfg.max_missing)
-        fam = genotypes.fam
     pcs = read_user_pcs(pcs_path, n_pcs, fam=fam)
     pc_matrix = align_rows(pcs, result.ids, [f"PC{i + 1}" for i in range(n_pcs)], "pcs")
     features = make_features(result, panel["BETA"].to_numpy(), pc_matrix, str(pcs_path))

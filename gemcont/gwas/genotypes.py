@@ -41,7 +41,9 @@ from gemcont.gwas.settings import GenotypeSettings
 from gemcont.io.genotype_source import (
     CHROM,
     BgenRef,
+    ConcatenatedSource,
     GenotypeSource,
+    chromosome_paths,
     normalise_chromosomes,
     open_genotypes,
 )
@@ -116,6 +118,24 @@ class GwasGenotypes:
         if one.format == "bed":  # not open_genotypes: a .pgen beside would win there
             return Genotypes(one.path, threads, chrom)
         return open_genotypes(one.path, sample=one.sample, bgen_ref=one.bgen_ref, chrom=chrom)
+
+    def open_all(self, threads: int | None = None) -> GenotypeSource:
+        """The reader of every variant: the file set, or a ``{chrom}`` file set's
+        chromosomes one after the other (those with a file, in
+        :data:`~gemcont.io.genotype_source.PATTERN_CHROMOSOMES` order) as one source."""
+        if not self.per_chromosome:
+            return self.open(None, threads)
+        codes = list(chromosome_paths(self.path, ".bed" if self.format == "bed" else ""))
+        parts: list[GenotypeSource] = []
+        try:
+            for code in codes:
+                parts.append(self.for_chromosome(code).open(None, threads))
+            names = [self.files(code)[0] for code in codes]
+            return ConcatenatedSource(parts, names)
+        except BaseException:
+            for part in parts:
+                part.close()
+            raise
 
     def variants(self, chrom: str) -> pd.DataFrame:
         """``chrom``'s variant table (``CHR ID POS A1 A2``) in file order."""

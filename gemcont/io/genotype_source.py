@@ -252,3 +252,65 @@ def float_dtype(dtype: str | np.dtype) -> np.dtype:
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dosages are read as float32 or float64, not {dtype}")
     return dtype
+
+
+class ConcatenatedSource(Reader):
+    """Several file sets of the same people read as one (a ``{chrom}`` file set: one per
+    chromosome): ``bim`` their variant tables one after the other (row k of ``bim`` is a
+    row of one part), ``fam`` the first part's, which every part must repeat."""
+
+    def __init__(self, parts: list[GenotypeSource], names: list[str]) -> None:
+        """``names``: each part's file, for errors."""
+        if not parts:
+            raise ValueError("no file sets to concatenate")
+        self.parts = parts
+        self.fam = parts[0].fam
+        for part, name in zip(parts[1:], names[1:], strict=True):
+            same = len(part.fam) == len(self.fam) and bool(
+                np.all(part.fam[["FID", "IID"]].to_numpy() == self.fam[["FID", "IID"]].to_numpy())
+            )
+            if not same:
+                raise InputError(
+                    name,
+                    f"its people (FID IID, in order) differ from those of {names[0]}",
+                    "give every chromosome's file the same people in the same order "
+                    "(one .sample / .psam for all)",
+                )
+        self.bim = pd.concat([p.bim for p in parts], ignore_index=True)
+        # an ID on two chromosomes: the panel and features key variants by ID
+        check_variants(self.bim, " + ".join(names), 1, "file sets (lines counted across them)")
+        sizes = np.array([p.n_variants for p in parts])
+        self._starts = np.concatenate([[0], np.cumsum(sizes)])
+
+    def read(
+        self,
+        variants: np.ndarray | slice | None = None,
+        samples: np.ndarray | slice | None = None,
+        dtype: str = "float32",
+    ) -> np.ndarray:
+        """Dosages of A1 as each part reads them (``dtype`` passed on), samples x variants."""
+        rows = variant_rows(variants, self.n_variants, None)
+        part_of = np.searchsorted(self._starts, rows, side="right") - 1
+        out: np.ndarray | None = None
+        for k in np.unique(part_of):
+            cols = np.flatnonzero(part_of == k)
+            block = self.parts[k].read(rows[cols] - self._starts[k], samples, dtype)
+            if out is None:
+                out = np.empty((block.shape[0], rows.size), dtype=block.dtype, order="F")
+            out[:, cols] = block
+        if out is None:  # no variants asked for
+            return self.parts[0].read(np.arange(0), samples, dtype)
+        return out
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+
+
+def has_dosages(source: GenotypeSource) -> bool:
+    """Whether ``source`` holds dosages (PGEN, BGEN) rather than hard calls (.bed)."""
+    from gemcont.io.plink import Genotypes
+
+    if isinstance(source, ConcatenatedSource):
+        return any(has_dosages(p) for p in source.parts)
+    return not isinstance(source, Genotypes)

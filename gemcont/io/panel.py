@@ -2,7 +2,9 @@
 
 ``EA`` is the cohort's counted allele (.bim A1, :mod:`gemcont.io.plink`) and ``BETA``
 its effect; ``LOG10P`` is -log10 P, exact where P underflows to 0 (below 1e-308);
-``BIM_INDEX`` is the variant's row in the cohort .bim/.bed.
+``BIM_INDEX`` is the variant's row in the cohort .bim/.bed, or, with
+``data.panel_genotypes`` set, in that file set's variant table (a ``{chrom}`` file set's
+chromosomes one after the other).
 """
 
 from __future__ import annotations

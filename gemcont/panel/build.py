@@ -12,26 +12,32 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gemcont.errors import InputError
+from gemcont.errors import ConfigError, InputError
+from gemcont.gwas.genotypes import GwasGenotypes
+from gemcont.gwas.settings import GenotypeSettings
 from gemcont.io.atomic import atomic_path
 from gemcont.io.chromosomes import sort_key
+from gemcont.io.genotype_source import GenotypeSource, has_dosages
 from gemcont.io.panel import PANEL_COLUMNS
 from gemcont.io.plink import Genotypes
 from gemcont.io.sumstats import DROPPED_AT_READ, NOT_A_VARIANT, load_sumstats
 from gemcont.io.tables import write_tsv
 from gemcont.panel.clump import clump, clump_plink
+from gemcont.panel.clump_dosage import clump_dosages
 from gemcont.panel.eaf_check import FrequencyLookup, a1_frequencies, check_eaf_orientation
 from gemcont.panel.harmonise import harmonise
 from gemcont.panel.harmonise_report import KEPT, coverage_table, dropped_hits
 from gemcont.panel.meta import meta_analyse
 from gemcont.panel.studies import Study
+from gemcont.settings import build
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +80,28 @@ class PanelPaths:
 
 
 def select_panel(
-    matched: pd.DataFrame, genotypes: Genotypes, cfg: PanelSettings, bfile: str, threads: int
+    matched: pd.DataFrame,
+    genotypes: GenotypeSource,
+    cfg: PanelSettings,
+    bfile: str,
+    threads: int,
 ) -> pd.DataFrame:
-    """Index variants of the p-threshold + LD-clumping step, with either engine."""
+    """Index variants of the p-threshold + LD-clumping step: LD from the dosages of a
+    PGEN/BGEN source (squared Pearson correlation), else from the hard calls with either
+    engine (``bfile``: plink1.9's fileset)."""
     options = {
         "p_threshold": cfg.p_threshold,
         "r2_threshold": cfg.clump_r2,
         "window_kb": cfg.clump_kb,
     }
+    if has_dosages(genotypes):
+        if cfg.clump_engine == "plink1.9":
+            raise ConfigError(
+                "panel.clump_engine",
+                "plink1.9 clumps hard calls (.bed) only, and data.panel_genotypes holds "
+                "dosages: set panel.clump_engine to builtin (LD from the dosages)",
+            )
+        return clump_dosages(matched, genotypes, **options)
     if cfg.clump_engine == "plink1.9":
         return clump_plink(matched, bfile, plink=cfg.plink1_9, threads=threads, **options)
     return clump(matched, genotypes, r2_method=cfg.r2_method, **options)
@@ -231,18 +251,52 @@ def _combine(
     return meta
 
 
+def configured_panel_genotypes(section: Mapping[str, Any] | None) -> GwasGenotypes | None:
+    """``data.panel_genotypes`` read as ``gwas.genotypes`` is (format from the path,
+    BGEN .sample and REF/ALT mode); None where it or its path is null (``data.bfile``)."""
+    if section is None:
+        return None
+    settings = build(GenotypeSettings, section, "data.panel_genotypes")
+    if settings.path is None:
+        return None
+    return GwasGenotypes.configured(settings, "")
+
+
+def open_panel_genotypes(
+    bfile: str, genotypes: GwasGenotypes | None, threads: int
+) -> tuple[GenotypeSource, str]:
+    """The reader of the panel's genotypes (``data.panel_genotypes``; None: the
+    ``data.bfile`` hard calls) and the PLINK 1 prefix plink1.9 would clump on."""
+    if genotypes is None:
+        return Genotypes(bfile, threads=threads), bfile
+    plink_prefix = genotypes.path if genotypes.format == "bed" else bfile
+    return genotypes.open_all(threads), plink_prefix
+
+
 def build_panel(
     studies: Sequence[Study],
     bfile: str,
     cfg: PanelSettings,
     paths: PanelPaths,
     threads: int,
+    panel_genotypes: GwasGenotypes | None = None,
 ) -> pd.DataFrame:
     """Run the panel stage and write the panel, coverage, harmonisation and clump tables
-    (and the meta-analysis of several studies)."""
+    (and the meta-analysis of several studies). ``panel_genotypes``: what the sumstats are
+    harmonised to and LD is computed from (``data.panel_genotypes``; None: ``bfile``);
+    the panel's ``BIM_INDEX`` is a row of its variant table (all chromosomes of a
+    ``{chrom}`` file set, in turn)."""
     if len(studies) > 1 and paths.meta is None:
         raise ValueError("several studies need PanelPaths.meta (the meta-analysis table)")
-    with Genotypes(bfile, threads=threads) as genotypes:
+    chosen = panel_genotypes
+    if chosen is not None and cfg.clump_engine == "plink1.9" and chosen.per_chromosome:
+        raise ConfigError(
+            "panel.clump_engine",
+            "plink1.9 clumps one PLINK 1 fileset, and data.panel_genotypes.path holds "
+            "{chrom}: set panel.clump_engine to builtin",
+        )
+    source, plink_prefix = open_panel_genotypes(bfile, chosen, threads)
+    with source as genotypes:
         a1_freq = a1_frequencies(genotypes)
         harmonised = [_harmonise_study(s, genotypes.bim, a1_freq, cfg) for s in studies]
         report = pd.concat([h.report for h in harmonised], ignore_index=True)
@@ -271,7 +325,7 @@ def build_panel(
             write_tsv(pd.DataFrame(checks), paths.eaf_check, float_format="%.4g")
         matched = _combine(harmonised, cfg, paths.meta)
         n_significant = int((matched["P"] <= cfg.p_threshold).sum())
-        clumps = select_panel(matched, genotypes, cfg, bfile, threads)
+        clumps = select_panel(matched, genotypes, cfg, plink_prefix, threads)
     write_tsv(clumps, paths.clumps)
     panel = matched.set_index("BIM_INDEX").loc[clumps["BIM_INDEX"]].reset_index()
     panel = panel.sort_values(["CHR", "POS"], key=_chrom_key).reset_index(drop=True)

@@ -5,6 +5,7 @@ rule build_panel:
     input:
         sumstats=[study.path for study in STUDIES],
         bed=BED,
+        genotypes=panel_genotype_files,
     output:
         **panel_outputs(),
     log:
@@ -21,6 +22,7 @@ rule build_panel:
         mem_mb=requested("build_panel", "mem_mb"),
         runtime=requested("build_panel", "runtime"),
     params:
+        **panel_genotype_params(),
         panel=config["panel"],
         sumstats=DATA["sumstats"],
         columns=DATA["sumstats_columns"],
@@ -54,6 +56,7 @@ rule extract_features:
     input:
         exclude=EXCLUDE,
         bed=BED,
+        genotypes=panel_genotype_files,
         panel=rules.build_panel.output.panel,
         pcs=rules.compute_pcs.output.pcs,
     output:
@@ -72,6 +75,7 @@ rule extract_features:
         mem_mb=requested("extract_features", "mem_mb"),
         runtime=requested("extract_features", "runtime"),
     params:
+        **panel_genotype_params(),
         features=config["features"],
         n_pcs=config["pcs"]["n_pcs"],
     script:

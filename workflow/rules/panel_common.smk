@@ -1,7 +1,12 @@
 # Helpers of the panel rules (panel.smk).
+from gemcont.errors import ConfigError
+from gemcont.io.genotype_source import chromosome_paths
+from gemcont.panel.build import configured_panel_genotypes
 from gemcont.panel.studies import studies_from_config
 
 STUDIES = studies_from_config(DATA["sumstats"], DATA["sumstats_columns"])
+# what the panel and features read: data.panel_genotypes, None for data.bfile
+PANEL_GENOTYPES = configured_panel_genotypes(DATA["panel_genotypes"])
 
 
 def panel_outputs():
@@ -16,3 +21,35 @@ def panel_outputs():
     if len(STUDIES) > 1:
         outputs["meta"] = "results/panel/meta_sumstats.tsv.gz"
     return outputs
+
+
+def panel_chromosomes():
+    """Chromosomes of a {chrom} data.panel_genotypes: the simulation's for its imputed
+    files (not yet written when the jobs are planned), else those with a file."""
+    path = DATA["panel_genotypes"]["path"]
+    if config["simulate"]["enabled"] and path in (SIM_PGEN, SIM_BGEN):
+        if not config["simulate"]["imputed"]["enabled"]:
+            raise ConfigError(
+                "data.panel_genotypes.path",
+                f"{path} is written by the simulation only with "
+                "simulate.imputed.enabled: set it to true, or leave the path unset",
+            )
+        return list(simulated_variants())
+    primary = ".bed" if PANEL_GENOTYPES.format == "bed" else ""
+    return list(chromosome_paths(PANEL_GENOTYPES.path, primary))
+
+
+def panel_genotype_files(wildcards=None):
+    """The files of data.panel_genotypes (every chromosome's), inputs of the panel
+    rules; none where it is null (data.bfile, an input of its own)."""
+    if PANEL_GENOTYPES is None:
+        return []
+    if not PANEL_GENOTYPES.per_chromosome:
+        return PANEL_GENOTYPES.files("")
+    return [f for chrom in panel_chromosomes() for f in PANEL_GENOTYPES.files(chrom)]
+
+
+def panel_genotype_params():
+    """``genotypes``: the data.panel_genotypes section, a param of the panel rules where
+    its path is set (none where null, so that today's runs keep their params)."""
+    return {} if PANEL_GENOTYPES is None else {"genotypes": DATA["panel_genotypes"]}
