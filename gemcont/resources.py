@@ -9,7 +9,8 @@ request; ``python -m gemcont.resources --paper`` prints the table in README.md.
 
 Formulas (attempt 1; MB = 10^6 bytes, min = minutes). N genotyped people, M variants
 of data.bfile, M_g the variants the GWAS scans (``gwas.genotypes``: imputed dosages
-hold many more; M_g = M when it is data.bfile), M_c those of one of its chromosomes and
+hold many more; M_g = M when it is data.bfile), M_p those the panel and features read
+(``data.panel_genotypes``; M_p = M when it is data.bfile), M_c those of one of its chromosomes and
 M_j those of one GWAS job (M_c, or a chunk of ``gwas.chunk_variants``), H held-out
 people of a split = min(N, I) x (1 - train
 fraction), A = min(N, I) people analysed, I phenotype items (images, or people with
@@ -29,9 +30,9 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | simulate_imputed | 1000 + 40 x N x M_c |
 | simulate_spirometry | 1000 + 150 KB x N |
 | simulate_fundus | 1500 + 1 KB x N |
-| build_panel | 1000 + 12 x S + 400 B x M + 8 x N x W |
+| build_panel | 1000 + 12 x S + 400 B x M_p + max(8 x N x W, dosages: 1.3 GB) |
 | compute_pcs | 1000 + N x max(16 x W, 12 x 4096) + min(2 GB, 4 x N x M / 10) |
-| extract_features | 1000 + 7 x N x P + 8 x N x 256 + 200 B x M |
+| extract_features | 1000 + 7 x N x P (dosages: 10) + 8 x N x 256 + 200 B x M_p |
 | build_phenotype_store | fundus 1500 + 1 KB x I + 100 MB x threads; spirometry 1500 + 2 x T |
 | make_splits | 500 + 2 KB x N |
 | train_model | 4000 + 8 x I_t x P + max(X, 9 x min(4096, I_t) x B) (X: below) |
@@ -53,7 +54,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | simulate_imputed | 10 + N x M / 1e9 |
 | simulate_spirometry | 10 + N / 2000 |
 | simulate_fundus | 10 + I / 600 |
-| build_panel | 10 + S / 50 MB + M / 2e6 |
+| build_panel | 10 + S / 50 MB + M_p / 2e6 |
 | compute_pcs | 30 + 4 x N x M x W / (5e10 flop/s x 60 x t) |
 | extract_features | 10 + N x P / 2e8 |
 | build_phenotype_store | fundus 10 + I / (600 x t); spirometry 10 + I / 6000 |
@@ -105,6 +106,9 @@ MB = 10**6
 PANEL_VARIANTS = 5000
 #: genotype columns a clumping or LD-pruning window holds at once (ld_prune's block)
 WINDOW_VARIANTS = 2000
+#: dosage clumping (gemcont.panel.clump_dosage): a chromosome's float32 participants
+#: (CACHE_BYTES, 1 GiB) and a float64 candidate block with its masks (4 x BLOCK_BYTES)
+DOSAGE_CLUMP_BYTES = (1 << 30) + 4 * (1 << 26)
 #: covariates and PCs of the GWAS null model (20 PCs + the default 8 covariates + slack)
 GWAS_COVARIATES = 40
 #: bytes a stored item holds: fundus 3 x side^2 (RGB), spirometry side^2 (one raster)
@@ -148,6 +152,13 @@ class Scale:
     batch_size: int  # b: train.batch_size
     simulated_people: int = 0  # the simulation's cohort + external GWAS people (0: real data)
     mfi: bool = False  # the GWAS reads UK Biobank mfi files (gwas.genotypes.mfi, min_info > 0)
+    panel_variants: int = 0  # M_p: variants of data.panel_genotypes (0: M, data.bfile's)
+    panel_dosages: bool = False  # data.panel_genotypes holds dosages (.pgen, .bgen)
+
+    @property
+    def panel_m(self) -> int:
+        """M_p: the variants the panel is harmonised to and the features read from."""
+        return self.panel_variants or self.variants
 
     @property
     def analysed(self) -> int:
@@ -204,10 +215,14 @@ def _simulate_fundus(s: Scale, threads: int) -> Need:
 
 
 def _build_panel(s: Scale, threads: int) -> Need:
-    # the sums as a pandas table (~0.8 KB a 70-byte row, issue 18), the .bim as a table
-    # and harmonising index, one float64 clumping window of genotypes
-    mem = 1000 + (12 * s.sumstats_bytes + 400 * s.variants + 8 * s.genotyped * WINDOW_VARIANTS) / MB
-    return Need(mem, 10 + s.sumstats_bytes / 50e6 + s.variants / 2e6)
+    # the sums as a pandas table (~0.8 KB a 70-byte row, issue 18), the variant table
+    # (.bim, or data.panel_genotypes') and harmonising index, one float64 clumping
+    # window of genotypes, or the dosage clumper's held chromosome and block
+    window = 8 * s.genotyped * WINDOW_VARIANTS
+    if s.panel_dosages:
+        window = max(window, DOSAGE_CLUMP_BYTES)
+    mem = 1000 + (12 * s.sumstats_bytes + 400 * s.panel_m + window) / MB
+    return Need(mem, 10 + s.sumstats_bytes / 50e6 + s.panel_m / 2e6)
 
 
 def _compute_pcs(s: Scale, threads: int) -> Need:
@@ -224,9 +239,12 @@ def _compute_pcs(s: Scale, threads: int) -> Need:
 
 def _extract_features(s: Scale, threads: int) -> Need:
     # int8 dosages + float32 features of the panel and their temporaries (6.3 B a person
-    # and panel variant measured, benchmarks/scale.py), a float64 residual block of 256
-    # columns, the .bim as a table (~160 B a row, benchmarks/README.md)
-    mem = 1000 + (7 * s.genotyped * PANEL_VARIANTS + 8 * s.genotyped * 256 + 200 * s.variants) / MB
+    # and panel variant measured, benchmarks/scale.py; float32 dosages, 3 B more), a
+    # float64 residual block of 256 columns, the variant table (~160 B a row,
+    # benchmarks/README.md)
+    per_cell = 10 if s.panel_dosages else 7
+    cells = per_cell * s.genotyped * PANEL_VARIANTS
+    mem = 1000 + (cells + 8 * s.genotyped * 256 + 200 * s.panel_m) / MB
     return Need(mem, 10 + s.genotyped * PANEL_VARIANTS / 2e8)
 
 
@@ -422,11 +440,16 @@ def _stat(path: str | Path) -> os.stat_result:
 
 
 def plan_scale(
-    config: Mapping[str, Any], genotyped: int, variants: int, gwas_variants: int | None = None
+    config: Mapping[str, Any],
+    genotyped: int,
+    variants: int,
+    gwas_variants: int | None = None,
+    panel_variants: int | None = None,
 ) -> Scale:
     """The run's ``Scale``: the simulation's sizes, or the data's files (``genotyped``,
-    ``variants`` and the GWAS's ``gwas_variants``, None: ``variants``, are counted by the
-    caller, which has them cached)."""
+    ``variants``, the GWAS's ``gwas_variants`` and data.panel_genotypes'
+    ``panel_variants``, None: ``variants``, are counted by the caller, which has them
+    cached)."""
     data, sim, train = config["data"], config["simulate"], config["train"]
     modality = data["modality"]
     if sim["enabled"]:
@@ -470,7 +493,16 @@ def plan_scale(
         readers=train["num_workers"],
         batch_size=train["batch_size"],
         simulated_people=simulated,
+        panel_variants=panel_variants or 0,
+        panel_dosages=_dosage_path(data["panel_genotypes"]["path"]),
     )
+
+
+def _dosage_path(path: str | None) -> bool:
+    """Whether a genotype path (gwas.genotypes' grammar) names dosages (.pgen, .bgen)."""
+    from gemcont.gwas.genotypes import genotype_format
+
+    return path is not None and genotype_format(path) != "bed"
 
 
 #: the paper's UK Biobank setting (issue 18): 500 k genotyped people, 10 M variants in a

@@ -12,12 +12,15 @@ Pearson correlation of the dosages.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from gemcont.errors import ConfigError, InputError
 from gemcont.genotypes.stage import FeaturesSettings, build_features, source_dosages
@@ -35,7 +38,7 @@ from gemcont.settings import build
 from gemcont.simulate.imputed import simulate_imputed
 from gemcont.simulate.settings import ImputedSettings
 
-from .conftest import make_config, panel_paths, read
+from .conftest import REPO, make_config, panel_paths, read
 from .test_dosage_readers import export_a, plink2
 
 CHROMS = {"1": 9, "2": 6}
@@ -333,3 +336,77 @@ def test_dosage_clumping_with_missing_dosages(dosage_set: dict[str, Path]) -> No
     assert np.isnan(dosages).any()
     assert sorted(got["ID"]) == sorted(_greedy_reference(variants, dosages, 1e-2, 0.2, 100))
     assert 1 < len(got) < len(variants)  # some clumped, some not
+
+
+def _dry_run(tmp_path: Path, config: dict, target: str) -> str:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "snakemake", "-n", "--cores", "1", target),
+            *("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)),
+            *("--configfile", str(REPO / "config" / "config.yaml"), str(extra)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result.stdout + result.stderr
+
+
+def _rule(out: str, name: str) -> str:
+    assert f"rule {name}:" in out, out[-3000:]
+    block = out[out.index(f"rule {name}:") :]
+    return block[: block.index("\n\n")]
+
+
+def test_workflow__panel_rules_read_the_simulated_bgens(tmp_path: Path) -> None:
+    """data.panel_genotypes on the demo's per-chromosome BGEN: build_panel and
+    extract_features take every chromosome's .bgen and .sample (written by
+    simulate_imputed); data.bfile stays an input (its .fam, the PCs)."""
+    bgen = "results/simulate/imputed/cohort_c{chrom}.bgen"
+    out = _dry_run(tmp_path, {"data": {"panel_genotypes": {"path": bgen}}}, "extract_features")
+    assert "rule simulate_imputed:" in out
+    for name in ("build_panel", "extract_features"):
+        rule = _rule(out, name)
+        for chrom in ("1", "5"):
+            assert f"results/simulate/imputed/cohort_c{chrom}.bgen" in rule, name
+            assert f"results/simulate/imputed/cohort_c{chrom}.sample" in rule, name
+        assert "results/simulate/genotypes/cohort.fam" in rule
+
+
+def test_workflow__panel_genotypes_null_reads_the_bed_only(tmp_path: Path) -> None:
+    out = _dry_run(tmp_path, {}, "extract_features")
+    for name in ("build_panel", "extract_features"):
+        assert "imputed" not in _rule(out, name), name
+
+
+def test_workflow__simulated_pgen_without_the_imputed_simulation_is_refused(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "simulate": {"imputed": {"enabled": False}},
+        "gwas": {"genotypes": {"path": None}},
+        "data": {"panel_genotypes": {"path": "results/simulate/imputed/cohort.pgen"}},
+    }
+    out = _dry_run(tmp_path, config, "build_panel")
+    assert "config key 'data.panel_genotypes.path'" in out, out[-2000:]
+
+
+@pytest.mark.parametrize("template", [None, "ukb_imputed.yaml", "ukb_fundus.yaml"])
+def test_config__panel_genotypes_default_to_data_bfile(template: str | None) -> None:
+    override = (
+        None if template is None else yaml.safe_load((REPO / "config" / template).read_text())
+    )
+    section = make_config(override)["data"]["panel_genotypes"]
+    assert section == {"path": None, "sample": None, "bgen_ref": "ref-first"}
+    assert configured_panel_genotypes(section) is None
+    bgen = configured_panel_genotypes({**section, "path": "/ukb/imp/c{chrom}.bgen"})
+    assert (bgen.format, bgen.sample, bgen.per_chromosome) == (
+        "bgen",
+        "/ukb/imp/c{chrom}.sample",
+        True,
+    )
+    bed = configured_panel_genotypes({**section, "path": "/ukb/array/chip.bed"})
+    assert (bed.format, bed.path) == ("bed", "/ukb/array/chip")

@@ -232,3 +232,24 @@ def test_readme_table_is_the_module_output(capsys):
     )
     assert block, "README.md lacks the resource table"
     assert block.group(1).strip() == printed
+
+
+def test_panel_requests_follow_the_panel_genotypes():
+    """data.panel_genotypes (imputed: 10x the array's variants, float dosages) sizes
+    build_panel's variant table and extract_features' table and dosages; the PCs and
+    REGENIE step 1 stay on data.bfile."""
+    array = replace(resources.PAPER, variants=800_000)
+    imputed = replace(array, panel_variants=8_000_000, panel_dosages=True)
+    grown = resources.request("build_panel", imputed)["mem_mb"]
+    assert grown - resources.request("build_panel", array)["mem_mb"] == pytest.approx(
+        400 * 7_200_000 / 1e6, abs=1
+    )
+    grown = resources.request("extract_features", imputed)["mem_mb"]
+    dosages = 3 * array.genotyped * resources.PANEL_VARIANTS  # float32, not int8
+    assert grown - resources.request("extract_features", array)["mem_mb"] == pytest.approx(
+        (200 * 7_200_000 + dosages) / 1e6, abs=1
+    )
+    small = replace(imputed, genotyped=1000)  # the dosage clumper's held chromosome
+    assert resources.request("build_panel", small)["mem_mb"] > 1000 + 1300
+    for rule in ("compute_pcs", "regenie_step1"):
+        assert resources.request(rule, imputed) == resources.request(rule, array), rule

@@ -87,13 +87,15 @@ def cohort_size():
 def run_scale():
     """The run's size for every resource request (gemcont.resources.plan_scale): the
     .fam and .bim line counts, the variants the GWAS scans (gwas.genotypes may be
-    imputed dosages), the phenotype source and the sums, counted once."""
+    imputed dosages) and those of data.panel_genotypes, the phenotype source and the
+    sums, counted once."""
     scanned = gwas_variants()
     return sizing.plan_scale(
         config,
         cohort_size(),
         sum(chromosome_variants().values()),
         sum(scanned.get(str(c), 0) for c in gwas_chromosomes()),
+        panel_variant_count(),
     )
 
 

@@ -1,4 +1,6 @@
 # Helpers of the panel rules (panel.smk).
+import functools
+
 from gemcont.errors import ConfigError
 from gemcont.io.genotype_source import chromosome_paths
 from gemcont.panel.build import configured_panel_genotypes
@@ -23,20 +25,41 @@ def panel_outputs():
     return outputs
 
 
+def simulated_panel_genotypes():
+    """Whether data.panel_genotypes.path names the simulated imputed files; refused
+    when the simulation does not write them."""
+    path = DATA["panel_genotypes"]["path"]
+    if not config["simulate"]["enabled"] or path not in (SIM_PGEN, SIM_BGEN):
+        return False
+    if not config["simulate"]["imputed"]["enabled"]:
+        raise ConfigError(
+            "data.panel_genotypes.path",
+            f"{path} is written by the simulation only with simulate.imputed.enabled: "
+            "set it to true, or leave the path unset",
+        )
+    return True
+
+
 def panel_chromosomes():
     """Chromosomes of a {chrom} data.panel_genotypes: the simulation's for its imputed
     files (not yet written when the jobs are planned), else those with a file."""
-    path = DATA["panel_genotypes"]["path"]
-    if config["simulate"]["enabled"] and path in (SIM_PGEN, SIM_BGEN):
-        if not config["simulate"]["imputed"]["enabled"]:
-            raise ConfigError(
-                "data.panel_genotypes.path",
-                f"{path} is written by the simulation only with "
-                "simulate.imputed.enabled: set it to true, or leave the path unset",
-            )
+    if simulated_panel_genotypes():
         return list(simulated_variants())
     primary = ".bed" if PANEL_GENOTYPES.format == "bed" else ""
     return list(chromosome_paths(PANEL_GENOTYPES.path, primary))
+
+
+@functools.cache
+def panel_variant_count():
+    """Variants of data.panel_genotypes (resources; None where it is null): the
+    simulation's for its imputed files (the .bed's variants), else counted cheaply
+    (.pvar / .bim first column, a BGEN's .bgi or header)."""
+    if PANEL_GENOTYPES is None:
+        return None
+    if simulated_panel_genotypes():
+        return sum(chromosome_variants().values())
+    chromosomes = panel_chromosomes() if PANEL_GENOTYPES.per_chromosome else None
+    return sum(PANEL_GENOTYPES.variant_counts(chromosomes).values())
 
 
 def panel_genotype_files(wildcards=None):
@@ -44,9 +67,12 @@ def panel_genotype_files(wildcards=None):
     rules; none where it is null (data.bfile, an input of its own)."""
     if PANEL_GENOTYPES is None:
         return []
-    if not PANEL_GENOTYPES.per_chromosome:
-        return PANEL_GENOTYPES.files("")
-    return [f for chrom in panel_chromosomes() for f in PANEL_GENOTYPES.files(chrom)]
+    if PANEL_GENOTYPES.per_chromosome:
+        return [
+            f for chrom in panel_chromosomes() for f in PANEL_GENOTYPES.files(chrom)
+        ]
+    simulated_panel_genotypes()  # refused where the simulation does not write them
+    return PANEL_GENOTYPES.files("")
 
 
 def panel_genotype_params():
