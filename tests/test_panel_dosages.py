@@ -410,3 +410,14 @@ def test_config__panel_genotypes_default_to_data_bfile(template: str | None) -> 
     )
     bed = configured_panel_genotypes({**section, "path": "/ukb/array/chip.bed"})
     assert (bed.format, bed.path) == ("bed", "/ukb/array/chip")
+
+
+@pytest.mark.parametrize("name", ["pgen", "bgen"])
+def test_sources_read_panel_columns_in_any_order(dosage_set: dict[str, Path], name: str) -> None:
+    """Columns across chromosomes (a {chrom} BGEN: two files), unsorted and repeated,
+    people in any order: the same values as the whole matrix's columns."""
+    with _sources(dosage_set)[name].open_all() as source:
+        everyone = source.read(dtype="float64")
+        cols, people = np.array([14, 0, 9, 3, 9]), np.arange(N)[::-3]
+        got = source.read(cols, people, dtype="float64")
+    np.testing.assert_array_equal(got, everyone[people][:, cols])

@@ -67,6 +67,12 @@ def source_dosages(
     with chosen.open_all(threads) as genotypes:
         _check_panel(panel, genotypes.bim, panel_path, f"the variants of {chosen.path}")
         rows = source_rows(people, genotypes.fam, _people_file(chosen), bfile)
+        log.info(
+            "panel dosages from %s for the %d people of %s.fam (in its order)",
+            chosen.path,
+            len(people),
+            bfile,
+        )
         bim_index = panel["BIM_INDEX"].to_numpy()
         if has_dosages(genotypes):
             result = extract_float_dosages(genotypes, bim_index, rows, people, cfg.max_missing)

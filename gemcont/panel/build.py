@@ -297,6 +297,14 @@ def build_panel(
         )
     source, plink_prefix = open_panel_genotypes(bfile, chosen, threads)
     with source as genotypes:
+        if chosen is not None:
+            log.info(
+                "panel genotypes %s: %d variants, %d people; clumping LD from %s",
+                chosen.path,
+                genotypes.n_variants,
+                genotypes.n_samples,
+                "dosages (squared Pearson r)" if has_dosages(genotypes) else "hard calls",
+            )
         a1_freq = a1_frequencies(genotypes)
         harmonised = [_harmonise_study(s, genotypes.bim, a1_freq, cfg) for s in studies]
         report = pd.concat([h.report for h in harmonised], ignore_index=True)
