@@ -30,7 +30,7 @@ Memory in bytes unless a unit is given, divided by 1e6:
 | simulate_imputed | 1000 + 40 x N x M_c |
 | simulate_spirometry | 1000 + 150 KB x N |
 | simulate_fundus | 1500 + 1 KB x N |
-| build_panel | 1000 + 12 x S + 400 B x M_p + max(8 x N x W, dosages: 1.3 GB) |
+| build_panel | 1000 + 12 x S + 400 B x M_p + max(8 N W, dosages: min(4.3 GB, 8 N 2e4) + 270 MB) |
 | compute_pcs | 1000 + N x max(16 x W, 12 x 4096) + min(2 GB, 4 x N x M / 10) |
 | extract_features | 1000 + 7 x N x P (dosages: 10) + 8 x N x 256 + 200 B x M_p |
 | build_phenotype_store | fundus 1500 + 1 KB x I + 100 MB x threads; spirometry 1500 + 2 x T |
@@ -106,9 +106,12 @@ MB = 10**6
 PANEL_VARIANTS = 5000
 #: genotype columns a clumping or LD-pruning window holds at once (ld_prune's block)
 WINDOW_VARIANTS = 2000
-#: dosage clumping (gemcont.panel.clump_dosage): a chromosome's float32 participants
-#: (CACHE_BYTES, 1 GiB) and a float64 candidate block with its masks (4 x BLOCK_BYTES)
-DOSAGE_CLUMP_BYTES = (1 << 30) + 4 * (1 << 26)
+#: dosage clumping (gemcont.panel.clump_dosage): a chromosome's float64 participants
+#: (at most its CACHE_BYTES, 4 GiB; DOSAGE_PARTICIPANTS assumed) and a float64 candidate
+#: block with its masks (4 x BLOCK_BYTES)
+DOSAGE_HELD_BYTES = 1 << 32
+DOSAGE_PARTICIPANTS = 20_000
+DOSAGE_BLOCKS_BYTES = 4 * (1 << 26)
 #: covariates and PCs of the GWAS null model (20 PCs + the default 8 covariates + slack)
 GWAS_COVARIATES = 40
 #: bytes a stored item holds: fundus 3 x side^2 (RGB), spirometry side^2 (one raster)
@@ -220,7 +223,8 @@ def _build_panel(s: Scale, threads: int) -> Need:
     # window of genotypes, or the dosage clumper's held chromosome and block
     window = 8 * s.genotyped * WINDOW_VARIANTS
     if s.panel_dosages:
-        window = max(window, DOSAGE_CLUMP_BYTES)
+        held = min(DOSAGE_HELD_BYTES, 8 * s.genotyped * DOSAGE_PARTICIPANTS)
+        window = max(window, held + DOSAGE_BLOCKS_BYTES)
     mem = 1000 + (12 * s.sumstats_bytes + 400 * s.panel_m + window) / MB
     return Need(mem, 10 + s.sumstats_bytes / 50e6 + s.panel_m / 2e6)
 

@@ -421,3 +421,34 @@ def test_sources_read_panel_columns_in_any_order(dosage_set: dict[str, Path], na
         cols, people = np.array([14, 0, 9, 3, 9]), np.arange(N)[::-3]
         got = source.read(cols, people, dtype="float64")
     np.testing.assert_array_equal(got, everyone[people][:, cols])
+
+
+def test_bed_per_chromosome_keeps_the_hard_call_panel(sim, tmp_path: Path) -> None:
+    """A {chrom} PLINK 1 data.panel_genotypes (the cohort's .bed split by chromosome) is
+    clumped by the hard-call engine: the same panel and features as data.bfile itself."""
+    _, paths = sim
+    for chrom in ("1", "2"):
+        plink2(
+            "--bfile", paths.bfile, "--chr", chrom, "--make-bed", "--out", tmp_path / f"c{chrom}"
+        )
+    chosen = configured_panel_genotypes(
+        {"path": str(tmp_path / "c{chrom}"), "sample": None, "bgen_ref": "ref-first"}
+    )
+    imputed = {"sumstats": paths.sumstats, "array": paths.bfile}
+    split = _run(imputed, tmp_path / "split", chosen)
+    whole = _run(imputed, tmp_path / "whole", None)
+    pd.testing.assert_frame_equal(split, whole)
+    cfg = FeaturesSettings(max_missing=0.1)
+    panel_path = str(tmp_path / "whole" / "results" / "panel.tsv")
+    fam = read_fam(f"{paths.bfile}.fam")
+    pcs = fam[["FID", "IID"]].assign(PC1=np.random.default_rng(4).normal(size=len(fam)))
+    write_tsv(pcs, tmp_path / "pcs.tsv")
+    for name, source in (("split", chosen), ("whole", None)):
+        out = tmp_path / f"features_{name}"
+        build_features(
+            paths.bfile, panel_path, str(tmp_path / "pcs.tsv"), cfg, 1, out, 1, None, source
+        )
+    for file in ("features.npy", "prs.tsv", "features_ids.tsv"):
+        assert (tmp_path / "features_split" / file).read_bytes() == (
+            tmp_path / "features_whole" / file
+        ).read_bytes(), file

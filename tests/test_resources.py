@@ -249,7 +249,9 @@ def test_panel_requests_follow_the_panel_genotypes():
     assert grown - resources.request("extract_features", array)["mem_mb"] == pytest.approx(
         (200 * 7_200_000 + dosages) / 1e6, abs=1
     )
-    small = replace(imputed, genotyped=1000)  # the dosage clumper's held chromosome
-    assert resources.request("build_panel", small)["mem_mb"] > 1000 + 1300
+    # the dosage clumper's held chromosome (float64) and candidate blocks
+    small = replace(imputed, genotyped=10_000, sumstats_bytes=0, panel_variants=1)
+    held = 8 * 10_000 * resources.DOSAGE_PARTICIPANTS + resources.DOSAGE_BLOCKS_BYTES
+    assert resources.request("build_panel", small)["mem_mb"] == math.ceil(1000 + held / 1e6)
     for rule in ("compute_pcs", "regenie_step1"):
         assert resources.request(rule, imputed) == resources.request(rule, array), rule

@@ -6,7 +6,7 @@ the LD differs. r^2 is the squared Pearson correlation of the two variants' dosa
 the people with a dosage at both (complete cases; imputed files rarely have missing
 ones), what PLINK 2 calls unphased r^2 (``--r2-unphased``, the dosage correlation), in
 float64. The bit-set hard-call engine cannot hold fractional dosages, so this one reads
-float32 dosages instead: every participant of a chromosome at once where they fit
+float64 dosages instead: every participant of a chromosome at once where they fit
 :data:`CACHE_BYTES`, else each index variant's window again as it is visited. Either
 way r^2 is computed between each index variant and a block of its window's
 not-yet-clumped candidates at a time (:data:`BLOCK_BYTES` of float64), never all pairs.
@@ -20,13 +20,16 @@ import pandas as pd
 from gemcont.io.genotype_source import GenotypeSource
 from gemcont.panel.clump import CLUMP_COLUMNS, _clump_table, _participants, radius_bp
 
-CACHE_BYTES = 1 << 30  # float32 dosages of a chromosome's participants held at most
+CACHE_BYTES = 1 << 32  # float64 dosages of a chromosome's participants held at most
 BLOCK_BYTES = 1 << 26  # float64 candidate dosages per r^2 block
 
 
 class _Dosages:
     """Dosages of one chromosome's participants (columns = rows of its table): held in
-    memory when they fit :data:`CACHE_BYTES`, else read from the source when asked."""
+    memory as float64 when they fit :data:`CACHE_BYTES` (with each column's mean and
+    centred sum of squares, computed once; float64 held, because converting float32
+    candidates for every index variant costs 20-40x the product itself), else read from
+    the source when asked."""
 
     def __init__(
         self,
@@ -34,18 +37,48 @@ class _Dosages:
         bim_index: np.ndarray,
         samples: np.ndarray | slice | None,
         cache_bytes: int,
+        block: int,
     ) -> None:
         self._genotypes, self._bim_index, self._samples = genotypes, bim_index, samples
         n = genotypes.n_samples if samples is None else len(np.arange(genotypes.n_samples)[samples])
         self._held: np.ndarray | None = None
-        if 4 * n * len(bim_index) <= cache_bytes:
-            self._held = genotypes.read(bim_index, samples, dtype="float32")
+        if 8 * n * len(bim_index) > cache_bytes:
+            return
+        # Fortran order: a span of columns is a contiguous view for the products below
+        self._held = np.asfortranarray(genotypes.read(bim_index, samples, dtype="float64"))
+        m = len(bim_index)
+        self._complete = np.zeros(m, dtype=bool)
+        self._mean, self._css = np.zeros(m), np.zeros(m)
+        for lo in range(0, m, block):
+            part = self._held[:, lo : lo + block]
+            self._complete[lo : lo + block] = ~np.isnan(part).any(axis=0)
+            mean = part.mean(axis=0)
+            self._mean[lo : lo + block] = mean
+            self._css[lo : lo + block] = ((part - mean) ** 2).sum(axis=0)
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
         """float64 dosages (NaN missing), people x ``cols``."""
         if self._held is not None:
-            return self._held[:, cols].astype(np.float64)
+            return self._held[:, cols]
         return self._genotypes.read(self._bim_index[cols], self._samples, dtype="float64")
+
+    def r2(self, index: int, x: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """r^2 of column ``index`` (its dosages ``x``, float64) with ``cols``: from the held
+        columns' sums where neither has a missing dosage (the centred index column times
+        the raw candidates is their covariance), else :func:`dosage_r2`."""
+        if self._held is None or not (self._complete[index] and self._complete[cols].all()):
+            return dosage_r2(x, self.columns(cols))
+        # the span from the first to the last column asked for is a view: its product is
+        # cheaper than gathering ``cols`` unless most of it is clumped already
+        lo, hi = int(cols.min()), int(cols.max()) + 1
+        span = self._held[:, lo:hi]
+        if len(cols) < (hi - lo) // 2:
+            cov = (x - self._mean[index]) @ span[:, cols - lo]
+        else:
+            cov = ((x - self._mean[index]) @ span)[cols - lo]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = cov * cov / (self._css[index] * self._css[cols])
+        return np.minimum(np.nan_to_num(r2, nan=0.0, posinf=0.0), 1.0)
 
 
 def dosage_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -92,7 +125,7 @@ def _clump_chromosome(
         near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius))
         x = dosages.columns(np.array([i]))[:, 0]
         members = [
-            part[dosage_r2(x, dosages.columns(part)) > r2_threshold]
+            part[dosages.r2(i, x, part) > r2_threshold]
             for part in (near[lo : lo + block] for lo in range(0, len(near), block))
         ]
         joined = np.concatenate(members) if members else near
@@ -124,7 +157,7 @@ def clump_dosages(
         if chrom["RANK"].isna().all():
             continue
         chrom = chrom.reset_index(drop=True)
-        dosages = _Dosages(genotypes, chrom["BIM_INDEX"].to_numpy(), samples, cache_bytes)
+        dosages = _Dosages(genotypes, chrom["BIM_INDEX"].to_numpy(), samples, cache_bytes, block)
         clumps = _clump_chromosome(chrom, dosages, r2_threshold, radius, block)
         table = _clump_table(chrom, clumps)
         table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
