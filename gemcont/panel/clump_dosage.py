@@ -4,8 +4,10 @@ The greedy rule is :mod:`gemcont.panel.clump`'s (PLINK's ``--clump``: candidates
 visited by increasing P, window ``kb * 1000 - 1`` bp, joined when ``r^2 > r2``); only
 the LD differs. r^2 is the squared Pearson correlation of the two variants' dosages over
 the people with a dosage at both (complete cases; imputed files rarely have missing
-ones), what PLINK 2 calls unphased r^2 (``--r2-unphased``, the dosage correlation), in
-float64. The bit-set hard-call engine cannot hold fractional dosages, so this one reads
+ones), in float64: the dosage correlation PLINK 2 reports as unphased r^2. Not checked
+against plink2 itself (the one installed, v2.00a3.5, predates ``--clump`` and
+``--r2-unphased``): tests/test_panel_dosages.py re-derives the index variants with all
+pairs' pairwise-complete correlations in float64. The bit-set hard-call engine cannot hold fractional dosages, so this one reads
 float64 dosages instead: every participant of a chromosome at once where they fit
 :data:`CACHE_BYTES`, else each index variant's window again as it is visited. Either
 way r^2 is computed between each index variant and a block of its window's
