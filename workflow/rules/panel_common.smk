@@ -68,9 +68,10 @@ def panel_genotype_files(wildcards=None):
     if PANEL_GENOTYPES is None:
         return []
     if PANEL_GENOTYPES.per_chromosome:
-        return [
-            f for chrom in panel_chromosomes() for f in PANEL_GENOTYPES.files(chrom)
-        ]
+        # one .sample may serve every chromosome: listed once
+        chromosomes = panel_chromosomes()
+        files = [f for chrom in chromosomes for f in PANEL_GENOTYPES.files(chrom)]
+        return list(dict.fromkeys(files))
     simulated_panel_genotypes()  # refused where the simulation does not write them
     return PANEL_GENOTYPES.files("")
 
