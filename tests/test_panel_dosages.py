@@ -452,3 +452,28 @@ def test_bed_per_chromosome_keeps_the_hard_call_panel(sim, tmp_path: Path) -> No
         assert (tmp_path / "features_split" / file).read_bytes() == (
             tmp_path / "features_whole" / file
         ).read_bytes(), file
+
+
+def test_features_name_an_fid_mismatch_of_a_psam_without_fid(
+    dosage_set: dict[str, Path], tmp_path: Path
+) -> None:
+    """A .psam with #IID only (FID then 0, as plink2 reads it) against a .fam whose FID is
+    the IID: the error says the IID is there with another FID."""
+    for ext in ("pgen", "pvar"):
+        (tmp_path / f"c.{ext}").symlink_to(f"{dosage_set['pgen']}.{ext}")
+    psam = pd.read_csv(f"{dosage_set['pgen']}.psam", sep="\t")
+    psam.drop(columns="#FID").rename(columns={"IID": "#IID"}).to_csv(
+        tmp_path / "c.psam", sep="\t", index=False
+    )
+    chosen = configured_panel_genotypes(
+        {"path": str(tmp_path / "c.pgen"), "sample": None, "bgen_ref": "ref-first"}
+    )
+    panel = _panel(read_pvar(f"{dosage_set['pgen']}.pvar"), np.array([0]), tmp_path / "p.tsv")
+    pattern = (
+        rf"c\.psam: {N} people of .* \(first FID 2000001 IID 2000001\) "
+        r"\(IID 2000001 is there with another FID\)"
+    )
+    with pytest.raises(InputError, match=pattern):
+        source_dosages(
+            panel, "p.tsv", str(dosage_set["bfile"]), chosen, FeaturesSettings(0.5), 1, None
+        )
