@@ -7,11 +7,12 @@ the people with a dosage at both (complete cases; imputed files rarely have miss
 ones), in float64: the dosage correlation PLINK 2 reports as unphased r^2. Not checked
 against plink2 itself (the one installed, v2.00a3.5, predates ``--clump`` and
 ``--r2-unphased``): tests/test_panel_dosages.py re-derives the index variants with all
-pairs' pairwise-complete correlations in float64. The bit-set hard-call engine cannot hold fractional dosages, so this one reads
-float64 dosages instead: every participant of a chromosome at once where they fit
-:data:`CACHE_BYTES`, else each index variant's window again as it is visited. Either
-way r^2 is computed between each index variant and a block of its window's
-not-yet-clumped candidates at a time (:data:`BLOCK_BYTES` of float64), never all pairs.
+pairs' pairwise-complete correlations in float64. The bit-set hard-call engine cannot
+hold fractional dosages, so this one reads float64 dosages instead: every participant
+of a chromosome at once where they fit :data:`CACHE_BYTES`, else each index variant's
+window again as it is visited. Either way r^2 is computed between each index variant
+and a block of its window's not-yet-clumped candidates at a time (:data:`BLOCK_BYTES`
+of float64), never all pairs.
 """
 
 from __future__ import annotations
