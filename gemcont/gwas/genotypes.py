@@ -31,13 +31,12 @@ import sqlite3
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
-from gemcont.gwas.settings import GenotypeSettings
 from gemcont.io.genotype_source import (
     CHROM,
     BgenRef,
@@ -62,6 +61,15 @@ def genotype_format(path: str) -> Format:
     return "bed"
 
 
+class FileSetSettings(Protocol):
+    """The keys naming a genotype file set, shared by ``gwas.genotypes``
+    (:class:`~gemcont.gwas.settings.GenotypeSettings`) and ``data.panel_genotypes``."""
+
+    path: str | None
+    sample: str | None
+    bgen_ref: str
+
+
 @dataclass(frozen=True)
 class GwasGenotypes:
     """One GWAS genotype file set (``path``: a PLINK 1 prefix, a .pgen or a .bgen; may
@@ -73,8 +81,9 @@ class GwasGenotypes:
     bgen_ref: BgenRef = "ref-first"
 
     @classmethod
-    def configured(cls, settings: GenotypeSettings, bfile: str) -> GwasGenotypes:
-        """``gwas.genotypes`` (path None: the PLINK 1 ``data.bfile``)."""
+    def configured(cls, settings: FileSetSettings, bfile: str) -> GwasGenotypes:
+        """``gwas.genotypes`` or ``data.panel_genotypes`` (path None: the PLINK 1
+        ``data.bfile``)."""
         if settings.path is None:
             return cls.plink1(bfile)
         fmt = genotype_format(settings.path)

@@ -22,7 +22,6 @@ import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.genotypes import GwasGenotypes
-from gemcont.gwas.settings import GenotypeSettings
 from gemcont.io.atomic import atomic_path
 from gemcont.io.chromosomes import sort_key
 from gemcont.io.genotype_source import GenotypeSource, has_dosages
@@ -61,6 +60,16 @@ class PanelSettings:
     min_variants: int
     meta_scheme: str
     meta_min_studies: int
+
+
+@dataclass(frozen=True)
+class PanelGenotypeSettings:
+    """Config section ``data.panel_genotypes``: the keys of ``gwas.genotypes`` that name
+    a file set (no mfi: the panel does not filter on INFO)."""
+
+    path: str | None
+    sample: str | None
+    bgen_ref: str
 
 
 @dataclass(frozen=True)
@@ -256,7 +265,7 @@ def configured_panel_genotypes(section: Mapping[str, Any] | None) -> GwasGenotyp
     BGEN .sample and REF/ALT mode); None where it or its path is null (``data.bfile``)."""
     if section is None:
         return None
-    settings = build(GenotypeSettings, section, "data.panel_genotypes")
+    settings = build(PanelGenotypeSettings, section, "data.panel_genotypes")
     if settings.path is None:
         return None
     return GwasGenotypes.configured(settings, "")
