@@ -11,7 +11,6 @@ same files, counting ALT (``--export-allele``).
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,11 @@ from gemcont.io.genotype_source import GenotypeSource, chromosome_paths, open_ge
 from gemcont.io.pgen import Pgen, read_pvar
 from gemcont.io.plink import Genotypes
 
+from .plink2_files import import_dosage, plink2
+
 CHROMS = {"1": 7, "2": 5, "22": 5, "X": 7}
 N = 48
 GRID = 16  # probabilities on a 1/16 grid: PGEN stores them exactly, --export A prints them exactly
-
-
-def plink2(*args: str | Path) -> None:
-    """Run plink2 and fail with its log on error."""
-    done = subprocess.run(["plink2", *map(str, args)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def export_a(input_args: list[str | Path], alt: Path, out: Path) -> pd.DataFrame:
@@ -55,9 +50,7 @@ def fileset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rng = np.random.default_rng(17)
     iids = [str(1000001 + k) for k in range(N - 2)] + ["-1", "-2"]  # withdrawn: negative
     psam = pd.DataFrame({"#FID": iids, "IID": iids, "SEX": [1 + k % 2 for k in range(N)]})
-    psam.to_csv(root / "people.psam", sep="\t", index=False)
-    header = ["CHR", "POS", "SNP", "A1", "A2", *[x for i in iids for x in (i, i)]]
-    lines = ["\t".join(header)]
+    lines = []
     k = 0
     for chrom, m in CHROMS.items():
         for j in range(m):
@@ -69,21 +62,7 @@ def fileset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             pos = 10_000 + 1000 * j
             lines.append("\t".join([chrom, str(pos), f"rs{k}", *alleles, *values]))
             k += 1
-    (root / "dosages.txt").write_text("\n".join(lines) + "\n")
-    pgen = root / "cohort"
-    plink2(
-        "--import-dosage",
-        root / "dosages.txt",
-        "format=3",
-        "skip0=2",
-        "chr-col-num=1",
-        "pos-col-num=2",
-        "--psam",
-        root / "people.psam",
-        "--make-pgen",
-        "--out",
-        pgen,
-    )
+    pgen = import_dosage(root, psam, lines, "cohort")
     pvar = pd.read_csv(f"{pgen}.pvar", sep="\t")
     alt = root / "alt.txt"
     pvar[["ID", "ALT"]].to_csv(alt, sep="\t", header=False, index=False)

@@ -10,7 +10,6 @@ calls blurred by imputation noise) imported by plink2 (``--import-dosage``) into
 from __future__ import annotations
 
 import shlex
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +29,10 @@ from gemcont.gwas.stage import merge_chunks, run_chromosome, run_split_chromosom
 from gemcont.io.bgen import Bgen
 from gemcont.settings import build
 from tests.conftest import shared_dir
+from tests.plink2_files import import_dosage, plink2
 
 N, CHROMS, N_EMB = 600, {"1": 70, "2": 50}, 4
 CFG = {"min_maf": 0.01, "min_mac": 5, "block_size": 16, "device": "cpu"}
-
-
-def plink2(*args: str | Path) -> None:
-    done = subprocess.run(["plink2", *map(str, args)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +43,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rng = np.random.default_rng(4)
     iids = [str(2000001 + k) for k in range(N)]
     psam = pd.DataFrame({"#FID": iids, "IID": iids, "SEX": rng.integers(1, 3, N)})
-    psam.to_csv(root / "people.psam", sep="\t", index=False)
-    lines = ["\t".join(["CHR", "POS", "SNP", "A1", "A2", *[x for i in iids for x in (i, i)]])]
+    lines = []
     dosage_of = {}
     for chrom, m in CHROMS.items():
         for j in range(m):
@@ -62,21 +56,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
             alleles = rng.choice(list("ACGT"), 2, replace=False)
             values = [f"{p:.4f}" for p in probs.reshape(-1)]
             lines.append("\t".join([chrom, str(1000 + 100 * j), snp, *alleles, *values]))
-    (root / "probs.txt").write_text("\n".join(lines) + "\n")
-    pgen = root / "imputed"
-    plink2(
-        "--import-dosage",
-        root / "probs.txt",
-        "format=3",
-        "skip0=2",
-        "chr-col-num=1",
-        "pos-col-num=2",
-        "--psam",
-        root / "people.psam",
-        "--make-pgen",
-        "--out",
-        pgen,
-    )
+    pgen = import_dosage(root, psam, lines, "imputed")
     plink2("--pfile", pgen, "--export", "bgen-1.2", "bits=8", "ref-first", "--out", root / "first")
     plink2("--pfile", pgen, "--export", "bgen-1.2", "bits=8", "--out", root / "last")
     plink2("--pfile", pgen, "--make-bed", "--out", root / "calls")

@@ -11,7 +11,6 @@ them.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,14 +50,11 @@ from gemcont.gwas.stage import (
 from gemcont.io.mfi import mfi_info
 from gemcont.settings import build
 
+from .plink2_files import import_dosage, plink2
+
 N, HELD_OUT, CHROMS, N_EMB = 600, 400, {"1": 90, "2": 40}, 3
 CFG = {"min_maf": 0.01, "min_mac": 5, "block_size": 16, "device": "cpu"}
 MIN_INFO, MAX_MISSING = 0.8, 0.05
-
-
-def plink2(*args: str | Path) -> None:
-    done = subprocess.run(["plink2", *map(str, args)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +65,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rng = np.random.default_rng(17)
     iids = [str(3000001 + k) for k in range(N)]
     psam = pd.DataFrame({"#FID": iids, "IID": iids, "SEX": rng.integers(1, 3, N)})
-    psam.to_csv(root / "people.psam", sep="\t", index=False)
-    lines = ["\t".join(["CHR", "POS", "SNP", "A1", "A2", *[x for i in iids for x in (i, i)]])]
+    lines = []
     for chrom, m in CHROMS.items():
         for j in range(m):
             rare = j % 9 == 0  # well imputed but failing MAF/MAC
@@ -88,21 +83,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict:
             alleles = rng.choice(list("ACGT"), 2, replace=False)
             row = [chrom, str(1000 + 100 * j), f"rs{chrom}_{j}", *alleles, *values.reshape(-1)]
             lines.append("\t".join(row))
-    (root / "probs.txt").write_text("\n".join(lines) + "\n")
-    pgen = root / "imputed"
-    plink2(
-        "--import-dosage",
-        root / "probs.txt",
-        "format=3",
-        "skip0=2",
-        "chr-col-num=1",
-        "pos-col-num=2",
-        "--psam",
-        root / "people.psam",
-        "--make-pgen",
-        "--out",
-        pgen,
-    )
+    pgen = import_dosage(root, psam, lines, "imputed")
     plink2("--pfile", pgen, "--make-bed", "--out", root / "calls")
     covar = pd.DataFrame(
         {"FID": iids, "IID": iids, "age": rng.uniform(40, 70, N), "sex": psam["SEX"] - 1.0}

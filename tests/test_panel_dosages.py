@@ -39,7 +39,8 @@ from gemcont.simulate.imputed import simulate_imputed
 from gemcont.simulate.settings import ImputedSettings
 
 from .conftest import REPO, make_config, panel_paths, read
-from .test_dosage_readers import export_a, plink2
+from .plink2_files import import_dosage, plink2
+from .test_dosage_readers import export_a
 
 CHROMS = {"1": 9, "2": 6}
 N = 40
@@ -54,9 +55,7 @@ def dosage_set(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rng = np.random.default_rng(3)
     iids = [str(2000001 + k) for k in range(N)]
     psam = pd.DataFrame({"#FID": iids, "IID": iids, "SEX": [1 + k % 2 for k in range(N)]})
-    psam.to_csv(root / "people.psam", sep="\t", index=False)
-    header = ["CHR", "POS", "SNP", "A1", "A2", *[x for i in iids for x in (i, i)]]
-    lines = ["\t".join(header)]
+    lines = []
     k = 0
     for chrom, m in CHROMS.items():
         base = rng.multinomial(GRID, [0.3, 0.4, 0.3], size=N) / GRID
@@ -70,21 +69,7 @@ def dosage_set(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             alleles = rng.choice(["A", "C", "G", "T"], 2, replace=False)
             lines.append("\t".join([chrom, str(10_000 + 1000 * j), f"rs{k}", *alleles, *values]))
             k += 1
-    (root / "dosages.txt").write_text("\n".join(lines) + "\n")
-    pgen = root / "cohort"
-    plink2(
-        "--import-dosage",
-        root / "dosages.txt",
-        "format=3",
-        "skip0=2",
-        "chr-col-num=1",
-        "pos-col-num=2",
-        "--psam",
-        root / "people.psam",
-        "--make-pgen",
-        "--out",
-        pgen,
-    )
+    pgen = import_dosage(root, psam, lines, "cohort")
     plink2("--pfile", pgen, "--make-bed", "--out", root / "array")
     pvar = pd.read_csv(f"{pgen}.pvar", sep="\t")
     alt = root / "alt.txt"
