@@ -12,7 +12,7 @@ from scipy.stats import norm
 
 from gemcont.errors import ConfigError
 from gemcont.io.plink import Genotypes, write_bed
-from gemcont.panel.clump import _clump_table, _participants, clump, clump_plink, radius_bp
+from gemcont.panel.clump import clump, clump_plink, greedy_clump, radius_bp
 
 N_PEOPLE = 2000
 N_PER_CHROM = 250
@@ -255,30 +255,16 @@ def _old_haplotype_r2(g: np.ndarray, index: int, cols: np.ndarray) -> np.ndarray
 
 
 def _old_clump(variants, dosages, p1, r2, kb, method) -> pd.DataFrame:
-    """Old greedy clumping on an int8 people x variants matrix (-127 = missing)."""
-    v = _participants(variants, p1, p1)
-    tables = []
-    for _, chrom in v.groupby("CHR", sort=False):
-        chrom = chrom.reset_index(drop=True)
+    """Old clumping on an int8 people x variants matrix (-127 = missing): the old r^2
+    arithmetic in the greedy loop, which plink1.9 checks on its own (tests above)."""
+    r2_of = _old_pearson_r2 if method == "pearson" else _old_haplotype_r2
+
+    def chromosome_r2(chrom: pd.DataFrame):
         g = dosages[:, chrom["BIM_INDEX"].to_numpy()]
         data = _old_standardised(g) if method == "pearson" else g
-        r2_of = _old_pearson_r2 if method == "pearson" else _old_haplotype_r2
-        pos = chrom["POS"].to_numpy()
-        clumped = np.zeros(len(chrom), dtype=bool)
-        clumps = []
-        for i in chrom["RANK"].dropna().sort_values().index:
-            if clumped[i]:
-                continue
-            clumped[i] = True
-            near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius_bp(kb)))
-            members = near[r2_of(data, i, near) > r2] if len(near) else near
-            clumped[members] = True
-            clumps.append((i, sorted(members.tolist())))
-        table = _clump_table(chrom, clumps)
-        table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
-        tables.append(table)
-    out = pd.concat(tables).sort_values("RANK").drop(columns="RANK")
-    return out.reset_index(drop=True)
+        return lambda i, near: r2_of(data, i, near)
+
+    return greedy_clump(variants, p1, r2, kb, p1, chromosome_r2)
 
 
 @pytest.fixture(scope="module")

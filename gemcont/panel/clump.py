@@ -29,6 +29,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,8 @@ from gemcont.errors import ConfigError, InputError
 from gemcont.io.plink import Genotypes
 
 R2Method = Literal["haplotype", "pearson"]
+#: r^2 of a chromosome's participant ``i`` with participants ``near`` (rows of its table)
+PairR2 = Callable[[int, np.ndarray], np.ndarray]
 CLUMP_COLUMNS = ["ID", "CHR", "POS", "P", "N_CLUMPED", "SP2", "BIM_INDEX"]
 NEEDED = ["ID", "CHR", "POS", "P", "BIM_INDEX"]
 EM_MAX_ITER = 1000
@@ -193,14 +196,13 @@ def _pearson_r2(bits: _Bits, index: int, cols: np.ndarray) -> np.ndarray:
 
 
 def _clump_chromosome(
-    v: pd.DataFrame, bits: _Bits, r2_threshold: float, radius: int, method: R2Method
+    v: pd.DataFrame, r2_of: PairR2, r2_threshold: float, radius: int
 ) -> list[tuple[int, list[int]]]:
     """Greedy clumping of one chromosome's participants (rows of ``v``, .bim order).
 
     r^2 is computed only between each index variant and the not-yet-clumped
     participants of its window: one row of the pair matrix per index variant.
     """
-    r2_of = _pearson_r2 if method == "pearson" else _haplotype_r2
     pos = v["POS"].to_numpy()
     clumped = np.zeros(len(v), dtype=bool)
     clumps = []
@@ -209,7 +211,7 @@ def _clump_chromosome(
             continue
         clumped[i] = True
         near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius))
-        members = near[r2_of(bits, i, near) > r2_threshold] if len(near) else near
+        members = near[r2_of(i, near) > r2_threshold] if len(near) else near
         clumped[members] = True
         clumps.append((i, sorted(members.tolist())))
     return clumps
@@ -245,6 +247,26 @@ def clump(
     are read from the .bed, one chromosome at a time. Columns of the result:
     ``ID CHR POS P N_CLUMPED SP2 BIM_INDEX`` (``SP2``: clumped IDs, or ``NONE``).
     """
+    r2_of = _pearson_r2 if r2_method == "pearson" else _haplotype_r2
+
+    def chromosome_r2(chrom: pd.DataFrame) -> PairR2:
+        bits = _read_bits(genotypes, chrom["BIM_INDEX"].to_numpy(), samples)
+        return lambda i, near: r2_of(bits, i, near)
+
+    return greedy_clump(variants, p_threshold, r2_threshold, window_kb, p2_threshold, chromosome_r2)
+
+
+def greedy_clump(
+    variants: pd.DataFrame,
+    p_threshold: float,
+    r2_threshold: float,
+    window_kb: float,
+    p2_threshold: float | None,
+    chromosome_r2: Callable[[pd.DataFrame], PairR2],
+) -> pd.DataFrame:
+    """PLINK's greedy clumping (:func:`clump`'s arguments and result) with the LD of
+    ``chromosome_r2``: given one chromosome's participants (its table, rows 0..), the
+    r^2 of a pair of them. Shared by the hard-call and the dosage engines."""
     p2 = p_threshold if p2_threshold is None else p2_threshold
     v = _participants(variants, p_threshold, p2)
     radius = radius_bp(window_kb)
@@ -253,8 +275,7 @@ def clump(
         if chrom["RANK"].isna().all():
             continue
         chrom = chrom.reset_index(drop=True)
-        bits = _read_bits(genotypes, chrom["BIM_INDEX"].to_numpy(), samples)
-        clumps = _clump_chromosome(chrom, bits, r2_threshold, radius, r2_method)
+        clumps = _clump_chromosome(chrom, chromosome_r2(chrom), r2_threshold, radius)
         table = _clump_table(chrom, clumps)
         table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
         tables.append(table)

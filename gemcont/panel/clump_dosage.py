@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gemcont.io.genotype_source import GenotypeSource
-from gemcont.panel.clump import CLUMP_COLUMNS, _clump_table, _participants, radius_bp
+from gemcont.panel.clump import PairR2, greedy_clump
 
 CACHE_BYTES = 1 << 32  # float64 dosages of a chromosome's participants held at most
 BLOCK_BYTES = 1 << 26  # float64 candidate dosages per r^2 block
@@ -110,33 +110,6 @@ def dosage_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.minimum(np.nan_to_num(r2, nan=0.0, posinf=0.0), 1.0)
 
 
-def _clump_chromosome(
-    v: pd.DataFrame,
-    dosages: _Dosages,
-    r2_threshold: float,
-    radius: int,
-    block: int,
-) -> list[tuple[int, list[int]]]:
-    """Greedy clumping of one chromosome's participants (rows of ``v``, file order)."""
-    pos = v["POS"].to_numpy()
-    clumped = np.zeros(len(v), dtype=bool)
-    clumps = []
-    for i in v["RANK"].dropna().sort_values().index:
-        if clumped[i]:
-            continue
-        clumped[i] = True
-        near = np.flatnonzero(~clumped & (np.abs(pos - pos[i]) <= radius))
-        x = dosages.columns(np.array([i]))[:, 0]
-        members = [
-            part[dosages.r2(i, x, part) > r2_threshold]
-            for part in (near[lo : lo + block] for lo in range(0, len(near), block))
-        ]
-        joined = np.concatenate(members) if members else near
-        clumped[joined] = True
-        clumps.append((i, sorted(joined.tolist())))
-    return clumps
-
-
 def clump_dosages(
     variants: pd.DataFrame,
     genotypes: GenotypeSource,
@@ -150,22 +123,17 @@ def clump_dosages(
 ) -> pd.DataFrame:
     """Greedy LD clumping with dosage r^2; the arguments and result of
     :func:`gemcont.panel.clump.clump` (``BIM_INDEX``: rows of ``genotypes.bim``)."""
-    p2 = p_threshold if p2_threshold is None else p2_threshold
-    v = _participants(variants, p_threshold, p2)
-    radius = radius_bp(window_kb)
     n = genotypes.n_samples if samples is None else len(np.arange(genotypes.n_samples)[samples])
     block = max(1, block_bytes // (8 * max(n, 1)))
-    tables = []
-    for _, chrom in v.groupby("CHR", sort=False):
-        if chrom["RANK"].isna().all():
-            continue
-        chrom = chrom.reset_index(drop=True)
+
+    def chromosome_r2(chrom: pd.DataFrame) -> PairR2:
         dosages = _Dosages(genotypes, chrom["BIM_INDEX"].to_numpy(), samples, cache_bytes, block)
-        clumps = _clump_chromosome(chrom, dosages, r2_threshold, radius, block)
-        table = _clump_table(chrom, clumps)
-        table["RANK"] = chrom.loc[[i for i, _ in clumps], "RANK"].to_numpy()
-        tables.append(table)
-    if not tables:
-        return pd.DataFrame(columns=CLUMP_COLUMNS)
-    out = pd.concat(tables).sort_values("RANK").drop(columns="RANK")
-    return out.reset_index(drop=True)
+
+        def r2_of(i: int, near: np.ndarray) -> np.ndarray:
+            x = dosages.columns(np.array([i]))[:, 0]
+            parts = (near[lo : lo + block] for lo in range(0, len(near), block))
+            return np.concatenate([dosages.r2(i, x, part) for part in parts])
+
+        return r2_of
+
+    return greedy_clump(variants, p_threshold, r2_threshold, window_kb, p2_threshold, chromosome_r2)
