@@ -438,3 +438,76 @@ def test_harmonise__read_drops_listed_in_the_report():
 def test_dropped_hits__threshold_inclusive():
     rows = [["3", 1, "a", "A", "G", 0.3, 0.2, 1e-8], ["3", 2, "b", "A", "G", 0.3, 0.2, 2e-8]]
     assert dropped_hits(harmonise(_read(rows), BIM).report, 1e-8)["ID"].tolist() == ["a"]
+
+
+# Every rule at once, for comparing the ID matching's paths: IDs are matched through
+# their hashes (gemcont.panel.harmonise_keys), compared as strings where the hashes agree.
+_EVERY_RULE = [
+    ["1", 100, "rs1", "A", "G", 0.3, 0.5, 1e-30],
+    ["1", 100, "rs1", "A", "G", 0.3, 0.5, 1e-30],  # identical copy
+    ["1", 200, "1:200:C:T", "T", "C", 0.4, 0.1, 0.2],  # by position, ID differs
+    ["1", 300, "rs3", "A", "T", 0.1, 0.2, 1e-3],  # ambiguous
+    ["1", 400, "x1", "G", "A", 0.2, 0.1, 0.1],  # multi-allelic site
+    ["1", 400, "x2", "C", "A", 0.2, 0.3, 0.1],
+    ["1", 400, "x3", "T", "C", 0.2, 0.3, 0.1],  # complement only at a multi-allelic site
+    ["2", 600, "rs6", "T", "G", 0.2, 0.3, 0.1],  # allele mismatch
+    ["2", 800, "rs7", "G", "A", 0.3, 0.2, 0.1],  # .bim ID twice: by position
+    ["2", 900, "rs7", "T", "C", 0.3, 0.2, 0.1],  # .bim ID twice, no position fits
+    ["", 0, "rs2", "T", "C", 0.6, 0.1, 0.01],  # no position: by ID alone
+    ["", 0, "rs99", "A", "G", 0.3, 0.2, 0.01],
+    ["", 0, "rs7", "T", "C", 0.3, 0.2, 0.01],
+    ["", 0, "", "A", "G", 0.3, 0.2, 0.01],  # no position, no ID
+    ["", 0, "", "A", "G", 0.3, 0.2, 0.01],
+    ["3", 1, "dup", "A", "G", 0.3, 0.2, 0.01],  # same ID and alleles, other statistics
+    ["3", 1, "dup", "G", "A", 0.3, 0.2, 0.02],
+    ["3", 5, "", "A", "G", 0.3, 0.2, 0.01],
+    ["3", 6, "", "A", "G", 0.3, 0.2, 0.01],
+    ["1", 999, "rs5", "G", "C", 0.9, 0.1, 0.01],  # found by ID at another position
+    ["chr2", 700, "absent", "T", "C", 0.3, 0.2, 0.01],  # by position; ID not in .bim
+]
+
+
+def _every_rule_results():
+    bim = pd.concat([BIM, BIM.iloc[[0]].assign(ID="", POS=150)], ignore_index=True)
+    result = harmonise(_read(_EVERY_RULE), bim)
+    return result.matched, result.report
+
+
+@pytest.mark.parametrize("hash_kind", ["colliding_with_bim", "few_values"])
+def test_harmonise__colliding_id_hashes_change_nothing(monkeypatch, hash_kind):
+    """Hashes that collide (sumstats IDs onto .bim IDs and each other; or .bim IDs among
+    themselves, where the exact factorisation takes over) give the same report."""
+    import gemcont.panel.harmonise_keys as keys
+
+    matched, report = _every_rule_results()
+    # as before the hashing (the report of main at 6ced33d, which factorised every ID)
+    assert report["STATUS"].tolist() == [
+        *["matched", "dropped_identical_copy", "dropped_duplicate", "dropped_ambiguous"],
+        *["flipped", "flipped", "dropped_multiallelic", "dropped_allele_mismatch", "flipped"],
+        *["dropped_duplicate"] * 2,
+        *["dropped_absent", "dropped_duplicate", "dropped_absent", "dropped_absent"],
+        *["dropped_duplicate"] * 2,
+        *["dropped_absent", "dropped_absent", "dropped_ambiguous", "matched"],
+    ]
+    bim_ids = set(BIM["ID"])
+    collide = {
+        "colliding_with_bim": lambda s: hash(s) if s in bim_ids else hash("rs1"),
+        "few_values": lambda s: hash(s) % 3,
+    }[hash_kind]
+    monkeypatch.setattr(keys, "_hash", collide)
+    again_matched, again_report = _every_rule_results()
+    pd.testing.assert_frame_equal(again_matched, matched)
+    pd.testing.assert_frame_equal(again_report, report)
+
+
+def test_harmonise__id_matches_equal_the_exact_factorisation():
+    from gemcont.panel.harmonise_keys import _exact_id_matches, id_matches
+
+    ids = _read(_EVERY_RULE)["ID"].to_numpy(dtype=object)
+    b_ids = np.array([*BIM["ID"], "", None, "rs1"], dtype=object)
+    fast, exact = id_matches(b_ids, ids), _exact_id_matches(b_ids, ids)
+    for field in ("bim_count", "by_id", "repeated"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(exact, field))
+    repeated_ids = ids[fast.repeated].tolist()
+    assert sorted(repeated_ids) == ["dup", "dup", "rs1", "rs1", "rs7", "rs7", "rs7"]  # not ""
+    assert fast.bim_count[ids == "rs1"].tolist() == [2, 2]  # "" and None match nothing

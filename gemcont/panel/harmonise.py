@@ -51,11 +51,10 @@ from gemcont.panel.harmonise_keys import (
     BASES,
     Keys,
     allele_pair,
-    code_counts,
+    id_codes,
     integer_keys,
     objects,
     position_repeats,
-    repeated,
 )
 from gemcont.panel.harmonise_report import KEPT, STATUSES, with_read_drops
 
@@ -109,13 +108,16 @@ def _mark_duplicates(ss: pd.DataFrame, keys: Keys, out: _Outcome) -> np.ndarray:
     """Identical copies and duplicates (module docstring, rule 1); returns the mask of
     rows still to be matched. Only rows sharing an ID or a position are compared."""
     active = np.ones(len(ss), dtype=bool)
-    suspects = np.flatnonzero(repeated(keys.ss_id) | position_repeats(keys.ss_pos))
+    suspects = np.flatnonzero(keys.ss_id_repeated | position_repeats(keys.ss_pos))
     if len(suspects) == 0:
         return active
+    ids = objects(ss["ID"])
+    suspect_id = np.full(len(ss), -1, dtype=np.int64)  # ID codes, of the suspects only
+    suspect_id[suspects] = id_codes(ids[suspects])
     stats = [c for c in ("EAF", "N", "BETA", "SE", "P", "LOG10P") if c in ss.columns]
     scheme = pd.DataFrame(
         {
-            "ID": keys.ss_id[suspects],
+            "ID": suspect_id[suspects],
             "POS": keys.ss_pos[suspects],
             "EA": keys.ss_ea[suspects],
             "OA": keys.ss_oa[suspects],
@@ -133,10 +135,9 @@ def _mark_duplicates(ss: pd.DataFrame, keys: Keys, out: _Outcome) -> np.ndarray:
     active[suspects[copies]] = False
     rest = suspects[~copies]
     lo, hi = allele_pair(keys.ss_ea[rest], keys.ss_oa[rest])
-    ids = objects(ss["ID"])
     positions = _text(keys.chroms[keys.ss_chrom[rest]], ":", ss["POS"].to_numpy()[rest])
     # the position reason first, so that the ID reason wins where both apply
-    for key, name in ((keys.ss_pos[rest], positions), (keys.ss_id[rest], _text("ID ", ids[rest]))):
+    for key, name in ((keys.ss_pos[rest], positions), (suspect_id[rest], _text("ID ", ids[rest]))):
         pairs = pd.DataFrame({"key": key, "lo": lo, "hi": hi})[key >= 0]
         size = pairs.groupby(["key", "lo", "hi"], sort=False)["key"].transform("size").to_numpy()
         at = pairs.index.to_numpy()[size > 1]  # positions in ``rest``
@@ -179,16 +180,9 @@ class _Candidates:
 
 def _candidates(keys: Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candidates:
     """Every candidate of ``rows`` (module docstring, rule 2)."""
-    n_bim = len(keys.b_id)
-    bim_count = code_counts(keys.b_id, keys.n_bim_ids)
-    bim_of = np.full(keys.n_bim_ids, -1, dtype=np.int64)
-    valid = keys.b_id >= 0
-    bim_of[keys.b_id[valid]] = np.flatnonzero(valid)  # used only where the ID is unique
-    code = keys.ss_id[rows]
-    unique = (code >= 0) & (code < keys.n_bim_ids)
-    unique[unique] = bim_count[code[unique]] == 1
-    by_id = np.full(len(rows), -1, dtype=np.int64)
-    by_id[unique] = bim_of[code[unique]]
+    n_bim = len(keys.b_pos)
+    by_id = keys.ss_by_id[rows]  # -1 unless the ID is on exactly one .bim record
+    unique = by_id >= 0
     order = np.argsort(keys.b_pos, kind="stable")  # same position: .bim order
     sorted_pos = keys.b_pos[order]
     pos = keys.ss_pos[rows]
@@ -282,11 +276,7 @@ def _mark_unmatched(
         _text(reason[multi], " at a multi-allelic position (same-strand matches only)"),
     )
     none = rows[~has]
-    code = keys.ss_id[none]
-    in_bim = (code >= 0) & (code < keys.n_bim_ids)
-    bim_count = code_counts(keys.b_id, keys.n_bim_ids)
-    repeats = np.zeros(len(none), dtype=np.int64)
-    repeats[in_bim] = bim_count[code[in_bim]]
+    repeats = keys.ss_bim_count[none]
     placed = keys.ss_pos[none] >= 0
     absent = none[repeats < 2]
     out.set(absent[placed[repeats < 2]], "dropped_absent", "no .bim record with this ID or CHR:POS")

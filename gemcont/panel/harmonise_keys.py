@@ -1,6 +1,13 @@
 """Integer keys of harmonisation: every text column of the sumstats and the .bim is
-hashed once (``pd.factorize``), and the rest of :mod:`gemcont.panel.harmonise` compares
-integers (benchmarks/README.md, harmonise.py: string-keyed merges were 7x slower)."""
+hashed once, and the rest of :mod:`gemcont.panel.harmonise` compares integers
+(benchmarks/README.md, harmonise.py: string-keyed merges were 7x slower).
+
+Chromosomes and alleles (a few distinct values) are factorised. IDs (millions of
+distinct strings) are not: a hash table of every ID cost more than reading the file
+(benchmarks/README.md, issue 16). Each ID is hashed to an integer instead, the
+integers are sorted, and strings are compared only where the hashes say two IDs may
+be equal: :func:`id_matches` is exact whatever the hash (equal strings have equal
+hashes; rows whose hashes agree are compared as strings)."""
 
 from __future__ import annotations
 
@@ -41,9 +48,9 @@ def shared_codes(
 class Keys:
     """The sumstats rows (``ss_*``) and .bim records (``b_*``) as integer codes."""
 
-    ss_id: np.ndarray  # shared ID codes; codes < n_bim_ids occur in the .bim
-    b_id: np.ndarray
-    n_bim_ids: int
+    ss_bim_count: np.ndarray  # .bim records with the row's ID (0 for "" / missing)
+    ss_by_id: np.ndarray  # the .bim record with the row's ID where it is unique, else -1
+    ss_id_repeated: np.ndarray  # the ID ("" / missing aside) occurs in another row
     ss_pos: np.ndarray  # chromosome code << 32 | POS; -1 = no position
     b_pos: np.ndarray
     ss_ea: np.ndarray  # shared allele codes, 0-3 = A C G T, -1 = missing
@@ -65,13 +72,101 @@ class Keys:
         return np.where(oa >= 0, ea_names + "/" + self.allele_names(oa), ea_names)
 
 
-def integer_keys(ss: pd.DataFrame, bim: pd.DataFrame) -> Keys:
-    b_ids, ss_ids = objects(bim["ID"]), objects(ss["ID"])
-    # "" first, then the .bim: "" and missing IDs become -1, .bim IDs 0..n_bim_ids-1
-    codes, _ = pd.factorize(np.concatenate([np.array([""], dtype=object), b_ids, ss_ids]))
-    codes = np.maximum(codes[1:] - 1, -1)
+def id_codes(ids: np.ndarray) -> np.ndarray:
+    """Codes of IDs by string equality; "" and missing IDs -> -1."""
+    codes, uniques = pd.factorize(ids)
+    empty = np.flatnonzero(uniques == "")
+    return np.where(np.isin(codes, empty), -1, codes)
+
+
+@dataclass(frozen=True)
+class IdMatches:
+    """Per sumstats row: how many .bim records carry its ID, the one that does where it
+    is exactly one, and whether another sumstats row carries it ("" and missing IDs
+    match nothing)."""
+
+    bim_count: np.ndarray
+    by_id: np.ndarray
+    repeated: np.ndarray
+
+
+def _hashes(ids: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per ID (Python's own: cached in each string, stable within the
+    process); any function with equal values for equal IDs keeps the matches exact."""
+    return np.fromiter(map(_hash, ids), dtype=np.int64, count=len(ids))
+
+
+_hash = hash  # tests replace it with a colliding hash
+
+
+def _find(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The queries found among ``sorted_keys`` and, for each, where its run of equal keys
+    starts and how long it is. A bit table on the top bits of the (uniformly spread)
+    hashes first rules out most queries, so that only the rest is searched, sorted."""
+    bits = int(np.clip(np.ceil(np.log2(max(len(sorted_keys), 1) * 16)), 10, 30))
+    shift = np.uint64(64 - bits)
+    table = np.zeros(1 << bits, dtype=bool)
+    table[sorted_keys.view(np.uint64) >> shift] = True
+    maybe = np.flatnonzero(table[queries.view(np.uint64) >> shift])
+    values = queries[maybe]
+    order = np.argsort(values)
+    left = np.empty(len(maybe), dtype=np.int64)
+    count = np.empty(len(maybe), dtype=np.int64)
+    left[order] = np.searchsorted(sorted_keys, values[order], "left")
+    count[order] = np.searchsorted(sorted_keys, values[order], "right") - left[order]
+    found = count > 0
+    return maybe[found], left[found], count[found]
+
+
+def id_matches(b_ids: np.ndarray, ss_ids: np.ndarray) -> IdMatches:
+    """:class:`IdMatches` by string equality of the IDs, compared through their hashes."""
+    n = len(ss_ids)
+    bim_count = np.zeros(n, dtype=np.int64)
+    by_id = np.full(n, -1, dtype=np.int64)
+    repeated = np.zeros(n, dtype=bool)
+    has_id = np.flatnonzero(~pd.isna(b_ids) & (b_ids != ""))
+    b_hash = _hashes(b_ids[has_id])
+    order = np.argsort(b_hash)
+    b_sorted, b_rows = b_hash[order], has_id[order]
+    same = np.flatnonzero(b_sorted[1:] == b_sorted[:-1])
+    if (b_ids[b_rows[same]] != b_ids[b_rows[same + 1]]).any():
+        return _exact_id_matches(b_ids, ss_ids)  # two .bim IDs share a hash
+    # each run of equal .bim hashes is one ID: a row matches it if its string is equal
+    ss_hash = _hashes(ss_ids)
+    rows, left, count = _find(b_sorted, ss_hash)
+    equal = ss_ids[rows] == b_ids[b_rows[left]]
+    rows, left, count = rows[equal], left[equal], count[equal]
+    bim_count[rows] = count
+    by_id[rows[count == 1]] = b_rows[left[count == 1]]
+    # rows whose hash occurs twice may share an ID: their strings decide
+    ss_sorted = np.sort(ss_hash)
+    twice = np.unique(ss_sorted[1:][ss_sorted[1:] == ss_sorted[:-1]])
+    if len(twice):
+        maybe, _, _ = _find(twice, ss_hash)
+        codes = id_codes(ss_ids[maybe])
+        counts = np.bincount(codes[codes >= 0])
+        repeated[maybe] = (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
+    return IdMatches(bim_count, by_id, repeated)
+
+
+def _exact_id_matches(b_ids: np.ndarray, ss_ids: np.ndarray) -> IdMatches:
+    """:class:`IdMatches` from one factorisation of every ID (slow: a hash table of
+    millions of strings); used where two .bim IDs share a hash."""
+    codes = id_codes(np.concatenate([b_ids, ss_ids]))
     b_id, ss_id = codes[: len(b_ids)], codes[len(b_ids) :]
-    n_bim_ids = int(b_id.max(initial=-1)) + 1  # codes below it occur in the .bim
+    n_codes = int(codes.max(initial=-1)) + 1
+    per_code = code_counts(b_id, n_codes)
+    bim_of = np.full(n_codes, -1, dtype=np.int64)
+    bim_of[b_id[b_id >= 0]] = np.flatnonzero(b_id >= 0)
+    has = ss_id >= 0
+    bim_count = np.zeros(len(ss_ids), dtype=np.int64)
+    bim_count[has] = per_code[ss_id[has]]
+    by_id = np.where(bim_count == 1, bim_of[np.maximum(ss_id, 0)], -1)
+    return IdMatches(bim_count, by_id, repeated(ss_id))
+
+
+def integer_keys(ss: pd.DataFrame, bim: pd.DataFrame) -> Keys:
+    ids = id_matches(objects(bim["ID"]), objects(ss["ID"]))
     (ss_chrom, b_chrom), chroms = shared_codes([ss["CHR"], bim["CHR"]], normalise_published)
     ss_pos_raw = pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
     b_pos_raw = bim["POS"].to_numpy(dtype=np.int64)
@@ -80,9 +175,9 @@ def integer_keys(ss: pd.DataFrame, bim: pd.DataFrame) -> Keys:
         [ss["EA"], ss["OA"], bim["A1"], bim["A2"]], str.upper, tuple(BASES)
     )
     return Keys(
-        ss_id=ss_id,
-        b_id=b_id,
-        n_bim_ids=n_bim_ids,
+        ss_bim_count=ids.bim_count,
+        ss_by_id=ids.by_id,
+        ss_id_repeated=ids.repeated,
         ss_pos=ss_pos,
         b_pos=(b_chrom << 32) | b_pos_raw,
         ss_ea=ss_ea,
