@@ -6,7 +6,8 @@ Writes a FinnGen-like and a GWAS-SSF-like gzip file of R rows (default 10 millio
 in ``--dir`` and reused) and a synthetic .bim of M variants (default 3 million; half of
 them at sumstats positions). Each step runs in a fresh process, so that its peak RSS is
 its own: ``pandas.read_csv`` of the file with its defaults (the peer), ``load_sumstats``,
-and ``load_sumstats`` + ``harmonise``. Prints seconds, the ratio to pandas and peak RSS.
+and ``load_sumstats`` + ``harmonise`` (given the reader's codes, as ``build_panel`` calls
+it). Prints seconds, the ratio to pandas and peak RSS.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def _step(name: str, path: str, bim_path: str | None, out: mp.Queue) -> None:
             bim = pd.read_pickle(bim_path)
             read_s = time.perf_counter() - start
             start_h = time.perf_counter()
-            n = len(harmonise(loaded.frame, bim).matched)
+            n = len(harmonise(loaded.frame, bim, codes=loaded.codes).matched)
             out.put((time.perf_counter() - start_h + read_s, n, _peak_gb(), read_s))
             return
     out.put((time.perf_counter() - start, n, _peak_gb(), None))

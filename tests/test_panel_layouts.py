@@ -270,3 +270,25 @@ def test_panel__swapped_effect_allele_map_stops_before_the_panel(name, sim, cfg,
         "data.sumstats_columns (the layout's own columns are used)"
     )
     assert not (tmp_path / "out" / "results" / "panel.tsv").exists()
+
+
+@pytest.mark.parametrize("name", [*WITH_EAF, *WITHOUT_EAF])
+def test_harmonise__reader_codes_give_the_same_result(name, sim, truth, layout_dir):
+    """harmonise with the reader's CHR/EA/OA codes (as build_panel calls it) equals
+    harmonise hashing those columns itself, rows dropped at read included."""
+    from gemcont.io.plink import read_bim
+    from gemcont.panel.harmonise import harmonise
+
+    (layout_dir / "codes").mkdir(exist_ok=True)
+    path = WRITERS[name].write(truth, layout_dir / "codes")
+    loaded = load_sumstats(path)
+    frame = pd.concat([loaded.frame, loaded.frame.iloc[:3]], ignore_index=True)
+    bim = read_bim(sim[1].bfile + ".bim")
+    plain = harmonise(loaded.frame, bim, read_drops=loaded.dropped)
+    coded = harmonise(loaded.frame, bim, read_drops=loaded.dropped, codes=loaded.codes)
+    pd.testing.assert_frame_equal(coded.matched, plain.matched)
+    pd.testing.assert_frame_equal(coded.report, plain.report)
+    if name in ("gwas_ssf", "gwas_catalog_harmonised", "plink2_glm", "regenie"):
+        assert len(loaded.dropped) > 0  # the codes of the kept rows only
+    with pytest.raises(ValueError, match="not those of this frame"):
+        harmonise(frame, bim, codes=loaded.codes)

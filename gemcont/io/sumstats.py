@@ -80,7 +80,10 @@ class LoadedSumstats:
 
     ``frame``: ``READ_COLUMNS`` (CHR "" and POS 0 where the layout has no position, OA ""
     where it has no other allele); ``dropped``: one row per input row dropped while reading
-    (``DROP_COLUMNS``, STATUS ``dropped_at_read``); ``columns``: name -> header used.
+    (``DROP_COLUMNS``, STATUS ``dropped_at_read``); ``columns``: name -> header used;
+    ``codes``: CHR, EA and OA of ``frame`` as (codes, values), ``values[codes]`` being the
+    column, for :func:`gemcont.panel.harmonise.harmonise` (so that it does not hash the
+    columns again).
     """
 
     frame: pd.DataFrame
@@ -89,6 +92,7 @@ class LoadedSumstats:
     columns: dict[str, str]
     notes: list[str]
     n_read: int
+    codes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def normalise_chrom(chrom: pd.Series) -> pd.Series:
@@ -456,18 +460,23 @@ def _build_frame(
     read: Callable[[str], pd.Series],
     notes: list[str],
     flags: dict[str, np.ndarray],
+    codes: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> pd.DataFrame:
     """The raw columns in the scheme (all rows), deriving what is missing; ``flags``
-    receives the text checks made on distinct values (CHR/allele missing, EA equals OA)."""
+    receives the text checks made on distinct values (CHR/allele missing, EA equals OA),
+    ``codes`` the CHR, EA and OA columns as (codes, values)."""
     out = pd.DataFrame(index=raw.index)
+    found = codes
     positioned = {"CHR", "POS"} <= cols.keys()
     if positioned:
         codes, values = _codes(raw, cols, "CHR", lambda c: normalise_published(c.strip()))
         flags["CHR missing"] = np.isin(values, ["", "NAN", "NONE"])[codes]
         out["CHR"] = pd.Series(values.take(codes), index=raw.index, dtype=str)
         out["POS"] = _number(raw, cols, "POS")
+        found["CHR"] = (codes, values)
     else:
         out["CHR"], out["POS"] = "", 0.0
+        found["CHR"] = (np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object))
         notes.append("no CHR/POS columns: CHR '' and POS 0, variants matched by ID alone")
     alleles = _alleles(raw, cols)
     vocab = alleles["VOCAB"]
@@ -482,6 +491,7 @@ def _build_frame(
     flags["EA equals OA"] = ea == oa
     out["EA"] = pd.Series(vocab.take(ea), index=raw.index, dtype=str)
     out["OA"] = pd.Series(vocab.take(oa), index=raw.index, dtype=str)
+    found["EA"], found["OA"] = (ea, vocab), (oa, vocab)
     ids = raw[cols["ID"]] if "ID" in cols else pd.Series(np.nan, index=raw.index, dtype=str)
     for fallback in _layouts.ID_FALLBACKS:
         if fallback in cols:
@@ -607,7 +617,8 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
     if layout and "P" in cols and len(layout.columns.get("P", ())) > 1:
         notes.append(f"P from {cols['P']}")
     flags: dict[str, np.ndarray] = {}
-    frame = _build_frame(path, raw, cols, as_text, read_text, notes, flags)
+    codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    frame = _build_frame(path, raw, cols, as_text, read_text, notes, flags, codes)
     not_variants = _not_variant_rows(raw, cols, as_text)
     checks = not_variants + _layout_drops(raw, cols)
     checks += _invalid_rows(frame, flags, {"CHR", "POS"} <= cols.keys(), "OA" in cols)
@@ -619,7 +630,10 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
     )
     dropped = frame.loc[bad, DROP_COLUMNS[:6]].assign(STATUS=status, REASON=reasons)
     counts = {r: int(c) for r, c in dropped["REASON"].value_counts(sort=False).items()}
-    frame = frame.loc[~bad].astype({"POS": "int64"}).reset_index(drop=True)
+    if bad.any():  # (no copy of every column where no row is dropped)
+        frame = frame.loc[~bad]
+        codes = {name: (c[~bad], values) for name, (c, values) in codes.items()}
+    frame = frame.astype({"POS": "int64"}).reset_index(drop=True)
     for note in notes:
         _LOG.info("%s: %s", path, note)
     for text, count in counts.items():
@@ -639,7 +653,13 @@ def load_sumstats(path: str | Path, column_map: dict[str, str] | None = None) ->
         columns=dict(cols),
         notes=notes,
         n_read=len(raw),
+        codes={name: (_compact(c, len(values)), values) for name, (c, values) in codes.items()},
     )
+
+
+def _compact(codes: np.ndarray, n_values: int) -> np.ndarray:
+    """Codes in the smallest signed integer type that holds them."""
+    return codes.astype(np.min_scalar_type(-n_values), copy=False)
 
 
 def read_sumstats(path: str | Path, column_map: dict[str, str] | None = None) -> pd.DataFrame:

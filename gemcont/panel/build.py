@@ -181,6 +181,7 @@ def _harmonise_study(
         maf_margin=cfg.ambiguous_maf_margin,
         a1_freq=a1_freq,
         read_drops=loaded.dropped,
+        codes=loaded.codes,
     )
     used = [
         f"{n}={loaded.columns[n]}" for n in ("EA", "OA", "BETA", "OR", "EAF") if n in loaded.columns

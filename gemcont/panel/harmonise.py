@@ -49,6 +49,7 @@ from gemcont.io.sumstats import SINGLE_TRAIT_COLUMNS
 from gemcont.panel.eaf_check import FrequencyLookup
 from gemcont.panel.harmonise_keys import (
     BASES,
+    Coded,
     Keys,
     allele_pair,
     id_codes,
@@ -391,6 +392,7 @@ def harmonise(
     maf_margin: float = 0.1,
     a1_freq: FrequencyLookup | None = None,
     read_drops: pd.DataFrame | None = None,
+    codes: dict[str, Coded] | None = None,
 ) -> HarmoniseResult:
     """Match sumstats rows to .bim records and express effects for .bim A1.
 
@@ -400,12 +402,14 @@ def harmonise(
     (:func:`gemcont.panel.eaf_check.a1_frequencies`).
     ``read_drops``: the rows the reader dropped (``LoadedSumstats.dropped``), listed in
     the report after the sumstats rows. ``matched.attrs["n_ambiguous_without_eaf"]``
-    counts the strand-ambiguous variants dropped without an EAF.
+    counts the strand-ambiguous variants dropped without an EAF. ``codes``: the reader's
+    codes of CHR, EA and OA (``LoadedSumstats.codes``, for this very frame), so that
+    these columns are not hashed again.
     """
     if resolve_ambiguous_by_eaf and a1_freq is None:
         raise ValueError("resolve_ambiguous_by_eaf needs a1_freq (cohort A1 frequencies)")
     ss = sumstats.reset_index(drop=True)
-    keys = integer_keys(ss, bim)
+    keys = integer_keys(ss, bim, codes)
     out = _Outcome(len(ss))
     active = _mark_duplicates(ss, keys, out)
     rows = np.flatnonzero(active)

@@ -27,17 +27,23 @@ def objects(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=object)
 
 
+Coded = tuple[np.ndarray, np.ndarray]  # (codes, values): a column as values[codes]
+
+
 def shared_codes(
-    columns: list[pd.Series], transform: Callable[[str], str], first: tuple[str, ...] = ()
+    columns: list[pd.Series | Coded], transform: Callable[[str], str], first: tuple[str, ...] = ()
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Codes of text columns in one code space, by name after ``transform`` (applied once
     per distinct value; ``first`` get codes 0, 1, ...); "" and missing values -> -1.
-    Returns the codes per column and ``names`` (``names[code]``; ``names[-1]`` is "", so
-    that -1 reads as "")."""
+    A column given as (codes, values) is not factorised again. Returns the codes per
+    column and ``names`` (``names[code]``; ``names[-1]`` is "", so that -1 reads as "")."""
     table = {name: code for code, name in enumerate(first)}
     codes = []
     for column in columns:
-        inverse, uniques = pd.factorize(objects(column))
+        if isinstance(column, tuple):
+            inverse, uniques = column
+        else:
+            inverse, uniques = pd.factorize(objects(column))
         names = (transform(str(u)) for u in uniques)
         mapped = [-1 if name == "" else table.setdefault(name, len(table)) for name in names]
         codes.append(np.asarray([*mapped, -1], dtype=np.int64)[inverse])  # -1: missing
@@ -165,14 +171,30 @@ def _exact_id_matches(b_ids: np.ndarray, ss_ids: np.ndarray) -> IdMatches:
     return IdMatches(bim_count, by_id, repeated(ss_id))
 
 
-def integer_keys(ss: pd.DataFrame, bim: pd.DataFrame) -> Keys:
+def given_codes(ss: pd.DataFrame, codes: dict[str, Coded] | None) -> dict[str, Coded]:
+    """The reader's codes of CHR, EA and OA (``LoadedSumstats.codes``), checked to be
+    this frame's: as long, and equal to its values on a sample of rows."""
+    given = {name: codes[name] for name in ("CHR", "EA", "OA") if codes and name in codes}
+    at = np.linspace(0, len(ss) - 1, min(len(ss), 1000)).astype(np.int64)
+    for name, (code, values) in given.items():
+        if len(code) != len(ss) or (values[code[at]] != objects(ss[name])[at]).any():
+            raise ValueError(f"codes of {name} are not those of this frame")
+    return given
+
+
+def integer_keys(
+    ss: pd.DataFrame, bim: pd.DataFrame, codes: dict[str, Coded] | None = None
+) -> Keys:
+    """The keys; ``codes``: the reader's codes of CHR, EA and OA (``LoadedSumstats.codes``)."""
+    given = given_codes(ss, codes)
+    ss_chr, ss_ea, ss_oa = (given.get(name, ss[name]) for name in ("CHR", "EA", "OA"))
     ids = id_matches(objects(bim["ID"]), objects(ss["ID"]))
-    (ss_chrom, b_chrom), chroms = shared_codes([ss["CHR"], bim["CHR"]], normalise_published)
+    (ss_chrom, b_chrom), chroms = shared_codes([ss_chr, bim["CHR"]], normalise_published)
     ss_pos_raw = pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
     b_pos_raw = bim["POS"].to_numpy(dtype=np.int64)
     ss_pos = np.where((ss_chrom >= 0) & (ss_pos_raw > 0), (ss_chrom << 32) | ss_pos_raw, -1)
     (ss_ea, ss_oa, b_a1, b_a2), alleles = shared_codes(
-        [ss["EA"], ss["OA"], bim["A1"], bim["A2"]], str.upper, tuple(BASES)
+        [ss_ea, ss_oa, bim["A1"], bim["A2"]], str.upper, tuple(BASES)
     )
     return Keys(
         ss_bim_count=ids.bim_count,
