@@ -331,7 +331,10 @@ def _read_table(
 def _number(raw: pd.DataFrame, cols: dict[str, str], name: str) -> pd.Series:
     if name not in cols:
         return pd.Series(np.nan, index=raw.index)
-    return pd.to_numeric(raw[cols[name]], errors="coerce").astype("float64")
+    column = raw[cols[name]]
+    if column.dtype == np.float64:
+        return column  # parsed as numbers (to_numeric would copy it)
+    return pd.to_numeric(column, errors="coerce").astype("float64")
 
 
 def _codes(
