@@ -511,3 +511,19 @@ def test_harmonise__id_matches_equal_the_exact_factorisation():
     repeated_ids = ids[fast.repeated].tolist()
     assert sorted(repeated_ids) == ["dup", "dup", "rs1", "rs1", "rs7", "rs7", "rs7"]  # not ""
     assert fast.bim_count[ids == "rs1"].tolist() == [2, 2]  # "" and None match nothing
+
+
+def test_harmonise__no_read_drops_give_the_concatenated_report():
+    """No row dropped at read: the report is the concatenation's (POS as float, as with
+    drops), made without copying every column."""
+    ss = _read(_EVERY_RULE)
+    drops = ss.iloc[:0][["ID", "CHR", "POS", "EA", "OA", "LOG10P"]].astype({"POS": float})
+    drops = drops.assign(STATUS=np.array([], dtype=object), REASON=np.array([], dtype=object))
+    report = harmonise(ss, BIM, read_drops=drops).report
+    alone = harmonise(ss, BIM).report
+    expected = pd.concat(
+        [alone, drops.assign(BIM_INDEX=pd.array([], dtype="Int64"), BIM_ID=None, FLIPPED=False)],
+        ignore_index=True,
+    ).astype({"STATUS": alone["STATUS"].dtype})
+    pd.testing.assert_frame_equal(report, expected, check_exact=True)
+    assert report["POS"].dtype == np.float64

@@ -42,6 +42,9 @@ def with_read_drops(report: pd.DataFrame, read_drops: pd.DataFrame) -> pd.DataFr
         BIM_ID=None,
         FLIPPED=False,
     )
+    if drops.empty:  # the concatenation's dtypes, without a copy of every column
+        dtypes = pd.concat([report.iloc[:0], drops], ignore_index=True).dtypes
+        return report.astype(dtypes.to_dict()).reset_index(drop=True)
     return pd.concat([report, drops], ignore_index=True)
 
 
