@@ -527,3 +527,32 @@ def test_harmonise__no_read_drops_give_the_concatenated_report():
     ).astype({"STATUS": alone["STATUS"].dtype})
     pd.testing.assert_frame_equal(report, expected, check_exact=True)
     assert report["POS"].dtype == np.float64
+
+
+def test_position_repeats__sorted_and_shuffled_agree():
+    from gemcont.panel.harmonise_keys import position_repeats
+
+    rng = np.random.default_rng(3)
+    pos = np.sort(rng.integers(-1, 40, 200))  # -1: no position
+    counts = pd.Series(pos).map(pd.Series(pos).value_counts()).to_numpy()
+    expected = (pos >= 0) & (counts > 1)
+    np.testing.assert_array_equal(position_repeats(pos), expected)
+    shuffle = rng.permutation(len(pos))
+    np.testing.assert_array_equal(position_repeats(pos[shuffle]), expected[shuffle])
+
+
+def test_harmonise__codes_with_other_spellings_give_the_same_report():
+    """Codes whose values are not the names harmonise uses (lower-case alleles, 'chr1')
+    are mapped like the column's values."""
+    ss = _read(_EVERY_RULE[:12])
+    ss["EA"] = ss["EA"].str.lower()
+    ss.loc[0, "CHR"] = "chr1"
+    codes = {}
+    for name in ("CHR", "EA", "OA"):
+        code, values = pd.factorize(ss[name].to_numpy(dtype=object))
+        codes[name] = (code, values)
+    plain = harmonise(ss, BIM)
+    coded = harmonise(ss, BIM, codes=codes)
+    pd.testing.assert_frame_equal(coded.report, plain.report)
+    pd.testing.assert_frame_equal(coded.matched, plain.matched)
+    assert coded.report["EA"].iloc[0] == "A" and coded.report["CHR"].iloc[0] == "1"

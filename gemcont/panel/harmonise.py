@@ -188,8 +188,11 @@ def _candidates(keys: Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candida
     sorted_pos = keys.b_pos[order]
     pos = keys.ss_pos[rows]
     first = np.searchsorted(sorted_pos, pos, "left")
-    count = np.where(pos >= 0, np.searchsorted(sorted_pos, pos, "right") - first, 0)
-    owner = np.repeat(np.arange(len(rows)), count)
+    # the rows at a .bim position (few of them), and how many records each finds there
+    at = sorted_pos[np.minimum(first, n_bim - 1)] if n_bim else np.full(len(rows), -1)
+    hit = np.flatnonzero((pos >= 0) & (at == pos))
+    count = np.searchsorted(sorted_pos, pos[hit], "right") - first[hit]
+    owner = np.repeat(hit, count)
     offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     by_pos = order[first[owner] + offset] if n_bim else np.zeros(0, np.int64)
     new = by_pos != by_id[owner]  # the ID candidate is listed once, as found by ID
@@ -512,18 +515,22 @@ def _frame(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) ->
 def _report(ss: pd.DataFrame, keys: Keys, bim_ids: np.ndarray, out: _Outcome) -> pd.DataFrame:
     """The per-row report (one row per sumstats row)."""
     placed = out.bim_index >= 0
+    bim_id = np.full(len(ss), None, dtype=object)
+    bim_id[placed] = bim_ids[out.bim_index[placed]]
+    bim_index = out.bim_index  # (out's own array, used no more)
+    bim_index[~placed] = 0
     return _frame(
         {
             "ID": objects(ss["ID"]),
-            "CHR": keys.chroms[keys.ss_chrom],
+            "CHR": keys.ss_names("CHR", keys.chroms, keys.ss_chrom),
             "POS": ss["POS"].to_numpy(),
-            "EA": keys.allele_names(keys.ss_ea),
-            "OA": keys.allele_names(keys.ss_oa),
+            "EA": keys.ss_names("EA", keys.alleles, keys.ss_ea),
+            "OA": keys.ss_names("OA", keys.alleles, keys.ss_oa),
             "LOG10P": _log10p(ss),
             "STATUS": pd.Categorical.from_codes(out.status, STATUSES),
             "REASON": out.reason,
-            "BIM_INDEX": pd.arrays.IntegerArray(np.maximum(out.bim_index, 0), ~placed),
-            "BIM_ID": np.where(placed, bim_ids[np.maximum(out.bim_index, 0)], None),
+            "BIM_INDEX": pd.arrays.IntegerArray(bim_index, ~placed),
+            "BIM_ID": bim_id,
             "FLIPPED": out.flipped,
         }
     )

@@ -67,6 +67,13 @@ class Keys:
     ss_chrom: np.ndarray
     b_chrom: np.ndarray
     alleles: np.ndarray  # allele names by code (alleles[-1] == "")
+    # sumstats text columns that read as their names (the reader's, already normalised)
+    as_named: dict[str, np.ndarray]
+
+    def ss_names(self, column: str, names: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``names[codes]``: the sumstats column itself where it reads so."""
+        same = self.as_named.get(column)
+        return same if same is not None else names[codes]
 
     def allele_names(self, codes: np.ndarray) -> np.ndarray:
         """Upper-cased allele names of codes ("" for missing)."""
@@ -190,9 +197,15 @@ def integer_keys(
     ss_chr, ss_ea, ss_oa = (given.get(name, ss[name]) for name in ("CHR", "EA", "OA"))
     ids = id_matches(objects(bim["ID"]), objects(ss["ID"]))
     (ss_chrom, b_chrom), chroms = shared_codes([ss_chr, bim["CHR"]], normalise_published)
-    ss_pos_raw = pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
+    ss_pos_raw = (
+        ss["POS"].to_numpy()
+        if ss["POS"].dtype == np.int64
+        else pd.to_numeric(ss["POS"]).fillna(0).to_numpy(dtype=np.int64)
+    )
     b_pos_raw = bim["POS"].to_numpy(dtype=np.int64)
-    ss_pos = np.where((ss_chrom >= 0) & (ss_pos_raw > 0), (ss_chrom << 32) | ss_pos_raw, -1)
+    ss_pos = ss_chrom << 32
+    ss_pos |= ss_pos_raw
+    ss_pos[(ss_chrom < 0) | (ss_pos_raw <= 0)] = -1
     (ss_ea, ss_oa, b_a1, b_a2), alleles = shared_codes(
         [ss_ea, ss_oa, bim["A1"], bim["A2"]], str.upper, tuple(BASES)
     )
@@ -210,7 +223,22 @@ def integer_keys(
         ss_chrom=ss_chrom,
         b_chrom=b_chrom,
         alleles=alleles,
+        as_named={
+            name: objects(ss[name])
+            for name, transform in (
+                ("CHR", normalise_published),
+                ("EA", str.upper),
+                ("OA", str.upper),
+            )
+            if name in given and _reads_as_named(given[name][1], transform)
+        },
     )
+
+
+def _reads_as_named(values: np.ndarray, transform: Callable[[str], str]) -> bool:
+    """Whether every value of a code table is its own name (text, unchanged by
+    ``transform``), so that the column's names are the column."""
+    return all(isinstance(v, str) and transform(v) == v for v in values)
 
 
 def allele_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,10 +260,15 @@ def repeated(codes: np.ndarray) -> np.ndarray:
 def position_repeats(pos: np.ndarray) -> np.ndarray:
     """Rows whose position (>= 0) occurs more than once (a stable sort: files are sorted
     by position, which makes it linear)."""
+    repeated = np.zeros(len(pos), dtype=bool)
+    if (pos[1:] >= pos[:-1]).all():  # sorted already
+        same = (pos[1:] == pos[:-1]) & (pos[1:] >= 0)
+        repeated[1:] = same
+        repeated[:-1] |= same
+        return repeated
     order = np.argsort(pos, kind="stable")
     sorted_pos = pos[order]
     same = (sorted_pos[1:] == sorted_pos[:-1]) & (sorted_pos[1:] >= 0)
-    repeated = np.zeros(len(pos), dtype=bool)
     repeated[order[1:][same]] = True
     repeated[order[:-1][same]] = True
     return repeated
