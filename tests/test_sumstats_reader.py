@@ -238,3 +238,20 @@ def test_load_sumstats__read_drops_listed_per_row(tmp_path):
             "REASON": "P missing or outside (0, 1]",
         }
     ]
+
+
+def test_read_sumstats__positions_that_are_no_positive_integer_dropped(tmp_path):
+    bad = ["1.5", "inf", "-inf", "0", "-3", "nan", "1e400"]
+    rows = [
+        ["1", pos, f"rs{i}", "A", "G", "0.3", "0.1", "0.02", "0.01"] for i, pos in enumerate(bad)
+    ]
+    loaded = load_sumstats(_write(tmp_path / "s.tsv", HEADER, [*ROWS, *rows]))
+    assert loaded.frame["ID"].tolist() == ["rs1", "rs2", "rs3"]
+    assert loaded.dropped["REASON"].tolist() == ["POS missing or not a positive integer"] * 7
+
+
+def test_read_sumstats__missing_ids_built_from_the_variant(tmp_path):
+    rows = [[*r[:2], "NA", *r[3:]] for r in ROWS]
+    df = read_sumstats(_write(tmp_path / "s.tsv", HEADER, rows))
+    assert df["ID"].tolist() == ["1:100:G:A", "1:200:T:C", "X:300:A:G"]
+    assert df["ID"].dtype == "str"
