@@ -347,7 +347,8 @@ def _codes(
     # an object array: pandas' str-dtype factorize takes twice as long (benchmarks/README.md)
     codes, uniques = pd.factorize(raw[cols[name]].to_numpy(dtype=object))
     values = np.array([transform(str(v)) for v in uniques] + [""], dtype=object)
-    return np.where(codes < 0, len(values) - 1, codes), values
+    codes[codes < 0] = len(values) - 1  # (factorize's own array)
+    return codes, values
 
 
 def _allele(value: str) -> str:
@@ -514,7 +515,8 @@ def _build_frame(
         out["N"] = _number(raw, cols, "_N_CASE") + _number(raw, cols, "_N_CTRL")
         notes.append(f"N = {cols['_N_CASE']} + {cols['_N_CTRL']}")
     out["LOG10P"] = _log10p(path, raw, cols, as_text, read)
-    out["P"] = np.power(10.0, -out["LOG10P"])
+    minus = np.negative(out["LOG10P"].to_numpy(dtype=float))  # a new array: powered in place
+    out["P"] = np.power(10.0, minus, out=minus)
     effect = _effect(raw, cols, notes)
     out["BETA"] = effect["BETA"]
     out["SE"] = effect["SE"]

@@ -182,14 +182,19 @@ class _Candidates:
 def _candidates(keys: Keys, rows: np.ndarray, multi_bim: np.ndarray) -> _Candidates:
     """Every candidate of ``rows`` (module docstring, rule 2)."""
     n_bim = len(keys.b_pos)
-    by_id = keys.ss_by_id[rows]  # -1 unless the ID is on exactly one .bim record
+    every = len(rows) == len(keys.ss_pos)  # (then rows is 0..n-1: no copies)
+    by_id = keys.ss_by_id if every else keys.ss_by_id[rows]  # -1 unless on one .bim record
     unique = by_id >= 0
     order = np.argsort(keys.b_pos, kind="stable")  # same position: .bim order
     sorted_pos = keys.b_pos[order]
-    pos = keys.ss_pos[rows]
+    pos = keys.ss_pos if every else keys.ss_pos[rows]
     first = np.searchsorted(sorted_pos, pos, "left")
     # the rows at a .bim position (few of them), and how many records each finds there
-    at = sorted_pos[np.minimum(first, n_bim - 1)] if n_bim else np.full(len(rows), -1)
+    if n_bim:
+        at = np.minimum(first, n_bim - 1)
+        at = sorted_pos.take(at, out=at)
+    else:
+        at = np.full(len(rows), -1)
     hit = np.flatnonzero((pos >= 0) & (at == pos))
     count = np.searchsorted(sorted_pos, pos[hit], "right") - first[hit]
     owner = np.repeat(hit, count)
