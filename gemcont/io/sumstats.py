@@ -391,9 +391,12 @@ def _log10p(path: Path, raw: pd.DataFrame, cols: dict[str, str], as_text: bool, 
     if as_text:
         return _log10p_from_text(raw[cols["P"]])
     p = raw[cols["P"]]
+    values = p.to_numpy(dtype=float)
+    minus = np.where(values > 0, values, np.nan)  # one new array, logged in place
     with np.errstate(divide="ignore"):
-        log10p = -np.log10(p.where(p > 0))
-    zero = (p == 0).to_numpy()
+        np.log10(minus, out=minus)
+    log10p = pd.Series(np.negative(minus, out=minus), index=raw.index, name=p.name)
+    zero = values == 0
     if zero.any():
         p_text = read(cols["P"])
         log10p[zero] = _log10p_from_text(p_text[zero]).to_numpy()
@@ -408,8 +411,11 @@ def _derive_se(beta: pd.Series, log10p: pd.Series) -> pd.Series:
         return pd.Series(np.abs(beta.to_numpy()) / z, index=beta.index)
 
 
-def _effect(raw: pd.DataFrame, cols: dict[str, str], notes: list[str]) -> pd.DataFrame:
-    """BETA and SE (SE NaN where the file gives none), from BETA, OR or Z."""
+def _effect(
+    raw: pd.DataFrame, cols: dict[str, str], notes: list[str]
+) -> tuple[pd.Series, pd.Series]:
+    """BETA and SE (SE NaN where the file gives none), from BETA, OR or Z (two columns, not
+    a table: a table would copy them into one block)."""
     beta, se = _number(raw, cols, "BETA"), _number(raw, cols, "SE")
     on_or = pd.Series(False, index=raw.index)
     if "OR" in cols:
@@ -453,7 +459,7 @@ def _effect(raw: pd.DataFrame, cols: dict[str, str], notes: list[str]) -> pd.Dat
         se = se.where(~from_ci, width / (2 * _Z975))
         if from_ci.any():
             notes.append(f"SE from the 95% interval for {int(from_ci.sum())} rows")
-    return pd.DataFrame({"BETA": beta, "SE": se})
+    return beta, se
 
 
 def _build_frame(
@@ -517,11 +523,11 @@ def _build_frame(
     out["LOG10P"] = _log10p(path, raw, cols, as_text, read)
     minus = np.negative(out["LOG10P"].to_numpy(dtype=float))  # a new array: powered in place
     out["P"] = np.power(10.0, minus, out=minus)
-    effect = _effect(raw, cols, notes)
-    out["BETA"] = effect["BETA"]
-    out["SE"] = effect["SE"]
+    beta, se = _effect(raw, cols, notes)
+    out["BETA"] = beta
+    out["SE"] = se
     harmonised = bool({"_BETA_SUBMITTED", "_OR_SUBMITTED"} & cols.keys())
-    if "SE" not in cols or (harmonised and effect["SE"].isna().any()):
+    if "SE" not in cols or (harmonised and se.isna().any()):
         derive = out["SE"].isna()
         out.loc[derive, "SE"] = _derive_se(out.loc[derive, "BETA"], out.loc[derive, "LOG10P"])
         notes.append(f"SE derived as |BETA| / Phi^-1(1 - P/2) for {int(derive.sum())} rows")
