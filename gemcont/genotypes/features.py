@@ -138,16 +138,9 @@ def extract_dosages(
     else:  # PLINK 1 files per chromosome read as one (the same int8 codes)
         raw = genotypes.read(bim_index, samples, dtype="int8")
     n_missing, means = _missing_and_means(raw, getattr(genotypes, "threads", None))
-    rate = n_missing / max(raw.shape[0], 1)
-    kept = (rate <= max_missing) & (rate < 1.0)
-    report = _dosage_report(genotypes, bim_index, rate, n_missing, kept, max_missing)
-    for row in report[~kept].itertuples():
-        log.warning("panel variant %s dropped: %s (%.3f)", row.ID, row.REASON, row.MISSING_RATE)
-    if not kept.all():
-        raw = raw[:, kept]
     rows = np.arange(genotypes.n_samples) if samples is None else np.asarray(samples)
-    ids = genotypes.fam.iloc[rows][KEY].reset_index(drop=True)
-    return DosageResult(raw, means[kept], ids, bim_index[kept], kept, report)
+    ids = genotypes.fam.iloc[rows]
+    return _called_enough(genotypes, bim_index, raw, n_missing, means, ids, max_missing)
 
 
 def extract_float_dosages(
@@ -163,6 +156,20 @@ def extract_float_dosages(
     bim_index = np.asarray(bim_index, dtype=np.intp)
     raw = np.asarray(genotypes.read(bim_index, samples, dtype="float32"))
     n_missing, means = _float_missing_and_means(raw)
+    return _called_enough(genotypes, bim_index, raw, n_missing, means, ids, max_missing)
+
+
+def _called_enough(
+    genotypes: GenotypeSource,
+    bim_index: np.ndarray,
+    raw: np.ndarray,
+    n_missing: np.ndarray,
+    means: np.ndarray,
+    ids: pd.DataFrame,
+    max_missing: float,
+) -> DosageResult:
+    """The panel variants missing in at most ``max_missing`` of the people (and not in
+    all), the others reported and logged by name."""
     rate = n_missing / max(raw.shape[0], 1)
     kept = (rate <= max_missing) & (rate < 1.0)
     report = _dosage_report(genotypes, bim_index, rate, n_missing, kept, max_missing)
