@@ -12,8 +12,6 @@ Pearson correlation of the dosages.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from gemcont.simulate.settings import ImputedSettings
 from .conftest import REPO, make_config, panel_paths, read
 from .plink2_files import import_dosage, plink2
 from .test_dosage_readers import export_a
+from .test_workflow import dry_run
 
 CHROMS = {"1": 9, "2": 6}
 N = 40
@@ -323,23 +322,6 @@ def test_dosage_clumping_with_missing_dosages(dosage_set: dict[str, Path]) -> No
     assert 1 < len(got) < len(variants)  # some clumped, some not
 
 
-def _dry_run(tmp_path: Path, config: dict, target: str) -> str:
-    extra = tmp_path / "extra.yaml"
-    extra.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "snakemake", "-n", "--cores", "1", target),
-            *("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)),
-            *("--configfile", str(REPO / "config" / "config.yaml"), str(extra)),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return result.stdout + result.stderr
-
-
 def _rule(out: str, name: str) -> str:
     assert f"rule {name}:" in out, out[-3000:]
     block = out[out.index(f"rule {name}:") :]
@@ -351,7 +333,7 @@ def test_workflow__panel_rules_read_the_simulated_bgens(tmp_path: Path) -> None:
     extract_features take every chromosome's .bgen and .sample (written by
     simulate_imputed); data.bfile stays an input (its .fam, the PCs)."""
     bgen = "results/simulate/imputed/cohort_c{chrom}.bgen"
-    out = _dry_run(tmp_path, {"data": {"panel_genotypes": {"path": bgen}}}, "extract_features")
+    out = dry_run(tmp_path, {"data": {"panel_genotypes": {"path": bgen}}}, "extract_features")
     assert "rule simulate_imputed:" in out
     for name in ("build_panel", "extract_features"):
         rule = _rule(out, name)
@@ -362,7 +344,7 @@ def test_workflow__panel_rules_read_the_simulated_bgens(tmp_path: Path) -> None:
 
 
 def test_workflow__panel_genotypes_null_reads_the_bed_only(tmp_path: Path) -> None:
-    out = _dry_run(tmp_path, {}, "extract_features")
+    out = dry_run(tmp_path, {}, "extract_features")
     for name in ("build_panel", "extract_features"):
         assert "imputed" not in _rule(out, name), name
 
@@ -375,7 +357,7 @@ def test_workflow__simulated_pgen_without_the_imputed_simulation_is_refused(
         "gwas": {"genotypes": {"path": None}},
         "data": {"panel_genotypes": {"path": "results/simulate/imputed/cohort.pgen"}},
     }
-    out = _dry_run(tmp_path, config, "build_panel")
+    out = dry_run(tmp_path, config, "build_panel")
     assert "config key 'data.panel_genotypes.path'" in out, out[-2000:]
 
 

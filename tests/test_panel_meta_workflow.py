@@ -3,14 +3,11 @@ FinnGen's layout) meta-analysed, against each cohort alone; the rule's wiring.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from gemcont.io.panel import read_panel
 from gemcont.panel.build import PanelPaths, PanelSettings, build_panel
@@ -20,7 +17,8 @@ from gemcont.report.inputs import ReportInputs
 from gemcont.report.sections import panel_section
 from gemcont.settings import build
 
-from .conftest import REPO, make_config, panel_paths, read
+from .conftest import make_config, panel_paths, read
+from .test_workflow import dry_run
 
 WINDOW_BP = 1_000_000  # a causal locus is recovered by a panel variant this close
 
@@ -111,25 +109,8 @@ def test_meta_panel__reports_per_study(sim_two_cohorts, panels):
     assert not panels["cohort_1"].meta.exists()
 
 
-def _dry_run(tmp_path: Path, config: dict) -> str:
-    extra = tmp_path / "extra.yaml"
-    extra.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "snakemake", "-n", "--cores", "1", "build_panel"),
-            *("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)),
-            *("--configfile", str(REPO / "config" / "config.yaml"), str(extra)),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return result.stdout + result.stderr
-
-
 def test_workflow__demo_panel_meta_analyses_both_simulated_cohorts(tmp_path):
-    out = _dry_run(tmp_path, {})
+    out = dry_run(tmp_path, {}, "build_panel")
     rule = out[out.index("rule build_panel:") :]
     rule = rule[: rule.index("\n\n")]
     assert "results/simulate/external_gwas/cohort_2_finngen.tsv.gz" in rule  # input
@@ -142,13 +123,13 @@ def test_workflow__one_sumstats_file_declares_no_meta_table(tmp_path):
         "simulate": {"external_gwas": {"n_cohorts": 1}},
         "data": {"sumstats": "results/simulate/external_gwas/sumstats.tsv.gz"},
     }
-    out = _dry_run(tmp_path, single)
+    out = dry_run(tmp_path, single, "build_panel")
     assert "rule build_panel:" in out, out[-3000:]
     assert "meta_sumstats" not in out and "cohort_2_finngen" not in out
 
 
 def test_workflow__column_map_beside_a_list_fails_naming_the_fix(tmp_path):
-    out = _dry_run(tmp_path, {"data": {"sumstats_columns": {"EA": "alt"}}})
+    out = dry_run(tmp_path, {"data": {"sumstats_columns": {"EA": "alt"}}}, "build_panel")
     assert "config key 'data.sumstats_columns': applies to a single data.sumstats file" in out
 
 

@@ -44,6 +44,15 @@ def snakemake(*args: str, configs: tuple[Path, ...] = ()) -> subprocess.Complete
     )
 
 
+def dry_run(workdir: Path, config: dict, target: str) -> str:
+    """``snakemake -n target`` in ``workdir`` with ``config`` layered over the demo: the
+    printed plan (and any error)."""
+    extra = workdir / "extra.yaml"
+    extra.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--cores", "1", target, "--directory", str(workdir), configs=(extra,))
+    return result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def tiny_config(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
