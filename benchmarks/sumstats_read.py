@@ -7,7 +7,10 @@ in ``--dir`` and reused) and a synthetic .bim of M variants (default 3 million; 
 them at sumstats positions). Each step runs in a fresh process, so that its peak RSS is
 its own: ``pandas.read_csv`` of the file with its defaults (the peer), ``load_sumstats``,
 and ``load_sumstats`` + ``harmonise`` (given the reader's codes, as ``build_panel`` calls
-it). Prints seconds, the ratio to pandas and peak RSS.
+it). The three steps run in turn ``--repeat`` times (default 3; every other round in
+reverse order), so that a burst of load on a shared machine hits one round, not one step:
+prints the median wall and CPU seconds, the median and range of the ratios to pandas'
+read in the same round (paired: the machine's speed drifts over minutes), and peak RSS.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import multiprocessing as mp
+import resource
+import statistics
 import time
 from pathlib import Path
 
@@ -107,7 +112,10 @@ def _bim(rows: int, variants: int) -> pd.DataFrame:
 
 
 def _step(name: str, path: str, bim_path: str | None, out: mp.Queue) -> None:
-    start = time.perf_counter()
+    """One step: (wall s, CPU s, rows, peak GB, wall s of the read within it); read +
+    harmonise includes unpickling the .bim (0.3 s)."""
+    start, cpu = time.perf_counter(), _cpu()
+    read_s = None
     if name == "pandas.read_csv":
         n = len(pd.read_csv(path, sep="\t"))
     else:
@@ -118,13 +126,16 @@ def _step(name: str, path: str, bim_path: str | None, out: mp.Queue) -> None:
         if bim_path is not None:
             from gemcont.panel.harmonise import harmonise
 
-            bim = pd.read_pickle(bim_path)
             read_s = time.perf_counter() - start
-            start_h = time.perf_counter()
+            bim = pd.read_pickle(bim_path)
             n = len(harmonise(loaded.frame, bim, codes=loaded.codes).matched)
-            out.put((time.perf_counter() - start_h + read_s, n, _peak_gb(), read_s))
-            return
-    out.put((time.perf_counter() - start, n, _peak_gb(), None))
+    out.put((time.perf_counter() - start, _cpu() - cpu, n, _peak_gb(), read_s))
+
+
+def _cpu() -> float:
+    """This process's CPU seconds (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_gb() -> float:
@@ -149,28 +160,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--bim-variants", type=int, default=3_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/sumstats_read_bench"))
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     bim_path = args.dir / f"bim_{args.rows}_{args.bim_variants}.pkl"
     if not bim_path.exists():
         _bim(args.rows, args.bim_variants).to_pickle(bim_path)
-    print(f"{'file':<10} {'step':<28} {'seconds':>8} {'x pandas':>9} {'peak GB':>8} {'rows':>10}")
+    steps = (("pandas.read_csv", None), ("load_sumstats", None))
+    steps += (("load_sumstats + harmonise", bim_path),)
+    print(
+        f"{'file':<10} {'step':<27} {'wall s':>7} {'CPU s':>7} {'x pandas':>9} "
+        f"{'(rounds)':>11} {'peak GB':>8} {'rows':>10}"
+    )
     for layout in ("finngen", "gwas_ssf"):
         path = args.dir / f"{layout}_{args.rows}.tsv.gz"
         if not path.exists():
             _write(path, args.rows, layout)
-        base = None
-        for name, bim in (
-            ("pandas.read_csv", None),
-            ("load_sumstats", None),
-            ("load_sumstats + harmonise", bim_path),
-        ):
-            seconds, n, peak, read_s = _run(name, path, bim)
-            base = base or seconds
+        rounds = []  # every other round runs the steps backwards: a machine that slows
+        for i in range(args.repeat):  # down within a round does not favour one step
+            order = steps if i % 2 == 0 else steps[::-1]
+            done = {name: _run(name, path, bim) for name, bim in order}
+            rounds.append([done[name] for name, _ in steps])
+        for k, (name, _) in enumerate(steps):
+            runs = [r[k] for r in rounds]
+            wall, cpu = (statistics.median(run[i] for run in runs) for i in (0, 1))
+            ratios = [r[k][0] / r[0][0] for r in rounds]
+            read = [run[4] for run in runs if run[4] is not None]
             print(
-                f"{layout:<10} {name:<28} {seconds:8.1f} {seconds / base:9.2f} {peak:8.2f} {n:>10}"
-                + (f"  (read {read_s:.1f} s)" if read_s is not None else "")
+                f"{layout:<10} {name:<27} {wall:7.1f} "
+                f"{cpu:7.1f} {statistics.median(ratios):9.2f} "
+                f"{min(ratios):5.2f}-{max(ratios):<5.2f} "
+                f"{max(run[3] for run in runs):8.2f} {runs[0][2]:>10}"
+                + (f"  (read {statistics.median(read):.1f} s)" if read else "")
             )
 
 
