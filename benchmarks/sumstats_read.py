@@ -171,7 +171,7 @@ def main() -> None:
     steps += (("load_sumstats + harmonise", bim_path),)
     print(
         f"{'file':<10} {'step':<27} {'wall s':>7} {'CPU s':>7} {'x pandas':>9} "
-        f"{'(rounds)':>11} {'peak GB':>8} {'rows':>10}"
+        f"{'range':>11} {'peak GB':>8} {'rows':>10}"
     )
     for layout in ("finngen", "gwas_ssf"):
         path = args.dir / f"{layout}_{args.rows}.tsv.gz"
