@@ -104,12 +104,6 @@ def select_panel(
         "window_kb": cfg.clump_kb,
     }
     if has_dosages(genotypes):
-        if cfg.clump_engine == "plink1.9":
-            raise ConfigError(
-                "panel.clump_engine",
-                "plink1.9 clumps hard calls (.bed) only, and data.panel_genotypes holds "
-                "dosages: set panel.clump_engine to builtin (LD from the dosages)",
-            )
         return clump_dosages(matched, genotypes, **options)
     if cfg.clump_engine == "plink1.9":
         return clump_plink(matched, bfile, plink=cfg.plink1_9, threads=threads, **options)
@@ -283,6 +277,25 @@ def open_panel_genotypes(
     return genotypes.open_all(threads), plink_prefix
 
 
+def _check_clump_engine(cfg: PanelSettings, panel_genotypes: GwasGenotypes | None) -> None:
+    """plink1.9 clumps one PLINK 1 fileset of hard calls: refused for dosages or a
+    ``{chrom}`` data.panel_genotypes before any study is read."""
+    if panel_genotypes is None or cfg.clump_engine != "plink1.9":
+        return
+    if panel_genotypes.format != "bed":
+        raise ConfigError(
+            "panel.clump_engine",
+            "plink1.9 clumps hard calls (.bed) only, and data.panel_genotypes holds "
+            "dosages: set panel.clump_engine to builtin (LD from the dosages)",
+        )
+    if panel_genotypes.per_chromosome:
+        raise ConfigError(
+            "panel.clump_engine",
+            "plink1.9 clumps one PLINK 1 fileset, and data.panel_genotypes.path holds "
+            "{chrom}: set panel.clump_engine to builtin",
+        )
+
+
 def build_panel(
     studies: Sequence[Study],
     bfile: str,
@@ -298,19 +311,13 @@ def build_panel(
     ``{chrom}`` file set, in turn)."""
     if len(studies) > 1 and paths.meta is None:
         raise ValueError("several studies need PanelPaths.meta (the meta-analysis table)")
-    chosen = panel_genotypes
-    if chosen is not None and cfg.clump_engine == "plink1.9" and chosen.per_chromosome:
-        raise ConfigError(
-            "panel.clump_engine",
-            "plink1.9 clumps one PLINK 1 fileset, and data.panel_genotypes.path holds "
-            "{chrom}: set panel.clump_engine to builtin",
-        )
-    source, plink_prefix = open_panel_genotypes(bfile, chosen, threads)
+    _check_clump_engine(cfg, panel_genotypes)
+    source, plink_prefix = open_panel_genotypes(bfile, panel_genotypes, threads)
     with source as genotypes:
-        if chosen is not None:
+        if panel_genotypes is not None:
             log.info(
                 "panel genotypes %s: %d variants, %d people; clumping LD from %s",
-                chosen.path,
+                panel_genotypes.path,
                 genotypes.n_variants,
                 genotypes.n_samples,
                 "dosages (squared Pearson r)" if has_dosages(genotypes) else "hard calls",

@@ -136,7 +136,7 @@ def id_matches(b_ids: np.ndarray, ss_ids: np.ndarray) -> IdMatches:
     n = len(ss_ids)
     bim_count = np.zeros(n, dtype=np.int64)
     by_id = np.full(n, -1, dtype=np.int64)
-    repeated = np.zeros(n, dtype=bool)
+    shared = np.zeros(n, dtype=bool)
     has_id = np.flatnonzero(~pd.isna(b_ids) & (b_ids != ""))
     b_hash = _hashes(b_ids[has_id])
     order = np.argsort(b_hash)
@@ -156,10 +156,8 @@ def id_matches(b_ids: np.ndarray, ss_ids: np.ndarray) -> IdMatches:
     twice = np.unique(ss_sorted[1:][ss_sorted[1:] == ss_sorted[:-1]])
     if len(twice):
         maybe, _, _ = _find(twice, ss_hash)
-        codes = id_codes(ss_ids[maybe])
-        counts = np.bincount(codes[codes >= 0])
-        repeated[maybe] = (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
-    return IdMatches(bim_count, by_id, repeated)
+        shared[maybe] = repeated(id_codes(ss_ids[maybe]))
+    return IdMatches(bim_count, by_id, shared)
 
 
 def _exact_id_matches(b_ids: np.ndarray, ss_ids: np.ndarray) -> IdMatches:
@@ -258,17 +256,16 @@ def repeated(codes: np.ndarray) -> np.ndarray:
 
 
 def position_repeats(pos: np.ndarray) -> np.ndarray:
-    """Rows whose position (>= 0) occurs more than once (a stable sort: files are sorted
-    by position, which makes it linear)."""
-    repeated = np.zeros(len(pos), dtype=bool)
-    if (pos[1:] >= pos[:-1]).all():  # sorted already
-        same = (pos[1:] == pos[:-1]) & (pos[1:] >= 0)
-        repeated[1:] = same
-        repeated[:-1] |= same
-        return repeated
-    order = np.argsort(pos, kind="stable")
-    sorted_pos = pos[order]
+    """Rows whose position (>= 0) occurs more than once (files are mostly sorted by
+    position already: then no sort)."""
+    order = None if (pos[1:] >= pos[:-1]).all() else np.argsort(pos, kind="stable")
+    sorted_pos = pos if order is None else pos[order]
     same = (sorted_pos[1:] == sorted_pos[:-1]) & (sorted_pos[1:] >= 0)
-    repeated[order[1:][same]] = True
-    repeated[order[:-1][same]] = True
-    return repeated
+    in_sorted = np.zeros(len(pos), dtype=bool)
+    in_sorted[1:] = same
+    in_sorted[:-1] |= same
+    if order is None:
+        return in_sorted
+    out = np.zeros(len(pos), dtype=bool)
+    out[order] = in_sorted
+    return out
