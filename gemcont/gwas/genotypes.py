@@ -207,6 +207,14 @@ class GwasGenotypes:
         return [*flags, *(["--ref-first"] if one.bgen_ref == "ref-first" else [])]
 
 
+def info_filtered(fmt: str, chrom: str) -> bool:
+    """Whether gwas.min_info (MaCH r²) applies to chromosome ``chrom`` of a file set of
+    format ``fmt``, for every engine: dosages (of hard calls MaCH r² measures the
+    departure from Hardy-Weinberg proportions) on autosomes (numeric codes; plink2
+    computes no MaCH r² on chrX, Y, XY or MT either)."""
+    return fmt != "bed" and str(chrom).isdigit()
+
+
 def mfi_path(mfi: str | None, min_info: float, chrom: str) -> str | None:
     """``chrom``'s mfi file (``gwas.genotypes.mfi``), None when not read (no file, or
     ``gwas.min_info`` 0); ConfigError for a path without {chrom} (the files have no

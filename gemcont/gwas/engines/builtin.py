@@ -32,6 +32,7 @@ from gemcont.gwas.genotypes import (
     GwasGenotypes,
     as_genotypes,
     checked_chunk,
+    info_filtered,
     mfi_low_info,
 )
 from gemcont.gwas.inputs import align_samples
@@ -78,21 +79,20 @@ def variant_filters(settings: GwasSettings) -> VariantFilters:
 
 
 def info_rows(
-    bim: pd.DataFrame, rows: np.ndarray, dosages: bool, chrom: str | None = None
+    bim: pd.DataFrame, rows: np.ndarray, fmt: str, chrom: str | None
 ) -> bool | np.ndarray:
     """Where the INFO filter applies among ``rows`` of ``bim`` (all on ``chrom`` when
-    given): dosages on autosomes (numeric normalised codes); not hard calls, nor chrX,
-    Y, XY, MT (plink2 computes no MaCH r2 there either). One bool when every row
+    given; :func:`gemcont.gwas.genotypes.info_filtered`). One bool when every row
     agrees."""
-    if not dosages or rows.size == 0:
+    if rows.size == 0:
         return False
     if chrom is not None:
-        return str(chrom).isdigit()
+        return info_filtered(fmt, chrom)
     chroms = bim["CHR"].array.take(rows)
-    autosome = {c: str(c).isdigit() for c in pd.unique(chroms)}
-    if len(set(autosome.values())) == 1:
-        return next(iter(autosome.values()))
-    return pd.Series(chroms).map(autosome).to_numpy(bool)
+    applies = {c: info_filtered(fmt, c) for c in pd.unique(chroms)}
+    if len(set(applies.values())) == 1:
+        return next(iter(applies.values()))
+    return pd.Series(chroms).map(applies).to_numpy(bool)
 
 
 def settings_backend(settings: GwasSettings) -> Backend:
@@ -158,8 +158,7 @@ def scan_builtin_groups(
             rows = checked_chunk(rows.size, settings.chunk_variants, chunk, source.path)
         names = [phenotype_names(pheno_df) for pheno_df in phenos]
         filters = variant_filters(settings)
-        dosages = source.format != "bed" and settings.min_info > 0  # else never read
-        dosages = info_rows(genotypes.bim, rows, dosages, chrom)
+        dosages = settings.min_info > 0 and info_rows(genotypes.bim, rows, source.format, chrom)
         mfi = settings.genotypes.mfi
         mfi_low = mfi_low_info(mfi, settings.min_info, genotypes.bim.iloc[rows])
         results = [  # fault in meanwhile

@@ -28,7 +28,7 @@ import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
 from gemcont.gwas.engines.job import ChromosomeJob
-from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes, info_filtered
 from gemcont.gwas.multitrait import Z_COLUMN, score_z_from_t
 from gemcont.gwas.pvalues import t_mlog10p_per_dof
 from gemcont.gwas.settings import Plink2Settings
@@ -246,12 +246,11 @@ def filter_options(
 ) -> dict[str, object]:
     """:func:`glm_command`'s QC options for ``gwas.min_info`` and ``gwas.max_missing``
     among the phenotype file's people (``<out>.keep``); none with the defaults (0, 1),
-    and no MaCH r2 filter on hard calls nor chrX/Y/MT (as the built-in engine: plink2
-    computes none on X and MT, and of hard calls it measures Hardy-Weinberg departure)."""
+    and the MaCH r2 filter only where :func:`gemcont.gwas.genotypes.info_filtered`."""
     options: dict[str, object] = {}
     if max_missing < 1:
         options["max_missing"] = max_missing
-    if min_info > 0 and job.genotypes.format != "bed" and str(job.chrom).isdigit():
+    if min_info > 0 and info_filtered(job.genotypes.format, job.chrom):
         options["min_mach_r2"] = min_info
     if options:
         keep = Path(f"{out}.keep")

@@ -28,7 +28,7 @@ from gemcont.gwas.engines.plink2 import (
     normalise_chromosomes,
     run_tool,
 )
-from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes
+from gemcont.gwas.genotypes import GwasGenotypes, as_genotypes, info_filtered
 from gemcont.gwas.multitrait import Z_COLUMN
 from gemcont.gwas.prepare import phenotype_names, read_phenotypes
 from gemcont.gwas.settings import RegenieSettings, Step1QcSettings
@@ -217,12 +217,10 @@ def per_dim_chromosome(
     job: ChromosomeJob, settings: RegenieSettings, pred: str | Path | None, min_info: float = 0.0
 ) -> pd.DataFrame:
     """REGENIE step 2 for all traits of one chromosome (``pred=None``: --ignore-pred);
-    ``min_info`` > 0: ``--minINFO`` on dosages of autosomes (as the built-in engine:
-    not hard calls, not chrX/Y/MT)."""
+    ``min_info`` > 0: ``--minINFO`` where :func:`gemcont.gwas.genotypes.info_filtered`."""
     exe = regenie_binary(settings.binary)
     bim = job.genotypes.variants(job.chrom)
     out = job.out("regenie")
-    dosages = job.genotypes.format != "bed" and str(job.chrom).isdigit()
     cmd = step2_command(
         job.genotypes,
         job.pheno_path,
@@ -232,7 +230,9 @@ def per_dim_chromosome(
         pheno_cols=job.traits,
         chrom=job.chrom,
         bsize=settings.step2_bsize,
-        min_info=min_info if min_info > 0 and dosages else None,
+        min_info=min_info
+        if min_info > 0 and info_filtered(job.genotypes.format, job.chrom)
+        else None,
         threads=job.threads,
         binary=exe,
     )
