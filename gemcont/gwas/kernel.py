@@ -357,6 +357,7 @@ class VariantFilters:
 # known before the scan; "untested": no finite statistic (collinear with the covariates).
 QC_REASONS = ("mfi_info", "missing", "info", "maf_mac", "untested")
 QC_KEPT = 0
+_QC_CODE = {reason: k + 1 for k, reason in enumerate(QC_REASONS)}
 
 
 def qc_codes(
@@ -376,22 +377,20 @@ def qc_codes(
     (min_info > 0). With the defaults (0 and 1) the kept variants are exactly those of
     :func:`maf_filter` with finite statistics.
     """
-    codes = np.full(counts.n_obs.shape, QC_REASONS.index("untested") + 1, dtype=np.int8)
+    codes = np.full(counts.n_obs.shape, _QC_CODE["untested"], dtype=np.int8)
     codes[tested] = QC_KEPT
-    codes[~maf_filter(counts, filters.min_maf, filters.min_mac)] = QC_REASONS.index("maf_mac") + 1
+    codes[~maf_filter(counts, filters.min_maf, filters.min_mac)] = _QC_CODE["maf_mac"]
     if filters.min_info > 0:
         r2 = mach_r2(counts)
         # NaN (monomorphic) is not an INFO failure (nor for plink2): MAF/MAC drops it
         low = (r2 < filters.min_info) & np.asarray(dosages, dtype=bool)
-        codes[low] = QC_REASONS.index("info") + 1
+        codes[low] = _QC_CODE["info"]
     if filters.max_missing < 1:
         n_missing = counts.n - counts.n_obs
         # as plink2 --geno: more missing calls than the fraction allows (count-based,
         # with a relative epsilon so that an exact fraction passes)
-        codes[n_missing > filters.max_missing * counts.n * (1 + 1e-9)] = (
-            QC_REASONS.index("missing") + 1
-        )
-    codes[np.broadcast_to(mfi_low, codes.shape)] = QC_REASONS.index("mfi_info") + 1
+        codes[n_missing > filters.max_missing * counts.n * (1 + 1e-9)] = _QC_CODE["missing"]
+    codes[np.broadcast_to(mfi_low, codes.shape)] = _QC_CODE["mfi_info"]
     return codes
 
 

@@ -264,7 +264,7 @@ def builtin_qc(chrom: str, codes: np.ndarray) -> pd.DataFrame:
     counts = np.bincount(codes, minlength=len(QC_REASONS) + 1)
     row = {"CHR": chrom, "SCANNED": codes.size, "KEPT": counts[QC_KEPT]}
     row.update({QC_COUNTS[r]: counts[k + 1] for k, r in enumerate(QC_REASONS)})
-    return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
+    return _qc_counts(pd.DataFrame([row], columns=QC_COLUMNS))
 
 
 def engine_qc(chrom: str, scanned: int, mfi: int, maf_mac: int, kept: int) -> pd.DataFrame:
@@ -274,7 +274,7 @@ def engine_qc(chrom: str, scanned: int, mfi: int, maf_mac: int, kept: int) -> pd
     engine's own missingness and INFO filters, or without finite statistics)."""
     row = {"CHR": chrom, "SCANNED": scanned, "MFI_INFO": mfi, "MISSING": pd.NA, "INFO": pd.NA}
     row.update(MAF_MAC=maf_mac, UNTESTED=scanned - mfi - maf_mac - kept, KEPT=kept)
-    return pd.DataFrame([row], columns=QC_COLUMNS).astype({c: "Int64" for c in QC_COLUMNS[1:]})
+    return _qc_counts(pd.DataFrame([row], columns=QC_COLUMNS))
 
 
 def _write(
@@ -366,7 +366,7 @@ def merge_variant_qc(paths: Sequence[str | Path], out: str | Path, chunks: bool 
         sums = table[QC_COLUMNS[1:]].sum(min_count=len(table))  # NA stays NA
         table = pd.DataFrame([{"CHR": table["CHR"].iloc[0], **sums}], columns=QC_COLUMNS)
     table = table.sort_values("CHR", key=lambda c: c.map(sort_key), kind="stable")
-    write_tsv(table.astype({c: "Int64" for c in QC_COLUMNS[1:]}), out)
+    write_tsv(_qc_counts(table), out)
 
 
 def read_variant_qc(path: str | Path) -> pd.DataFrame:
@@ -376,7 +376,12 @@ def read_variant_qc(path: str | Path) -> pd.DataFrame:
     fix = "rerun its gwas_chromosome job"
     if list(table.columns) != QC_COLUMNS:
         raise InputError(path, f"columns {list(table.columns)} are not {QC_COLUMNS}", fix)
-    return table.astype({c: "Int64" for c in QC_COLUMNS[1:]})
+    return _qc_counts(table)
+
+
+def _qc_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """A :data:`QC_COLUMNS` table with its counts as nullable integers."""
+    return table.astype(dict.fromkeys(QC_COLUMNS[1:], "Int64"))
 
 
 # --- loci and recovery ---------------------------------------------------------------
