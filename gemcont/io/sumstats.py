@@ -470,13 +470,12 @@ def _build_frame(
     read: Callable[[str], pd.Series],
     notes: list[str],
     flags: dict[str, np.ndarray],
-    codes: dict[str, tuple[np.ndarray, np.ndarray]],
+    found: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> pd.DataFrame:
     """The raw columns in the scheme (all rows), deriving what is missing; ``flags``
     receives the text checks made on distinct values (CHR/allele missing, EA equals OA),
-    ``codes`` the CHR, EA and OA columns as (codes, values)."""
+    ``found`` the CHR, EA and OA columns as (codes, values)."""
     out = pd.DataFrame(index=raw.index)
-    found = codes
     positioned = {"CHR", "POS"} <= cols.keys()
     if positioned:
         codes, values = _codes(raw, cols, "CHR", lambda c: normalise_published(c.strip()))

@@ -39,11 +39,12 @@ class _Dosages:
         genotypes: GenotypeSource,
         bim_index: np.ndarray,
         samples: np.ndarray | slice | None,
+        n: int,
         cache_bytes: int,
         block: int,
     ) -> None:
+        """``n``: the people ``samples`` selects."""
         self._genotypes, self._bim_index, self._samples = genotypes, bim_index, samples
-        n = genotypes.n_samples if samples is None else len(np.arange(genotypes.n_samples)[samples])
         self._held: np.ndarray | None = None
         if 8 * n * len(bim_index) > cache_bytes:
             return
@@ -80,8 +81,7 @@ class _Dosages:
         else:
             cov = ((x - self._mean[index]) @ span)[cols - lo]
         with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = cov * cov / (self._css[index] * self._css[cols])
-        return np.minimum(np.nan_to_num(r2, nan=0.0, posinf=0.0), 1.0)
+            return _bounded(cov * cov / (self._css[index] * self._css[cols]))
 
 
 def dosage_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -106,7 +106,12 @@ def dosage_r2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             vx = (x0 * x0) @ wy - sx * sx / n
             vy = wx @ (y0 * y0) - sy * sy / n
             r2 = cov * cov / (vx * vy)
-    # identical variants can round to just above 1 (then a clump_r2 of 1 would pass)
+    return _bounded(r2)
+
+
+def _bounded(r2: np.ndarray) -> np.ndarray:
+    """r^2 in [0, 1]: 0 where a variant is constant (NaN, inf); identical variants can
+    round to just above 1 (then a clump_r2 of 1 would pass)."""
     return np.minimum(np.nan_to_num(r2, nan=0.0, posinf=0.0), 1.0)
 
 
@@ -127,7 +132,8 @@ def clump_dosages(
     block = max(1, block_bytes // (8 * max(n, 1)))
 
     def chromosome_r2(chrom: pd.DataFrame) -> PairR2:
-        dosages = _Dosages(genotypes, chrom["BIM_INDEX"].to_numpy(), samples, cache_bytes, block)
+        rows = chrom["BIM_INDEX"].to_numpy()
+        dosages = _Dosages(genotypes, rows, samples, n, cache_bytes, block)
 
         def r2_of(i: int, near: np.ndarray) -> np.ndarray:
             x = dosages.columns(np.array([i]))[:, 0]
