@@ -20,7 +20,7 @@ from gemcont.genotypes.features import (
 from gemcont.genotypes.pcs import ld_prune, plink2_pcs, randomized_pcs, read_user_pcs
 from gemcont.gwas.genotypes import GwasGenotypes
 from gemcont.io.genotype_source import has_dosages
-from gemcont.io.ids import KEY, align_rows
+from gemcont.io.ids import KEY, align_rows, person_keys
 from gemcont.io.panel import read_panel
 from gemcont.io.plink import Genotypes, read_fam
 from gemcont.io.tables import write_tsv
@@ -140,8 +140,7 @@ def source_rows(fam: pd.DataFrame, source_fam: pd.DataFrame, source: str, bfile:
     """Rows of ``source_fam`` (the panel genotypes' people) holding each person of
     ``fam`` (the cohort's .fam rows asked for), matched by FID and IID as the GWAS
     matches them; a person the source lacks stops naming both files."""
-    where = pd.MultiIndex.from_frame(source_fam[KEY].astype(str))
-    rows = where.get_indexer(pd.MultiIndex.from_frame(fam[KEY].astype(str)))
+    rows = person_keys(source_fam).get_indexer(person_keys(fam))
     absent = np.flatnonzero(rows < 0)
     if absent.size:
         first = fam.iloc[absent[0]]

@@ -210,7 +210,8 @@ def dropped_rows(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table.attrs.get("dropped", []), columns=REPORT_COLUMNS)
 
 
-def _keys(table: pd.DataFrame) -> pd.MultiIndex:
+def person_keys(table: pd.DataFrame) -> pd.MultiIndex:
+    """The (FID, IID) pair of every row of ``table``, as text."""
     return pd.MultiIndex.from_frame(table[KEY].astype(str))
 
 
@@ -246,15 +247,15 @@ def join_cohort(
         pd.concat(everyone, ignore_index=True).astype(str).drop_duplicates()
     )
     kept = np.ones(len(universe), dtype=bool)
-    kept, rows = _step_drops(universe, kept, _keys(fam), pd.DataFrame(), "genotypes (.fam)")
+    kept, rows = _step_drops(universe, kept, person_keys(fam), pd.DataFrame(), "genotypes (.fam)")
     reports = [rows]
     for name, table in tables.items():
-        kept, rows = _step_drops(universe, kept, _keys(table), dropped_rows(table), name)
+        kept, rows = _step_drops(universe, kept, person_keys(table), dropped_rows(table), name)
         reports.append(rows)
     steps = ["genotypes (.fam)", *tables]
     report = pd.concat(reports, ignore_index=True)[REPORT_COLUMNS]
     report["step"] = pd.Categorical(report["step"], categories=steps, ordered=True)
-    fam_keys = _keys(fam)
+    fam_keys = person_keys(fam)
     in_cohort = fam_keys.isin(universe[kept])
     cohort = fam.loc[in_cohort, KEY].astype(str).reset_index(drop=True)
     cohort["FAM_ROW"] = np.flatnonzero(in_cohort)
@@ -321,7 +322,7 @@ def join_summary(report: pd.DataFrame, n_kept: int) -> pd.DataFrame:
 def align_rows(table: pd.DataFrame, ids: pd.DataFrame, columns: list[str], name: str) -> np.ndarray:
     """``table[columns]`` as float64 rows in the order of ``ids`` (FID, IID); all must exist."""
     indexed = table.set_index(KEY)
-    wanted = _keys(ids)
+    wanted = person_keys(ids)
     absent = ~wanted.isin(indexed.index)
     if absent.any():
         raise InputError(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from gemcont.errors import ConfigError, InputError
-from gemcont.io.ids import KEY
+from gemcont.io.ids import person_keys
 
 TRAIN, HELDOUT = "train", "heldout"
 
@@ -24,11 +24,6 @@ def split_columns(n_splits: int) -> list[str]:
 def read_splits(path: str | Path) -> pd.DataFrame:
     """The splits table, every column as text."""
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-
-
-def person_keys(table: pd.DataFrame) -> pd.MultiIndex:
-    """The (FID, IID) pair of every row of ``table``, as text."""
-    return pd.MultiIndex.from_frame(table[KEY].astype(str))
 
 
 def membership(splits: pd.DataFrame, split: int, path: str | Path) -> pd.Series:

@@ -13,7 +13,8 @@ import pandas as pd
 
 from gemcont.io.embeddings import SET_COLUMN, embedding_columns
 from gemcont.io.embeddings import write_embeddings as write_embeddings_table
-from gemcont.io.splits import HELDOUT, TRAIN, person_keys
+from gemcont.io.ids import person_keys
+from gemcont.io.splits import HELDOUT, TRAIN
 from gemcont.io.tables import CHUNK_ROWS
 from gemcont.train.methods import average_by_person
 

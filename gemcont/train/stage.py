@@ -19,13 +19,8 @@ from torch import nn
 from gemcont.errors import ConfigError, InputError
 from gemcont.genotypes.features import feature_betas, read_feature_ids
 from gemcont.io.atomic import atomic_open
-from gemcont.io.ids import KEY, read_keyed_table
-from gemcont.io.splits import (
-    TRAIN,
-    membership,
-    person_keys,
-    read_splits,
-)
+from gemcont.io.ids import KEY, person_keys, read_keyed_table
+from gemcont.io.splits import TRAIN, membership, read_splits
 from gemcont.models.backbone import backbone_from_config, feature_width
 from gemcont.models.baselines import FrozenFeatures
 from gemcont.phenotypes.store import StoreRows, read_index
