@@ -66,7 +66,7 @@ def source_dosages(
     people = fam if consenting is None else fam.iloc[consenting]
     with chosen.open_all(threads) as genotypes:
         _check_panel(panel, genotypes.bim, panel_path, f"the variants of {chosen.path}")
-        rows = source_rows(people, genotypes.fam, _people_file(chosen), bfile)
+        rows = source_rows(people, genotypes.fam, chosen.people_file, bfile)
         log.info(
             "panel dosages from %s for the %d people of %s.fam (in its order)",
             chosen.path,
@@ -79,15 +79,6 @@ def source_dosages(
         else:  # a PLINK 1 panel_genotypes: hard calls, as data.bfile's
             result = extract_dosages(genotypes, bim_index, rows, cfg.max_missing)
     return result, fam
-
-
-def _people_file(chosen: GwasGenotypes) -> str:
-    """The file listing the people of ``chosen`` (for errors)."""
-    if chosen.format == "bgen":
-        return str(chosen.sample)
-    if chosen.format == "pgen":
-        return chosen.path.removesuffix(".pgen") + ".psam"
-    return f"{chosen.path}.fam"
 
 
 def compute_pcs(

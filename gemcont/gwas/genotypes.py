@@ -107,17 +107,26 @@ class GwasGenotypes:
         sample = None if self.sample is None else self.sample.replace(CHROM, fill)
         return replace(self, path=self.path.replace(CHROM, fill), sample=sample)
 
+    @property
+    def people_file(self) -> str:
+        """The file listing the people: the .fam, .psam or BGEN .sample."""
+        if self.format == "bed":
+            return f"{self.path}.fam"
+        if self.format == "pgen":
+            return self.path.removesuffix(".pgen") + ".psam"
+        return str(self.sample)
+
     def files(self, chrom: str) -> list[str]:
         """The files a scan of ``chrom`` reads (the rule's inputs); a BGEN's .bgi where
         it exists."""
         one = self.for_chromosome(chrom)
         if one.format == "bed":
-            return [f"{one.path}.{ext}" for ext in ("bed", "bim", "fam")]
+            return [f"{one.path}.bed", f"{one.path}.bim", one.people_file]
         if one.format == "pgen":
             prefix = one.path.removesuffix(".pgen")
-            return [f"{prefix}.{ext}" for ext in ("pgen", "pvar", "psam")]
+            return [one.path, f"{prefix}.pvar", one.people_file]
         bgi = f"{one.path}.bgi"
-        return [one.path, str(one.sample), *([bgi] if Path(bgi).exists() else [])]
+        return [one.path, one.people_file, *([bgi] if Path(bgi).exists() else [])]
 
     def open(self, chrom: str | None = None, threads: int | None = None) -> GenotypeSource:
         """The reader of ``chrom``'s variants (None: every variant of a single file set)."""
