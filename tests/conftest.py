@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
+import signal
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -105,6 +108,29 @@ def sim_two_cohorts(small_config, tmp_path_factory) -> tuple[SimulateSettings, G
     section = merged(small_config["simulate"], {"external_gwas": {"n_cohorts": 2}})
     settings = build(SimulateSettings, section, "simulate")
     return settings, run_simulation(settings, tmp_path_factory.mktemp("sim2"))
+
+
+def run_to_end(command: list[str], timeout: float, **popen) -> subprocess.CompletedProcess:
+    """``command`` run to its end (text output captured), or the test failed after
+    ``timeout`` s with what it printed, the jobs it started among it, and its process
+    group killed (Snakemake's jobs with it, not left hanging for the rest of the run)."""
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            out, err = process.communicate()
+            pytest.fail(
+                f"still running after {timeout} s: {shlex.join(command)}\n{(out + err)[-8000:]}"
+            )
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
 def shared_dir() -> Path:

@@ -110,6 +110,52 @@ def test_process_pool__each_worker_runs_one_native_thread() -> None:
         assert blas and set(blas) == {1} and omp == "1"
 
 
+POOL_SIGTERM_CHILD = """
+import json, signal
+from gemcont.parallel import process_pool
+
+
+def stop(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def sigterm(_):
+    blocked = signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, blocked
+
+
+signal.signal(signal.SIGTERM, stop)  # as the fundus store builder does around its pool
+with process_pool(2) as pool:
+    workers = pool.map(sigterm, range(4), chunksize=1)
+for _ in range(20):  # terminated at once: the second worker may not have run yet
+    with process_pool(2) as pool:
+        pool.map(abs, [1])
+print(json.dumps({
+    "workers": workers,
+    "job_handler": signal.getsignal(signal.SIGTERM) is stop,
+    "job_blocks": signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []),
+}))
+"""
+
+
+def test_process_pool__workers_take_sigterm_default_action() -> None:
+    """Pool.terminate ends its workers with SIGTERM. A worker forked with the job's Python
+    handler (the fundus store's raises SystemExit) lost a SIGTERM that came before the
+    interpreter had finished forking (CPython clears pending signals in the child), and
+    the job then waited for it forever (a hung workflow test). Workers run SIGTERM's
+    default action, unblocked; the job keeps its handler and its signal mask."""
+    out = subprocess.run(
+        [sys.executable, "-c", POOL_SIGTERM_CHILD],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(out.stdout)
+    assert result["workers"] == [[True, False]] * 4  # default action, not blocked
+    assert result["job_handler"] and not result["job_blocks"]
+
+
 def test_every_process_pool_caps_its_workers() -> None:
     """Worker processes are started by gemcont.parallel.process_pool only."""
     package = SCRIPTS.parent / "gemcont"

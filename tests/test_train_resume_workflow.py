@@ -27,7 +27,7 @@ import pytest
 import torch
 import yaml
 
-from .conftest import REPO, merged
+from .conftest import REPO, merged, run_to_end
 from .test_workflow import SNAKEMAKE, TINY
 
 EPOCHS = 6
@@ -85,13 +85,7 @@ def start_training(workdir: Path, config: Path, out, **popen) -> subprocess.Pope
 
 
 def snakemake(workdir: Path, *args: str, config: Path, cores: int = 1) -> str:
-    result = subprocess.run(
-        command(workdir, *args, config=config, cores=cores),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_to_end(command(workdir, *args, config=config, cores=cores), 600, cwd=REPO)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
     return out

@@ -13,7 +13,7 @@ import torch
 import yaml
 from PIL import Image
 
-from .conftest import REPO, SMALL_SIMULATION, merged
+from .conftest import REPO, SMALL_SIMULATION, merged, run_to_end
 from .tiny_backbone import TinyViT
 
 TINY_BACKBONE = REPO / "tests" / "tiny_backbone.py"
@@ -35,12 +35,10 @@ TINY = merged(
 def snakemake(*args: str, configs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile; ``configs`` are layered over config/config.yaml."""
     configfiles = [str(REPO / "config" / "config.yaml"), *map(str, configs)]
-    return subprocess.run(
+    return run_to_end(
         [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--configfile", *configfiles, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=600,
+        cwd=REPO,
     )
 
 
