@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import run_to_end
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 CHILD = """
@@ -144,13 +146,8 @@ def test_process_pool__workers_take_sigterm_default_action() -> None:
     interpreter had finished forking (CPython clears pending signals in the child), and
     the job then waited for it forever (a hung workflow test). Workers run SIGTERM's
     default action, unblocked; the job keeps its handler and its signal mask."""
-    out = subprocess.run(
-        [sys.executable, "-c", POOL_SIGTERM_CHILD],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    out = run_to_end([sys.executable, "-c", POOL_SIGTERM_CHILD], 120)
+    assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["workers"] == [[True, False]] * 4  # default action, not blocked
     assert result["job_handler"] and not result["job_blocks"]
